@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU build of torch is installed first so that the range in pyproject.toml is already met
+# and no CUDA packages are pulled in.
+TORCH := torch==2.13.0
+
+.PHONY: demo test install install-dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(PY)
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e .
+
+install-dev: $(PY)
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e ".[dev,mujoco]"
+
+demo: install
+	$(PY) -m evaluate.demo
+
+test: install-dev
+	$(PY) -m pytest -n 2 --dist loadfile
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache demo_out

@@ -1,0 +1,1 @@
+"""Evaluation harness: score agents against RNN baselines and Bayes-optimal bounds."""

@@ -1,0 +1,1 @@
+"""Leaderboard: validated submissions of harness results, stored and shown."""

@@ -1,0 +1,203 @@
+"""The single-env and vector-env views over a :class:`~nmn_envs.core.TaskCore`.
+
+:class:`TaskEnv` is a :class:`gymnasium.Env` over a core of one row. :class:`TaskVectorEnv`
+is a :class:`gymnasium.vector.VectorEnv` over a core of ``num_envs`` rows with Gymnasium
+1.x next-step autoreset: the step after a sub-environment ends resets it (a new task drawn
+from its own stream), ignores its action and returns reward 0.
+
+Both views read their dynamics from the same core, so sub-environment ``i`` of a vector env
+reset with seed ``s`` behaves bit for bit like a single env reset with seed ``s + i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import Env, error, spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from nmn_envs.core import TaskCore
+from nmn_envs.tasks import Task
+
+RESET_OPTIONS = ("task", "state")
+VECTOR_RESET_OPTIONS = ("tasks", "states")
+RENDER_MODES = ["rgb_array"]
+
+
+def _check_options(options: Mapping[str, Any] | None, allowed: Sequence[str]) -> dict[str, Any]:
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"options must be a dict with keys among {list(allowed)}, got {options!r}")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {unknown}; allowed: {list(allowed)}")
+    return dict(options)
+
+
+def _check_render_mode(render_mode: str | None) -> str | None:
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
+    return render_mode
+
+
+class TaskEnv(Env[np.ndarray, Any]):
+    """A single environment over a one-row core; subclasses set ``core_class``.
+
+    Reset options: ``{"task": Task | dict}`` plays that task (else one is drawn with the env's
+    seeded generator) and ``{"state": dict}`` sets the start state by hand (for tests and
+    analyses). Stepping after the episode terminated raises :class:`gymnasium.error.ResetNeeded`.
+    """
+
+    core_class: ClassVar[type[TaskCore]]
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": RENDER_MODES, "render_fps": 30}
+
+    def __init__(self, render_mode: str | None = None, **core_kwargs: Any) -> None:
+        self.render_mode = _check_render_mode(render_mode)
+        self.core = self.core_class(1, **core_kwargs)
+        self.observation_space = self.core.observation_space
+        self.action_space = self.core.action_space
+        self._row = np.zeros(1, dtype=np.int64)
+        self._active = np.ones(1, dtype=bool)
+        self._needs_reset = True
+
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        """Draw one task from the distribution with ``rng``."""
+        return self.core.sample_task(rng)
+
+    @property
+    def task(self) -> Task:
+        """The task being played (for analysis and reference agents; never observed)."""
+        if self._needs_reset and not self.core.streams.is_attached(0):
+            raise error.ResetNeeded("call reset() before reading the task")
+        return self.core.get_task(0)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = _check_options(options, RESET_OPTIONS)
+        super().reset(seed=seed)
+        if seed is not None or not self.core.streams.is_attached(0):
+            self.core.streams.attach(0, self.np_random)
+        self.core.begin(self._row, [options.get("task")], [options.get("state")])
+        self._needs_reset = False
+        return self.core.observe()[0], {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise error.ResetNeeded(
+                "the episode has ended (or never started): call reset() before step()"
+            )
+        rewards, terminated = self.core.step(np.asarray(action)[None], self._active)
+        self._needs_reset = bool(terminated[0])
+        return self.core.observe()[0], float(rewards[0]), bool(terminated[0]), False, {}
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            return None
+        return self.core.draw_frame(0)
+
+
+class TaskVectorEnv(VectorEnv):
+    """A native batched vector environment over a core of ``num_envs`` rows.
+
+    Args:
+        core: the batched core.
+        max_episode_steps: truncate a sub-environment's meta-episode after this many steps
+            (``None``: never).
+        render_mode: ``"rgb_array"`` renders every sub-environment, or ``None``.
+
+    Reset options: ``{"tasks": [Task | dict | None, ...]}`` (one per sub-environment) and
+    ``{"states": [...]}``. Tasks drawn by autoreset come from each sub-environment's stream.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": RENDER_MODES,
+        "render_fps": 30,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self, core: TaskCore, max_episode_steps: int | None = None, render_mode: str | None = None
+    ) -> None:
+        if max_episode_steps is not None and (
+            not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1
+        ):
+            raise ValueError(
+                f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
+            )
+        self.core = core
+        self.num_envs = core.num_envs
+        self.max_episode_steps = max_episode_steps
+        self.render_mode = _check_render_mode(render_mode)
+        self.single_observation_space = core.observation_space
+        self.single_action_space = core.action_space
+        self.observation_space = batch_space(core.observation_space, self.num_envs)
+        self.action_space = batch_space(core.action_space, self.num_envs)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._started = False
+
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        """Draw one task from the distribution with ``rng``."""
+        return self.core.sample_task(rng)
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The task of every sub-environment (for analysis and reference agents)."""
+        return [self.core.get_task(row) for row in range(self.num_envs)]
+
+    def reset(
+        self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = _check_options(options, VECTOR_RESET_OPTIONS)
+        if seed is None:
+            seeds: Sequence[int | None] = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + row for row in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-environments")
+        for row, row_seed in enumerate(seeds):
+            if row_seed is not None or not self.core.streams.is_attached(row):
+                self.core.streams.seed(row, row_seed)
+        tasks = self._per_row(options, "tasks")
+        states = self._per_row(options, "states")
+        self.core.begin(self.core.all_rows, tasks, states)
+        self._autoreset[:] = False
+        self._started = True
+        return self.core.observe(), {}
+
+    def _per_row(self, options: Mapping[str, Any], key: str) -> list[Any] | None:
+        values = options.get(key)
+        if values is None:
+            return None
+        values = list(values)
+        if len(values) != self.num_envs:
+            raise ValueError(f"options[{key!r}] has {len(values)} entries for {self.num_envs} sub-environments")
+        return values
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if not self._started:
+            raise error.ResetNeeded("call reset() before step()")
+        restarting = self._autoreset
+        active = ~restarting
+        if np.any(restarting):
+            self.core.begin(np.flatnonzero(restarting))
+        rewards, terminated = self.core.step(actions, active)
+        if self.max_episode_steps is None:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        else:
+            truncated = active & ~terminated & (self.core.step_index >= self.max_episode_steps)
+        self._autoreset = terminated | truncated
+        return self.core.observe(), rewards, terminated, truncated, {}
+
+    def render(self) -> tuple[np.ndarray, ...] | None:
+        if self.render_mode is None:
+            return None
+        return tuple(self.core.draw_frame(row) for row in range(self.num_envs))

@@ -1,0 +1,194 @@
+"""Meta-episode wrappers: show the agent its previous action and reward.
+
+An agent adapts to a hidden task only through what it observes. :class:`FeedbackWrapper`
+(single env) and :class:`FeedbackVectorWrapper` (vector env with next-step autoreset) turn
+an observation into a ``Dict``:
+
+* ``observation``: the wrapped env's observation;
+* ``prev_action``: the previous action as played (after clipping), one-hot for ``Discrete``;
+* ``prev_reward``: the previous reward, shape ``(1,)``;
+* ``trial_start`` (multi-trial use only): ``1.0`` on the first step of a trial, shape ``(1,)``.
+
+Feedback is all zeros on the first step of a meta-episode. With ``trials_per_task=K`` the
+single-env wrapper plays ``K`` inner episodes of one task as one meta-episode: when an inner
+episode ends it is reset on the same task (``options={"task": ...}`` for envs of this
+suite; a plain ``reset()`` otherwise) and feedback carries over. A base env may also mark
+trial starts inside one episode with ``info["trial_start"]``.
+
+``gymnasium.wrappers.FlattenObservation`` turns the ``Dict`` into one vector, in the key
+order above: ``[observation..., prev_action..., prev_reward, trial_start]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import Env, Wrapper, error, spaces
+from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
+from gymnasium.vector.utils import batch_space
+
+from nmn_envs.actions import check_actions, encode_actions, encoded_action_space
+
+
+def feedback_space(
+    observation_space: spaces.Space, action_space: spaces.Space, mark_trials: bool
+) -> spaces.Dict:
+    """The ``Dict`` observation space of one feedback-wrapped environment."""
+    entries: dict[str, spaces.Space] = {
+        "observation": observation_space,
+        "prev_action": encoded_action_space(action_space),
+        "prev_reward": spaces.Box(-np.inf, np.inf, (1,), np.float32),
+    }
+    if mark_trials:
+        entries["trial_start"] = spaces.Box(0.0, 1.0, (1,), np.float32)
+    return spaces.Dict(entries)
+
+
+def _trial_flag(info: dict[str, Any], default: bool) -> bool:
+    return bool(info.get("trial_start", default))
+
+
+class FeedbackWrapper(Wrapper):
+    """Append the previous action and reward to the observation of a single environment.
+
+    Args:
+        env: any environment with a ``Box`` or ``Discrete`` action space.
+        trials_per_task: inner episodes of one task that make one meta-episode (default 1).
+        mark_trials: add the ``trial_start`` key (default: when ``trials_per_task > 1``).
+
+    Stepping after the meta-episode ended raises :class:`gymnasium.error.ResetNeeded`.
+    """
+
+    def __init__(self, env: Env, trials_per_task: int = 1, mark_trials: bool | None = None) -> None:
+        if not isinstance(trials_per_task, (int, np.integer)) or trials_per_task < 1:
+            raise ValueError(f"trials_per_task must be a positive integer, got {trials_per_task!r}")
+        super().__init__(env)
+        self.trials_per_task = int(trials_per_task)
+        self.mark_trials = self.trials_per_task > 1 if mark_trials is None else bool(mark_trials)
+        self.observation_space = feedback_space(
+            env.observation_space, env.action_space, self.mark_trials
+        )
+        self._trial = 0
+        self._needs_reset = True
+
+    def _feedback(
+        self, observation: Any, action: np.ndarray | None, reward: float, trial_start: bool
+    ) -> dict[str, Any]:
+        prev_action = self.observation_space["prev_action"]
+        feedback: dict[str, Any] = {
+            "observation": observation,
+            "prev_action": (
+                np.zeros(prev_action.shape, np.float32)
+                if action is None
+                else encode_actions(action, self.env.action_space)[0]
+            ),
+            "prev_reward": np.array([reward], dtype=np.float32),
+        }
+        if self.mark_trials:
+            feedback["trial_start"] = np.array([float(trial_start)], dtype=np.float32)
+        return feedback
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        self._trial = 0
+        self._needs_reset = False
+        return self._feedback(observation, None, 0.0, _trial_flag(info, True)), info
+
+    def step(self, action: Any) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        if self._needs_reset:
+            raise error.ResetNeeded(
+                "the meta-episode has ended (or never started): call reset() before step()"
+            )
+        played = check_actions(np.asarray(action)[None], self.env.action_space, 1)
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        trial_start = _trial_flag(info, False)
+        if (terminated or truncated) and self._trial + 1 < self.trials_per_task:
+            self._trial += 1
+            observation, info = self.env.reset(options=self._same_task())
+            terminated = truncated = False
+            trial_start = True
+        self._needs_reset = bool(terminated or truncated)
+        if self.trials_per_task > 1:
+            info = {**info, "trial": self._trial}
+        return (
+            self._feedback(observation, played, float(reward), trial_start),
+            float(reward),
+            bool(terminated),
+            bool(truncated),
+            info,
+        )
+
+    def _same_task(self) -> dict[str, Any] | None:
+        unwrapped = self.env.unwrapped
+        if hasattr(unwrapped, "task") and hasattr(unwrapped, "sample_task"):
+            return {"task": unwrapped.task}
+        return None
+
+
+class FeedbackVectorWrapper(VectorWrapper):
+    """Append the previous action and reward to the observations of a vector environment.
+
+    Args:
+        env: a vector env with next-step autoreset and a ``Box`` or ``Discrete`` action space.
+        mark_trials: add the ``trial_start`` key, read from ``info["trial_start"]`` where the
+            env marks trials (and set on the first step of every meta-episode).
+
+    A sub-environment that is reset by autoreset starts its new meta-episode with zero feedback.
+    """
+
+    def __init__(self, env: VectorEnv, mark_trials: bool = False) -> None:
+        super().__init__(env)
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        if mode != AutoresetMode.NEXT_STEP:
+            raise ValueError(f"FeedbackVectorWrapper needs next-step autoreset, got {mode}")
+        self.mark_trials = bool(mark_trials)
+        self.single_observation_space = feedback_space(
+            env.single_observation_space, env.single_action_space, self.mark_trials
+        )
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._restarting = np.zeros(self.num_envs, dtype=bool)
+
+    def _feedback(
+        self,
+        observation: Any,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        fresh: np.ndarray,
+        trial_start: np.ndarray,
+    ) -> dict[str, Any]:
+        prev_action = encode_actions(actions, self.env.single_action_space)
+        prev_action[fresh] = 0.0
+        prev_reward = np.where(fresh, 0.0, rewards).astype(np.float32)[:, None]
+        feedback: dict[str, Any] = {
+            "observation": observation,
+            "prev_action": prev_action,
+            "prev_reward": prev_reward,
+        }
+        if self.mark_trials:
+            feedback["trial_start"] = (fresh | trial_start).astype(np.float32)[:, None]
+        return feedback
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        self._restarting[:] = False
+        fresh = np.ones(self.num_envs, dtype=bool)
+        blank = np.zeros(self.num_envs, dtype=np.int64)
+        if isinstance(self.env.single_action_space, spaces.Box):
+            blank = np.zeros((self.num_envs, *self.env.single_action_space.shape))
+        rewards = np.zeros(self.num_envs)
+        return self._feedback(observation, blank, rewards, fresh, fresh), info
+
+    def step(
+        self, actions: Any
+    ) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        played = check_actions(actions, self.env.single_action_space, self.num_envs)
+        observation, rewards, terminated, truncated, info = self.env.step(actions)
+        trial_start = np.asarray(info.get("trial_start", np.zeros(self.num_envs, dtype=bool)))
+        feedback = self._feedback(observation, played, rewards, self._restarting, trial_start)
+        self._restarting = np.logical_or(terminated, truncated)
+        return feedback, rewards, terminated, truncated, info
