@@ -1,0 +1,159 @@
+"""The evaluation result: a versioned pydantic model, what ``nmn-eval`` writes and the leaderboard reads.
+
+A result holds everything needed to check and compare a score: the package version, the
+environment id and kwargs, the evaluation task set (version, content hash, seed), the seeds
+played, every agent's per-task returns and adaptation curve, the bounds of the environment,
+and the aggregate statistics (mean and IQM with 95% confidence intervals, normalised score,
+regret, probability of improvement over each baseline).
+
+``SCHEMA_VERSION`` changes whenever a field is renamed, removed or changes meaning; adding an
+optional field keeps it. Read a file with :func:`load_result`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = "1.0"
+
+AgentRole = Literal["agent", "baseline", "reference"]
+BoundKind = Literal["exact", "reference", "ceiling"]
+CurveUnit = Literal["step", "trial"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Interval(_Frozen):
+    """A point estimate with its confidence interval (95% unless ``confidence`` says otherwise)."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Interval:
+        if not self.low <= self.high:
+            raise ValueError(f"interval low {self.low} exceeds high {self.high}")
+        return self
+
+
+class TaskSetInfo(_Frozen):
+    """The evaluation task set a result was played on.
+
+    ``version`` names the set (``"<env_id>/v<N>"``); ``sha256`` is the hash of its canonical
+    JSON (tasks and seeds), so two results with the same hash played the same tasks.
+    """
+
+    version: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    generator_seed: int
+    size: int = Field(gt=0, description="tasks in the whole set")
+    n_tasks: int = Field(gt=0, description="tasks played (the first n_tasks of the set)")
+
+    @model_validator(mode="after")
+    def _within(self) -> TaskSetInfo:
+        if self.n_tasks > self.size:
+            raise ValueError(f"n_tasks={self.n_tasks} exceeds the task set size {self.size}")
+        return self
+
+
+class Bound(_Frozen):
+    """An expected meta-episode return the environment is scored against.
+
+    ``kind``: ``"exact"`` (the Bayes-optimal value, derived), ``"ceiling"`` (an oracle that is
+    told the task; looser than Bayes) or ``"reference"`` (a strong but not provably optimal
+    agent, such as a belief planner). ``standard_error`` is set when the value is a Monte
+    Carlo estimate, ``None`` when it is computed exactly.
+    """
+
+    name: str
+    kind: BoundKind
+    value: float
+    standard_error: float | None = None
+    description: str = ""
+
+
+class AgentScore(_Frozen):
+    """One agent's play of the task set and its aggregate statistics.
+
+    ``returns[i]`` is the meta-episode return on task ``i`` of the set. ``adaptation_curve[t]``
+    is the mean over tasks of the reward at step (or trial) ``t``. ``normalised_score`` is
+    ``(agent - random) / (bayes - random)`` and ``regret`` is ``bayes - agent``, both on the
+    mean return; ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
+    """
+
+    name: str
+    role: AgentRole
+    description: str = ""
+    returns: list[float]
+    adaptation_curve: list[float]
+    curve_unit: CurveUnit
+    mean: Interval
+    iqm: Interval
+    normalised_score: Interval | None = None
+    regret: Interval | None = None
+    probability_of_improvement: dict[str, Interval] = Field(default_factory=dict)
+
+
+class EvaluationResult(_Frozen):
+    """A complete, self-describing evaluation of one agent on one environment."""
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    package_version: str
+    created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    env_id: str
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    max_episode_steps: int = Field(gt=0)
+    task_set: TaskSetInfo
+    seeds: list[int]
+    tasks: list[dict[str, float | int]]
+    agent: AgentScore
+    baselines: list[AgentScore] = Field(default_factory=list)
+    references: list[AgentScore] = Field(default_factory=list)
+    bounds: list[Bound] = Field(default_factory=list)
+    normaliser: dict[str, float] = Field(
+        default_factory=dict,
+        description='the "random" and "bayes" values the normalised score uses',
+    )
+    bootstrap_reps: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvaluationResult:
+        n = self.task_set.n_tasks
+        if len(self.seeds) != n or len(self.tasks) != n:
+            raise ValueError(f"seeds and tasks must have n_tasks={n} entries")
+        for score in (self.agent, *self.baselines, *self.references):
+            if len(score.returns) != n:
+                raise ValueError(f"{score.name}: {len(score.returns)} returns for {n} tasks")
+        return self
+
+    def score(self, name: str) -> AgentScore:
+        """The agent, baseline or reference called ``name``."""
+        for score in (self.agent, *self.baselines, *self.references):
+            if score.name == name:
+                return score
+        raise KeyError(f"no agent called {name!r} in this result")
+
+    def bound(self, name: str) -> Bound:
+        """The bound called ``name``."""
+        for bound in self.bounds:
+            if bound.name == name:
+                return bound
+        raise KeyError(f"no bound called {name!r}; have {[b.name for b in self.bounds]}")
+
+
+def load_result(path: str | Path) -> EvaluationResult:
+    """Read and validate a ``result.json``."""
+    return EvaluationResult.model_validate_json(Path(path).read_text())
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`EvaluationResult` (for tools outside Python)."""
+    return EvaluationResult.model_json_schema()
