@@ -28,6 +28,7 @@ class RandomStreams:
         self.block_size = block_size
         self.generators: list[np.random.Generator | None] = [None] * num_rows
         self._buffer = np.zeros((num_rows, block_size))
+        self._flat_buffer = self._buffer.reshape(-1)
         self._position = np.full(num_rows, block_size, dtype=np.int64)
 
     def attach(self, row: int, generator: np.random.Generator) -> None:
@@ -51,19 +52,25 @@ class RandomStreams:
         if count > self.block_size:
             raise ValueError(f"at most {self.block_size} numbers per draw, asked for {count}")
         start = self._position[rows]
-        short = rows[start + count > self.block_size]
-        for row in short:
-            self._refill(int(row))
-        start = self._position[rows]
-        columns = start[:, None] + np.arange(count)
-        self._position[rows] = start + count
-        return self._buffer[rows[:, None], columns]
+        end = start + count
+        short = end > self.block_size
+        if short.any():
+            for row in rows[short]:
+                self._refill(int(row))
+            start = self._position[rows]
+            end = start + count
+        self._position[rows] = end
+        first = rows * self.block_size + start
+        if count == 1:
+            return self._flat_buffer.take(first)[:, None]
+        return self._flat_buffer.take(first[:, None] + np.arange(count))
 
     def _refill(self, row: int) -> None:
         generator = self.generators[row]
         if generator is None:
             raise RuntimeError(f"random stream {row} was used before it was seeded")
-        left = self._buffer[row, self._position[row] :].copy()
-        self._buffer[row, : left.size] = left
-        self._buffer[row, left.size :] = generator.random(self.block_size - left.size)
+        buffer = self._buffer[row]
+        left = self.block_size - self._position[row]
+        buffer[:left] = buffer[self._position[row] :].copy()
+        generator.random(out=buffer[left:])
         self._position[row] = 0
