@@ -28,10 +28,23 @@ def wrap(points: np.ndarray) -> np.ndarray:
     return np.mod(points + ARENA_HALF_WIDTH, width) - ARENA_HALF_WIDTH
 
 
+def unit_vectors(angles: np.ndarray) -> np.ndarray:
+    """Unit vectors ``(cos angle, sin angle)``, shape ``(n, 2)``."""
+    vectors = np.empty((angles.size, 2))
+    np.cos(angles, out=vectors[:, 0])
+    np.sin(angles, out=vectors[:, 1])
+    return vectors
+
+
 def heading(actions: np.ndarray) -> np.ndarray:
     """Unit vectors ``(cos theta, sin theta)`` for the headings ``theta = pi * a``."""
-    theta = np.pi * actions[:, 0]
-    return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    return unit_vectors(np.pi * actions[:, 0])
+
+
+def distances(points: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Euclidean distances between matching rows of two arrays of shape ``(n, 2)``."""
+    offset = points - targets
+    return np.sqrt(offset[:, 0] * offset[:, 0] + offset[:, 1] * offset[:, 1])
 
 
 def target_points(uniforms: np.ndarray) -> np.ndarray:
@@ -58,7 +71,7 @@ def spawn(
         candidates = SPAWN_HALF_WIDTH * (2.0 * streams.uniform(rows[pending], 2) - 1.0)
         clear = np.ones(pending.size, dtype=bool)
         for target in targets:
-            clear &= np.linalg.norm(candidates - target[pending], axis=1) > SPAWN_CLEARANCE
+            clear &= distances(candidates, target[pending]) > SPAWN_CLEARANCE
         points[pending[clear]] = candidates[clear]
         pending = pending[~clear]
     return points

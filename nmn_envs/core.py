@@ -46,8 +46,10 @@ class TaskCore(ABC):
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.num_envs = int(num_envs)
         self.streams = RandomStreams(self.num_envs)
+        field_names = self.task_class.field_names()
+        self.task_table = np.zeros((self.num_envs, len(field_names)))
         self.task_params: dict[str, np.ndarray] = {
-            name: np.zeros(self.num_envs) for name in self.task_class.field_names()
+            name: self.task_table[:, column] for column, name in enumerate(field_names)
         }
         self.step_index = np.zeros(self.num_envs, dtype=np.int64)
         self.all_rows = np.arange(self.num_envs)
@@ -56,6 +58,15 @@ class TaskCore(ABC):
     @abstractmethod
     def tasks_from_uniforms(self, uniforms: np.ndarray) -> dict[str, np.ndarray]:
         """Map uniforms of shape ``(n, task_uniform_count)`` to ``n`` tasks, field by field."""
+
+    def task_columns(self, first: str, count: int) -> np.ndarray:
+        """A view of ``count`` adjacent task fields from ``first``, shape ``(num_envs, count)``.
+
+        ``task_params[name]`` is a column of ``task_table`` (write into it, never rebind it), so
+        points such as ``(target_x, target_y)`` are read without copying.
+        """
+        column = self.task_class.field_names().index(first)
+        return self.task_table[:, column : column + count]
 
     def sample_task(self, rng: np.random.Generator) -> Task:
         """Draw one task from the distribution with ``rng``."""

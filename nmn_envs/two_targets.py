@@ -55,16 +55,12 @@ class TwoTargetsCore(TaskCore):
             "good_target": (uniforms[:, 4] < 0.5).astype(np.float64),
         }
 
-    def targets(self, rows: np.ndarray | slice = slice(None)) -> list[np.ndarray]:
-        """The two targets' coordinates for ``rows``, each of shape ``(n, 2)``."""
-        params = self.task_params
-        return [
-            np.stack([params[f"target{k}_x"][rows], params[f"target{k}_y"][rows]], axis=1)
-            for k in (0, 1)
-        ]
+    def targets(self) -> list[np.ndarray]:
+        """The two targets' coordinates, each of shape ``(num_envs, 2)`` (views of the tasks)."""
+        return [self.task_columns("target0_x", 2), self.task_columns("target1_x", 2)]
 
     def start(self, rows: np.ndarray) -> None:
-        self.position[rows] = arena.spawn(self.streams, rows, self.targets(rows))
+        self.position[rows] = arena.spawn(self.streams, rows, [target[rows] for target in self.targets()])
 
     def apply_state(self, row: int, state: Mapping[str, Any]) -> None:
         check_state_keys(self, state, ("position",))
@@ -72,8 +68,8 @@ class TwoTargetsCore(TaskCore):
         self.position[row] = check_point("position", state["position"], (2,), -half, half)
 
     def observe(self) -> np.ndarray:
-        first, second = self.targets()
-        return np.concatenate([first - self.position, second - self.position], 1).astype(np.float32)
+        both = self.task_columns("target0_x", 4).reshape(self.num_envs, 2, 2)
+        return (both - self.position[:, None, :]).reshape(self.num_envs, 4).astype(np.float32)
 
     def advance(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.swap_steps.size:
@@ -81,8 +77,8 @@ class TwoTargetsCore(TaskCore):
             good = self.task_params["good_target"]
             good[swap] = 1.0 - good[swap]
         first, second = self.targets()
-        distance0 = np.linalg.norm(self.position - first, axis=1)
-        distance1 = np.linalg.norm(self.position - second, axis=1)
+        distance0 = arena.distances(self.position, first)
+        distance1 = arena.distances(self.position, second)
         reached = active & (np.minimum(distance0, distance1) <= arena.REACH_RADIUS)
         closer = np.where(distance1 < distance0, 1.0, 0.0)
         good_reached = closer == self.task_params["good_target"]
@@ -99,7 +95,7 @@ class TwoTargetsCore(TaskCore):
         return rewards, np.zeros(self.num_envs, dtype=bool)
 
     def draw_frame(self, row: int) -> np.ndarray:
-        first, second = (target[0] for target in self.targets(np.array([row])))
+        first, second = (target[row] for target in self.targets())
         good = int(self.task_params["good_target"][row])
         colors = (GOOD, BAD) if good == 0 else (BAD, GOOD)
         return arena.arena_canvas(self.position[row], [(first, colors[0]), (second, colors[1])]).pixels

@@ -59,12 +59,12 @@ class WindNavigationCore(TaskCore):
             "wind_direction": TWO_PI * uniforms[:, 2],
         }
 
-    def target(self, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Target coordinates of ``rows``, shape ``(n, 2)``."""
-        return np.stack([self.task_params["target_x"][rows], self.task_params["target_y"][rows]], 1)
+    def target(self) -> np.ndarray:
+        """Target coordinates of every row, shape ``(num_envs, 2)`` (a view of the tasks)."""
+        return self.task_columns("target_x", 2)
 
     def start(self, rows: np.ndarray) -> None:
-        self.position[rows] = arena.spawn(self.streams, rows, [self.target(rows)])
+        self.position[rows] = arena.spawn(self.streams, rows, [self.target()[rows]])
 
     def apply_state(self, row: int, state: Mapping[str, Any]) -> None:
         check_state_keys(self, state, ("position",))
@@ -90,14 +90,14 @@ class WindNavigationCore(TaskCore):
     def advance(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._switch(active)
         target = self.target()
-        reached = active & (np.linalg.norm(self.position - target, axis=1) <= arena.REACH_RADIUS)
+        reached = active & (arena.distances(self.position, target) <= arena.REACH_RADIUS)
         rewards = np.where(reached, REACH_REWARD, MOVE_REWARD)
         moving = np.flatnonzero(active & ~reached)
         if moving.size:
             gust = self.task_params["wind_direction"][moving] + WIND_SPREAD * (
                 2.0 * self.streams.uniform(moving, 1)[:, 0] - 1.0
             )
-            wind = WIND_STRENGTH * np.stack([np.cos(gust), np.sin(gust)], axis=1)
+            wind = WIND_STRENGTH * arena.unit_vectors(gust)
             own = arena.STEP_LENGTH * arena.heading(actions[moving])
             self.position[moving] = arena.wrap(self.position[moving] + own + wind)
         respawn = np.flatnonzero(reached)
@@ -106,7 +106,7 @@ class WindNavigationCore(TaskCore):
         return rewards, np.zeros(self.num_envs, dtype=bool)
 
     def draw_frame(self, row: int) -> np.ndarray:
-        canvas = arena.arena_canvas(self.position[row], [(self.target(np.array([row]))[0], GOOD)])
+        canvas = arena.arena_canvas(self.position[row], [(self.target()[row], GOOD)])
         direction = self.task_params["wind_direction"][row]
         origin = np.array([-1.6, -1.6])
         canvas.segment(origin, origin + 0.3 * np.array([np.cos(direction), np.sin(direction)]), MARK, 0.05)
