@@ -9,12 +9,38 @@ id                  task distribution                                      steps
 NMN-Bench1-v0       moving target with a hidden offset                     1400
 NMN-Bench2-v0       navigation on a torus with a hidden wind               4000
 NMN-Bench3-v0       two targets, one good and one bad, which is hidden     5000
+NMN-Bandit-v0       two-armed Bernoulli bandit (``variant`` kwarg)          100
+NMN-TwoStep-v0      two-step task, 100 trials of two steps                  200
+NMN-Harlow-v0       Harlow task, 6 trials with two new objects              6
+NMN-Navigation2D-v0 2D point-mass navigation, 2 trials of 100 steps         200
+NMN-HalfCheetahDir  MuJoCo HalfCheetah, run forward or backward             400
+NMN-HalfCheetahVel  MuJoCo HalfCheetah, run at a target velocity            400
 ==================  =====================================================  ==========
+
+:data:`ENV_IDS` maps every id to its meta-episode length (the registered ``max_episode_steps``).
+The two HalfCheetah ids (``-v0``) need the ``mujoco`` extra and have no native vector env.
 """
 
+from gymnasium import Env
+
+from nmn_envs.bandit import BanditEnv, BanditTask
+from nmn_envs.half_cheetah import (
+    HalfCheetahDirEnv,
+    HalfCheetahDirTask,
+    HalfCheetahVelEnv,
+    HalfCheetahVelTask,
+)
+from nmn_envs.harlow import HarlowEnv, HarlowTask
 from nmn_envs.moving_target import MovingTargetEnv, MovingTargetTask
-from nmn_envs.registration import make_task_env, make_task_vector_env, register_task
+from nmn_envs.navigation2d import Navigation2DEnv, Navigation2DTask
+from nmn_envs.registration import (
+    DEFAULT_TRIALS_PER_TASK,
+    make_task_env,
+    make_task_vector_env,
+    register_task,
+)
 from nmn_envs.tasks import Task
+from nmn_envs.two_step import TwoStepEnv, TwoStepTask
 from nmn_envs.two_targets import TwoTargetsEnv, TwoTargetsTask
 from nmn_envs.views import TaskEnv, TaskVectorEnv
 from nmn_envs.wind_navigation import WindNavigationEnv, WindNavigationTask
@@ -28,11 +54,46 @@ BENCHMARKS: dict[str, tuple[type[TaskEnv], int]] = {
     "NMN-Bench3-v0": (TwoTargetsEnv, 5000),
 }
 
-for _env_id, (_env_class, _steps) in BENCHMARKS.items():
-    register_task(_env_id, _env_class, _steps)
+CLASSIC_TASKS: dict[str, tuple[type[TaskEnv], int]] = {
+    "NMN-Bandit-v0": (BanditEnv, 100),
+    "NMN-TwoStep-v0": (TwoStepEnv, 200),
+    "NMN-Harlow-v0": (HarlowEnv, 6),
+    "NMN-Navigation2D-v0": (Navigation2DEnv, 100 * DEFAULT_TRIALS_PER_TASK),
+}
+
+MUJOCO_TASKS: dict[str, tuple[type[Env], int]] = {
+    "NMN-HalfCheetahDir-v0": (HalfCheetahDirEnv, 200 * DEFAULT_TRIALS_PER_TASK),
+    "NMN-HalfCheetahVel-v0": (HalfCheetahVelEnv, 200 * DEFAULT_TRIALS_PER_TASK),
+}
+
+ENV_IDS: dict[str, int] = {
+    env_id: steps
+    for table in (BENCHMARKS, CLASSIC_TASKS, MUJOCO_TASKS)
+    for env_id, (_, steps) in table.items()
+}
+"""Every registered id and its meta-episode length (the registered ``max_episode_steps``)."""
+
+for _table in (BENCHMARKS, CLASSIC_TASKS, MUJOCO_TASKS):
+    for _env_id, (_env_class, _steps) in _table.items():
+        register_task(_env_id, _env_class, _steps)
 
 __all__ = [
     "BENCHMARKS",
+    "CLASSIC_TASKS",
+    "ENV_IDS",
+    "MUJOCO_TASKS",
+    "BanditEnv",
+    "BanditTask",
+    "HalfCheetahDirEnv",
+    "HalfCheetahDirTask",
+    "HalfCheetahVelEnv",
+    "HalfCheetahVelTask",
+    "HarlowEnv",
+    "HarlowTask",
+    "Navigation2DEnv",
+    "Navigation2DTask",
+    "TwoStepEnv",
+    "TwoStepTask",
     "FeedbackVectorWrapper",
     "FeedbackWrapper",
     "MovingTargetEnv",

@@ -13,6 +13,13 @@ A subclass provides:
   generator) and by the per-row streams, so the distribution is defined in one place;
 * :meth:`TaskCore.start`, :meth:`TaskCore.apply_state`, :meth:`TaskCore.observe`,
   :meth:`TaskCore.advance` and :meth:`TaskCore.draw_frame`.
+
+Trials. A task whose meta-episode holds several trials inside one episode (two-step trials)
+sets ``marks_trials = True`` and sets ``trial_start[row]`` in :meth:`TaskCore.advance` when the
+row's next observation opens a trial; the views report it as ``info["trial_start"]``. An
+episodic task (one trial per episode, several episodes per meta-episode) sets ``trial_steps``,
+the length of one trial; the views end its episodes there and the feedback wrappers chain
+``trials_per_task`` of them on one task.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ class TaskCore(ABC):
 
     task_class: ClassVar[type[Task]]
     task_uniform_count: ClassVar[int]
+    marks_trials: ClassVar[bool] = False
+    trial_steps: ClassVar[int | None] = None
     observation_space: spaces.Box
     action_space: spaces.Space
 
@@ -52,6 +61,7 @@ class TaskCore(ABC):
             name: self.task_table[:, column] for column, name in enumerate(field_names)
         }
         self.step_index = np.zeros(self.num_envs, dtype=np.int64)
+        self.trial_start = np.ones(self.num_envs, dtype=bool)
         self.all_rows = np.arange(self.num_envs)
 
     # ----------------------------------------------------------------- task distribution
@@ -114,6 +124,7 @@ class TaskCore(ABC):
         if drawn.size:
             self.draw_tasks(drawn)
         self.step_index[rows] = 0
+        self.trial_start[rows] = True
         free = np.asarray([state is None for state in states], dtype=bool)
         if np.any(free):
             self.start(rows[free])
@@ -142,6 +153,7 @@ class TaskCore(ABC):
             ``(rewards, terminated)`` for every row (zeros and ``False`` on inactive rows).
         """
         checked = check_actions(actions, self.action_space, self.num_envs)
+        self.trial_start[active] = False
         rewards, terminated = self.advance(checked, active)
         self.step_index[active] += 1
         return np.where(active, rewards, 0.0), terminated & active
@@ -150,7 +162,8 @@ class TaskCore(ABC):
     def advance(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The task's dynamics on the ``active`` rows (boolean mask); actions are checked.
 
-        ``self.step_index`` holds the number of steps each row has taken in its meta-episode.
+        ``self.step_index`` holds the number of steps each row has taken in its episode.
+        Tasks with ``marks_trials`` set ``self.trial_start`` on rows whose next step opens a trial.
         """
 
     # ----------------------------------------------------------------- rendering

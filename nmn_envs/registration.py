@@ -2,7 +2,9 @@
 
 A registered id gives the base task wrapped in :class:`~nmn_envs.wrappers.FeedbackWrapper`
 (single env) or :class:`~nmn_envs.wrappers.FeedbackVectorWrapper` (native vector env);
-``feedback=False`` gives the bare task.
+``feedback=False`` gives the bare task. An episodic task (its core sets ``trial_steps``) ends
+its episodes after ``trial_steps`` steps, and with feedback plays ``trials_per_task`` of them
+on one task (default :data:`DEFAULT_TRIALS_PER_TASK`) as one meta-episode.
 """
 
 from __future__ import annotations
@@ -13,34 +15,59 @@ from typing import Any
 from gymnasium import Env
 from gymnasium.envs.registration import register
 from gymnasium.vector import VectorEnv
+from gymnasium.wrappers import TimeLimit
 
 from nmn_envs.core import TaskCore
 from nmn_envs.views import TaskEnv, TaskVectorEnv
 from nmn_envs.wrappers import FeedbackVectorWrapper, FeedbackWrapper
 
 
+DEFAULT_TRIALS_PER_TASK = 2
+
+
+def resolve_trials_per_task(
+    trials_per_task: int | None, feedback: bool, episodic: bool
+) -> int:
+    """The number of trials per meta-episode: ``trials_per_task`` or the task's default.
+
+    Raises:
+        ValueError: for more than one trial without feedback.
+    """
+    if trials_per_task is None:
+        return DEFAULT_TRIALS_PER_TASK if feedback and episodic else 1
+    if trials_per_task != 1 and not feedback:
+        raise ValueError("trials_per_task needs feedback=True: trials are a meta-episode notion")
+    return trials_per_task
+
+
 def make_task_env(
-    env_class: type[TaskEnv],
+    env_class: type[Env],
     *,
     feedback: bool = True,
-    trials_per_task: int = 1,
+    trials_per_task: int | None = None,
     render_mode: str | None = None,
     **task_kwargs: Any,
 ) -> Env:
     """Build one environment of ``env_class``, with feedback unless ``feedback=False``.
 
     Args:
-        env_class: the single-env view of a task.
+        env_class: the single-env view of a task, or an env class with the task API and the
+            ``trial_steps`` / ``marks_trials`` attributes of :class:`~nmn_envs.core.TaskCore`.
         feedback: wrap in :class:`FeedbackWrapper` (the meta-RL ready form).
-        trials_per_task: inner episodes per meta-episode (needs ``feedback=True``).
+        trials_per_task: inner episodes per meta-episode (needs ``feedback=True``); by default
+            :data:`DEFAULT_TRIALS_PER_TASK` for an episodic task, else 1.
         render_mode: ``"rgb_array"`` or ``None``.
         task_kwargs: the task's own constructor arguments.
     """
-    env = env_class(render_mode=render_mode, **task_kwargs)
+    structure = getattr(env_class, "core_class", env_class)
+    trial_steps, marks_trials = structure.trial_steps, structure.marks_trials
+    trials = resolve_trials_per_task(trials_per_task, feedback, trial_steps is not None)
+    env: Env = env_class(render_mode=render_mode, **task_kwargs)
+    if trial_steps is not None:
+        env = TimeLimit(env, trial_steps)
     if feedback:
-        return FeedbackWrapper(env, trials_per_task=trials_per_task)
-    if trials_per_task != 1:
-        raise ValueError("trials_per_task needs feedback=True: trials are a meta-episode notion")
+        mark_trials = marks_trials or trial_steps is not None
+        return FeedbackWrapper(env, trials_per_task=trials, mark_trials=mark_trials)
     return env
 
 
@@ -49,6 +76,7 @@ def make_task_vector_env(
     *,
     num_envs: int = 1,
     feedback: bool = True,
+    trials_per_task: int | None = None,
     max_episode_steps: int | None = None,
     render_mode: str | None = None,
     **task_kwargs: Any,
@@ -59,19 +87,33 @@ def make_task_vector_env(
         core_class: the batched core of a task.
         num_envs: the number of sub-environments.
         feedback: wrap in :class:`FeedbackVectorWrapper`.
+        trials_per_task: as for :func:`make_task_env`.
         max_episode_steps: meta-episode length (the registered default unless given).
         render_mode: ``"rgb_array"`` or ``None``.
         task_kwargs: the task's own constructor arguments.
     """
-    env: VectorEnv = TaskVectorEnv(core_class(num_envs, **task_kwargs), max_episode_steps, render_mode)
-    return FeedbackVectorWrapper(env) if feedback else env
+    episodic = core_class.trial_steps is not None
+    trials = resolve_trials_per_task(trials_per_task, feedback, episodic)
+    env: VectorEnv = TaskVectorEnv(
+        core_class(num_envs, **task_kwargs), max_episode_steps, render_mode, trials
+    )
+    if feedback:
+        return FeedbackVectorWrapper(env, mark_trials=core_class.marks_trials or episodic)
+    return env
 
 
-def register_task(env_id: str, env_class: type[TaskEnv], max_episode_steps: int | None) -> None:
-    """Register ``env_id`` with its single and vector entry points."""
+def register_task(env_id: str, env_class: type[Env], max_episode_steps: int | None) -> None:
+    """Register ``env_id`` with its single and (for a :class:`TaskEnv`) native vector entry point.
+
+    Other env classes get no vector entry point: ``gymnasium.make_vec`` then builds
+    Gymnasium's ``SyncVectorEnv``.
+    """
+    vector_entry_point = None
+    if issubclass(env_class, TaskEnv):
+        vector_entry_point = partial(make_task_vector_env, env_class.core_class)
     register(
         id=env_id,
         entry_point=partial(make_task_env, env_class),
-        vector_entry_point=partial(make_task_vector_env, env_class.core_class),
+        vector_entry_point=vector_entry_point,
         max_episode_steps=max_episode_steps,
     )

@@ -7,6 +7,13 @@ from its own stream), ignores its action and returns reward 0.
 
 Both views read their dynamics from the same core, so sub-environment ``i`` of a vector env
 reset with seed ``s`` behaves bit for bit like a single env reset with seed ``s + i``.
+
+Trials (see :mod:`nmn_envs.core`): tasks that mark trials report ``info["trial_start"]``. For
+an episodic task the vector view plays ``trials_per_task`` trials of ``core.trial_steps`` steps
+on one task as one meta-episode, exactly as the single view does inside
+:class:`gymnasium.wrappers.TimeLimit` and :class:`~nmn_envs.wrappers.FeedbackWrapper`: when a
+trial ends with trials left, the sub-environment starts the next trial on the same task in the
+same step (the observation is the new trial's first one, the reward the last step's).
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ class TaskEnv(Env[np.ndarray, Any]):
             self.core.streams.attach(0, self.np_random)
         self.core.begin(self._row, [options.get("task")], [options.get("state")])
         self._needs_reset = False
-        return self.core.observe()[0], {}
+        return self.core.observe()[0], self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._needs_reset:
@@ -93,7 +100,12 @@ class TaskEnv(Env[np.ndarray, Any]):
             )
         rewards, terminated = self.core.step(np.asarray(action)[None], self._active)
         self._needs_reset = bool(terminated[0])
-        return self.core.observe()[0], float(rewards[0]), bool(terminated[0]), False, {}
+        return self.core.observe()[0], float(rewards[0]), bool(terminated[0]), False, self._info()
+
+    def _info(self) -> dict[str, Any]:
+        if self.core.marks_trials:
+            return {"trial_start": bool(self.core.trial_start[0])}
+        return {}
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
@@ -109,6 +121,7 @@ class TaskVectorEnv(VectorEnv):
         max_episode_steps: truncate a sub-environment's meta-episode after this many steps
             (``None``: never).
         render_mode: ``"rgb_array"`` renders every sub-environment, or ``None``.
+        trials_per_task: trials of an episodic core (one with ``trial_steps``) per meta-episode.
 
     Reset options: ``{"tasks": [Task | dict | None, ...]}`` (one per sub-environment) and
     ``{"states": [...]}``. Tasks drawn by autoreset come from each sub-environment's stream.
@@ -121,8 +134,19 @@ class TaskVectorEnv(VectorEnv):
     }
 
     def __init__(
-        self, core: TaskCore, max_episode_steps: int | None = None, render_mode: str | None = None
+        self,
+        core: TaskCore,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        trials_per_task: int = 1,
     ) -> None:
+        if not isinstance(trials_per_task, (int, np.integer)) or trials_per_task < 1:
+            raise ValueError(f"trials_per_task must be a positive integer, got {trials_per_task!r}")
+        if trials_per_task > 1 and core.trial_steps is None:
+            raise ValueError(
+                f"trials_per_task={trials_per_task} needs an episodic task; {type(core).__name__}"
+                " plays one long episode per meta-episode"
+            )
         if max_episode_steps is not None and (
             not isinstance(max_episode_steps, (int, np.integer)) or max_episode_steps < 1
         ):
@@ -137,7 +161,11 @@ class TaskVectorEnv(VectorEnv):
         self.single_action_space = core.action_space
         self.observation_space = batch_space(core.observation_space, self.num_envs)
         self.action_space = batch_space(core.action_space, self.num_envs)
+        self.trials_per_task = int(trials_per_task)
+        self._reports_trials = core.marks_trials or core.trial_steps is not None
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._elapsed = np.zeros(self.num_envs, dtype=np.int64)
+        self._trial = np.zeros(self.num_envs, dtype=np.int64)
         self._started = False
 
     def sample_task(self, rng: np.random.Generator) -> Task:
@@ -168,8 +196,10 @@ class TaskVectorEnv(VectorEnv):
         states = self._per_row(options, "states")
         self.core.begin(self.core.all_rows, tasks, states)
         self._autoreset[:] = False
+        self._elapsed[:] = 0
+        self._trial[:] = 0
         self._started = True
-        return self.core.observe(), {}
+        return self.core.observe(), self._info()
 
     def _per_row(self, options: Mapping[str, Any], key: str) -> list[Any] | None:
         values = options.get(key)
@@ -189,13 +219,35 @@ class TaskVectorEnv(VectorEnv):
         active = ~restarting
         if np.any(restarting):
             self.core.begin(np.flatnonzero(restarting))
+            self._elapsed[restarting] = 0
+            self._trial[restarting] = 0
         rewards, terminated = self.core.step(actions, active)
-        if self.max_episode_steps is None:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        else:
-            truncated = active & ~terminated & (self.core.step_index >= self.max_episode_steps)
+        self._elapsed[active] += 1
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        if self.core.trial_steps is not None:
+            trial_over = active & (terminated | (self.core.step_index >= self.core.trial_steps))
+            next_trial = trial_over & (self._trial + 1 < self.trials_per_task)
+            self._start_next_trial(np.flatnonzero(next_trial))
+            terminated = terminated & ~next_trial
+            truncated = trial_over & ~next_trial & ~terminated
+        if self.max_episode_steps is not None:
+            truncated |= active & ~terminated & (self._elapsed >= self.max_episode_steps)
         self._autoreset = terminated | truncated
-        return self.core.observe(), rewards, terminated, truncated, {}
+        return self.core.observe(), rewards, terminated, truncated, self._info()
+
+    def _start_next_trial(self, rows: np.ndarray) -> None:
+        if rows.size:
+            self.core.begin(rows, [self.core.get_task(int(row)) for row in rows])
+            self._trial[rows] += 1
+
+    def _info(self) -> dict[str, Any]:
+        if not self._reports_trials:
+            return {}
+        everywhere = np.ones(self.num_envs, dtype=bool)
+        info: dict[str, Any] = {"trial_start": self.core.trial_start.copy(), "_trial_start": everywhere}
+        if self.trials_per_task > 1:
+            info.update(trial=self._trial.copy(), _trial=everywhere)
+        return info
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:

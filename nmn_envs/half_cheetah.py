@@ -1,0 +1,201 @@
+"""NMN-HalfCheetahDir and NMN-HalfCheetahVel: the MuJoCo locomotion tasks of MAML.
+
+These run Gymnasium's MuJoCo ``HalfCheetah-v5`` and need the optional extra
+(``pip install nmn-bench[mujoco]``). A physics simulation is not a NumPy batch, so these ids
+have no native vector env: ``gymnasium.make_vec(id, num_envs=N)`` builds Gymnasium's
+``SyncVectorEnv`` (``vectorization_mode="sync"``) of N single environments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from gymnasium import Env, error
+
+from nmn_envs.actions import check_actions
+from nmn_envs.tasks import Task, task_field
+
+if TYPE_CHECKING:
+    from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+
+TRIAL_STEPS = 200
+CONTROL_COST_WEIGHT = 0.05
+"""MAML's control cost ``0.5 * 0.1 * |a|^2``, passed to HalfCheetah-v5 as ``ctrl_cost_weight``."""
+
+MAX_TARGET_VELOCITY = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class HalfCheetahDirTask(Task):
+    """The direction to run in: ``+1`` forward, ``-1`` backward."""
+
+    direction: int = task_field(-1, 1, integer=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.direction == 0:
+            raise ValueError("HalfCheetahDirTask.direction must be +1 or -1, got 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class HalfCheetahVelTask(Task):
+    """The target forward velocity."""
+
+    target_velocity: float = task_field(0.0, MAX_TARGET_VELOCITY)
+
+
+def _mujoco_half_cheetah(render_mode: str | None) -> HalfCheetahEnv:
+    if importlib.util.find_spec("mujoco") is None:
+        raise error.DependencyNotInstalled(
+            "the HalfCheetah tasks need MuJoCo: pip install 'nmn-bench[mujoco]'"
+        )
+    from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+
+    return HalfCheetahEnv(ctrl_cost_weight=CONTROL_COST_WEIGHT, render_mode=render_mode)
+
+
+class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
+    """HalfCheetah-v5 whose forward reward depends on a hidden task; subclasses define it.
+
+    Same task API as the NumPy tasks of the suite: ``sample_task``, ``task`` and
+    ``reset(options={"task": ...})``.
+    """
+
+    task_class: ClassVar[type[Task]]
+    trial_steps: ClassVar[int | None] = TRIAL_STEPS
+    marks_trials: ClassVar[bool] = False
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.cheetah = _mujoco_half_cheetah(render_mode)
+        self.observation_space = self.cheetah.observation_space
+        self.action_space = self.cheetah.action_space
+        self._task: Task | None = None
+
+    @abstractmethod
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        """Draw one task from the distribution with ``rng``."""
+
+    @abstractmethod
+    def forward_reward(self, velocity: float) -> float:
+        """The task's reward for the forward velocity ``velocity``."""
+
+    @property
+    def task(self) -> Task:
+        """The task being played (for analysis and reference agents; never observed)."""
+        if self._task is None:
+            raise error.ResetNeeded("call reset() before reading the task")
+        return self._task
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        options = dict(options or {})
+        unknown = sorted(set(options) - {"task"})
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; allowed: ['task']")
+        super().reset(seed=seed)
+        task = options.get("task")
+        self._task = self.task_class.coerce(task) if task is not None else self.sample_task(self.np_random)
+        observation, info = self.cheetah.reset(seed=seed)
+        return observation, self._public(info)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._task is None:
+            raise error.ResetNeeded("call reset() before step()")
+        played = check_actions(np.asarray(action)[None], self.action_space, 1)[0]
+        observation, _, terminated, truncated, info = self.cheetah.step(played)
+        reward = self.forward_reward(float(info["x_velocity"])) + float(info["reward_ctrl"])
+        return observation, reward, terminated, truncated, self._public(info)
+
+    @staticmethod
+    def _public(info: dict[str, Any]) -> dict[str, Any]:
+        return {key: info[key] for key in ("x_position", "x_velocity") if key in info}
+
+    def render(self) -> np.ndarray | None:
+        return self.cheetah.render() if self.render_mode is not None else None
+
+    def close(self) -> None:
+        self.cheetah.close()
+
+
+_ENV_DOC = """{summary}
+
+    ## Description
+    {description} The task is episodic: a trial lasts 200 steps, and the registered id plays
+    ``trials_per_task`` trials (default 2) on one task as one meta-episode, marking the first
+    step of each trial with ``trial_start``. Runs Gymnasium's MuJoCo ``HalfCheetah-v5``
+    (``pip install nmn-bench[mujoco]``); ``gymnasium.make_vec`` vectorises it with
+    ``SyncVectorEnv``.
+
+    ## Action Space
+    ``Box(-1, 1, (6,), float32)``: the joint torques. Finite actions outside the box are clipped
+    to it; NaN or infinite actions raise ``ValueError``.
+
+    ## Observation Space
+    ``Box(-inf, inf, (17,), float64)``: HalfCheetah-v5's observation (without the x position).
+
+    ## Rewards
+    {reward} minus the control cost ``0.05 * |a|^2``.
+
+    ## Starting State
+    HalfCheetah-v5's noisy rest pose; {start}
+
+    ## Episode End
+    A trial is truncated after 200 steps (the bare task, ``feedback=False``, is one trial).
+    The registered id truncates the meta-episode after 400 steps (2 trials); with another
+    ``trials_per_task=K`` pass ``max_episode_steps=200 * K`` too.
+
+    ## Arguments
+    * ``trials_per_task`` (default 2 with feedback): trials per meta-episode.
+    * ``render_mode``: ``"rgb_array"`` or ``None``.
+    * Reset options: ``{{"task": {task}}}``.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+
+class HalfCheetahDirEnv(HalfCheetahTaskEnv):
+    task_class = HalfCheetahDirTask
+
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        return HalfCheetahDirTask(direction=1 if rng.random() < 0.5 else -1)
+
+    def forward_reward(self, velocity: float) -> float:
+        return self.task.direction * velocity
+
+
+class HalfCheetahVelEnv(HalfCheetahTaskEnv):
+    task_class = HalfCheetahVelTask
+
+    def sample_task(self, rng: np.random.Generator) -> Task:
+        return HalfCheetahVelTask(target_velocity=MAX_TARGET_VELOCITY * rng.random())
+
+    def forward_reward(self, velocity: float) -> float:
+        return -abs(velocity - self.task.target_velocity)
+
+
+HalfCheetahDirEnv.__doc__ = _ENV_DOC.format(
+    summary="NMN-HalfCheetahDir: run forward or backward, whichever the hidden task asks.",
+    description="The HalfCheetah direction task of Finn et al. (2017), \"Model-agnostic "
+    "meta-learning\". Each task is a direction, forward or backward, a fair coin.",
+    reward="``direction * forward velocity``",
+    start="the direction ``+1`` or ``-1`` with probability 1/2 each.",
+    task='HalfCheetahDirTask | {"direction": 1 | -1}',
+)
+HalfCheetahVelEnv.__doc__ = _ENV_DOC.format(
+    summary="NMN-HalfCheetahVel: run at a hidden target velocity.",
+    description="The HalfCheetah velocity task of Finn et al. (2017), \"Model-agnostic "
+    "meta-learning\". Each task is a target forward velocity.",
+    reward="``-|forward velocity - target velocity|``",
+    start="the target velocity ``~ U[0, 2]``.",
+    task='HalfCheetahVelTask | {"target_velocity": v}',
+)
