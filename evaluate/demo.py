@@ -1,12 +1,16 @@
-"""The main job of ``make demo``: every benchmark played by a random agent and by an oracle.
+"""The main job of ``make demo``: every environment played by a random agent and by an oracle.
 
-Each agent plays ``--episodes`` meta-episodes of full length per environment in the native
-vector env; the table shows the mean meta-episode return with its standard error.
+Each agent plays ``--episodes`` meta-episodes of full length (the registered
+``max_episode_steps``) per environment, in the native vector env where there is one (Gymnasium's
+``SyncVectorEnv`` for the MuJoCo tasks, which are listed only when the ``mujoco`` extra is
+installed and have no oracle); the table shows the mean meta-episode return with its
+standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -21,15 +25,13 @@ Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 def play(env_id: str, agent: str, episodes: int, seed: int) -> np.ndarray:
     """Meta-episode returns of ``agent`` ("random" or "oracle") on ``episodes`` tasks."""
-    env = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point")
+    env = gym.make_vec(env_id, num_envs=episodes)
     observation, _ = env.reset(seed=seed)
-    tasks = env.unwrapped.tasks
     env.action_space.seed(seed)
     returns = np.zeros(episodes)
-    steps = gym.spec(env_id).max_episode_steps
-    for _ in tqdm(range(steps), desc=f"{env_id} {agent}", leave=False):
+    for _ in tqdm(range(nmn_envs.ENV_IDS[env_id]), desc=f"{env_id} {agent}", leave=False):
         if agent == "oracle":
-            actions = ORACLES[env_id](observation["observation"], tasks)
+            actions = ORACLES[env_id](observation["observation"], env.unwrapped.tasks)
         else:
             actions = env.action_space.sample()
         observation, rewards, _, _, _ = env.step(actions)
@@ -44,17 +46,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2020)
     args = parser.parse_args(argv)
     rows = []
-    for env_id in nmn_envs.BENCHMARKS:
+    has_mujoco = importlib.util.find_spec("mujoco") is not None
+    for env_id in nmn_envs.ENV_IDS:
+        if env_id in nmn_envs.MUJOCO_TASKS and not has_mujoco:
+            continue
         cells = []
         for agent in ("random", "oracle"):
+            if agent == "oracle" and env_id not in ORACLES:
+                cells.append(f"{'-':>22}")
+                continue
             returns = play(env_id, agent, args.episodes, args.seed)
             error = returns.std(ddof=1) / np.sqrt(returns.size)
             cells.append(f"{returns.mean():12.1f} ± {error:7.1f}")
-        rows.append(f"| {env_id:<14} | {cells[0]} | {cells[1]} |")
+        rows.append(f"| {env_id:<21} | {nmn_envs.ENV_IDS[env_id]:>5} | {cells[0]} | {cells[1]} |")
     print(f"\nMean meta-episode return over {args.episodes} tasks (± standard error)\n")
-    print(f"| {'environment':<14} | {'random agent':>22} | {'oracle (told the task)':>22} |")
-    print(f"|{'-' * 16}|{'-' * 24}|{'-' * 24}|")
+    print(
+        f"| {'environment':<21} | {'steps':>5} | {'random agent':>22} |"
+        f" {'oracle (told the task)':>22} |"
+    )
+    print(f"|{'-' * 23}|{'-' * 7}|{'-' * 24}|{'-' * 24}|")
     print("\n".join(rows))
+    if not has_mujoco:
+        print("\nThe HalfCheetah tasks need the mujoco extra: pip install 'nmn-bench[mujoco]'.")
 
 
 if __name__ == "__main__":

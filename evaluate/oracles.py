@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from nmn_envs import arena
+from nmn_envs.harlow import FEATURE_SIZE, POOL_SEEDS, object_pool
 from nmn_envs.moving_target import ACTION_SCALE
+from nmn_envs.navigation2d import MAX_STEP as NAVIGATION_MAX_STEP
 from nmn_envs.tasks import Task
 from nmn_envs.wind_navigation import WIND_SPREAD, WIND_STRENGTH
 
@@ -59,3 +61,49 @@ ORACLES: dict[str, Oracle] = {
     "NMN-Bench2-v0": wind_navigation_oracle,
     "NMN-Bench3-v0": two_targets_oracle,
 }
+
+
+def bandit_oracle(observation: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
+    """NMN-Bandit: pull the arm with the higher reward probability."""
+    probabilities = _fields(tasks, "arm0_probability", "arm1_probability")
+    return np.argmax(probabilities, axis=1)
+
+
+def two_step_oracle(observation: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
+    """NMN-TwoStep: in S1 take the action whose common transition leads to the good state.
+
+    Action 0 commonly leads to S2 (``good_state`` 0) and action 1 to S3, so the action is the
+    good state itself; at the second stage the action does not matter. The task must be read
+    every step, since the good state drifts.
+    """
+    return _fields(tasks, "good_state")[:, 0].astype(np.int64)
+
+
+def harlow_oracle(observation: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
+    """NMN-Harlow: pick the side that shows the rewarded object (looked up in either pool)."""
+    rewarded = _fields(tasks, "rewarded_object")[:, 0].astype(np.int64)
+    left = observation[:, :FEATURE_SIZE]
+    on_left = np.zeros(len(tasks), dtype=bool)
+    for pool in POOL_SEEDS:
+        on_left |= np.all(left == object_pool(pool)[rewarded].astype(np.float32), axis=1)
+    return np.where(on_left, 0, 1)
+
+
+def navigation2d_oracle(observation: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
+    """NMN-Navigation2D: the largest allowed step towards the goal (greedy is optimal here).
+
+    Clipping each coordinate of ``goal - position`` to the action box gives the reachable
+    point closest to the goal, and being closer now never costs later.
+    """
+    goal = _fields(tasks, "goal_x", "goal_y")
+    return np.clip(goal - observation[:, :2], -NAVIGATION_MAX_STEP, NAVIGATION_MAX_STEP)
+
+
+ORACLES.update(
+    {
+        "NMN-Bandit-v0": bandit_oracle,
+        "NMN-TwoStep-v0": two_step_oracle,
+        "NMN-Harlow-v0": harlow_oracle,
+        "NMN-Navigation2D-v0": navigation2d_oracle,
+    }
+)

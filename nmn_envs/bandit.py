@@ -90,9 +90,7 @@ class BanditCore(TaskCore):
 
     def probabilities(self) -> np.ndarray:
         """The arms' reward probabilities, shape ``(num_envs, 2)``."""
-        return np.stack(
-            [self.task_params["arm0_probability"], self.task_params["arm1_probability"]], axis=1
-        )
+        return self.task_columns("arm0_probability", 2)
 
     def start(self, rows: np.ndarray) -> None:
         self.last_arm[rows] = -1
@@ -107,8 +105,8 @@ class BanditCore(TaskCore):
     def advance(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.swap_steps.size:
             swap = active & np.isin(self.step_index, self.swap_steps)
-            first, second = self.task_params["arm0_probability"], self.task_params["arm1_probability"]
-            first[swap], second[swap] = second[swap], first[swap]
+            probabilities = self.probabilities()
+            probabilities[swap] = probabilities[swap][:, ::-1]
         rows = np.flatnonzero(active)
         rewards = np.zeros(self.num_envs)
         if rows.size:

@@ -47,7 +47,7 @@ class Navigation2DCore(TaskCore):
 
     def goal(self) -> np.ndarray:
         """Goal coordinates of every row, shape ``(num_envs, 2)``."""
-        return np.stack([self.task_params["goal_x"], self.task_params["goal_y"]], axis=1)
+        return self.task_columns("goal_x", 2)
 
     def start(self, rows: np.ndarray) -> None:
         self.position[rows] = 0.0
