@@ -1,0 +1,30 @@
+"""The static leaderboard site: the server's pages written as files, viewable without a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leaderboard.board import table
+from leaderboard.pages import STATIC_FILES, Links, curve_png, env_page, index_page, static_file
+from leaderboard.store import Store
+
+_LINKS = Links(served=False)
+
+
+def export_site(store: Store, directory: str | Path) -> Path:
+    """Write ``index.html``, one page and one curve plot per environment, and the static files.
+
+    Returns:
+        The path of ``index.html``.
+    """
+    root = Path(directory)
+    (root / "static").mkdir(parents=True, exist_ok=True)
+    for name in STATIC_FILES:
+        (root / "static" / name).write_bytes(static_file(name))
+    boards = [table(store, env_id) for env_id in store.env_ids()]
+    for board in boards:
+        (root / _LINKS.env(board.env_id)).write_text(env_page(board, _LINKS), encoding="utf-8")
+        (root / _LINKS.curve(board.env_id)).write_bytes(curve_png(board))
+    index = root / _LINKS.index
+    index.write_text(index_page(boards, _LINKS), encoding="utf-8")
+    return index

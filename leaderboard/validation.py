@@ -1,0 +1,182 @@
+"""Checks a submission must pass before it is stored: every number it claims is re-derived.
+
+A submission is refused, with a :class:`~leaderboard.submission.SubmissionError` naming the
+field and the reason, unless:
+
+- its environment id is registered and its kwargs are the registered configuration (the board
+  ranks one configuration per id; other kwargs would change what is scored);
+- its task set is the current published set of that environment (version, generator seed,
+  hash, size), played in full, and its tasks and seeds are exactly that set's;
+- every agent score in it (agent, baselines, references) has finite returns and curves, a
+  mean and an IQM that equal those recomputed from the per-task returns, intervals that hold
+  their point estimates, an adaptation curve that sums to the mean return, and a normalised
+  score and regret that follow from the mean and the normaliser;
+- the normaliser's ``random`` and ``bayes`` values span a positive range.
+
+Nothing in a submission is executed or unpickled: it is JSON validated by pydantic.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator
+import gymnasium as gym
+import numpy as np
+from scipy.stats import trim_mean
+
+from evaluate.schema import AgentScore, EvaluationResult, Interval
+from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, task_set
+from leaderboard.submission import AgentCard, Submission, SubmissionError, parse_submission_json
+
+MAX_SUBMISSION_BYTES = 8 * 2**20
+# Recomputed statistics must match to this relative precision (float64 arithmetic, JSON round trip).
+RELATIVE_TOLERANCE = 1e-9
+# The adaptation curve sums thousands of per-step means; allow for their rounding.
+CURVE_RELATIVE_TOLERANCE = 1e-6
+IQM_TRIM = 0.25
+
+
+def accept(text: str | bytes, card: AgentCard | None = None) -> Submission:
+    """Parse and :func:`validate` JSON text (a submission, or a bare result given ``card``).
+
+    Raises:
+        SubmissionError: oversized, malformed or invalid, naming the field and the reason.
+    """
+    if len(text) > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(
+            "(document)", f"{len(text)} bytes exceeds the limit of {MAX_SUBMISSION_BYTES} bytes"
+        )
+    return validate(parse_submission_json(text, card))
+
+
+def validate(submission: Submission) -> Submission:
+    """Return ``submission`` if every check of the module docstring passes.
+
+    Raises:
+        SubmissionError: the first failed check, naming the field and the reason.
+    """
+    result = submission.result
+    _check_environment(result)
+    _check_task_set(result, _published_task_set(result.env_id))
+    _check_normaliser(result)
+    for field, score in _scores(result):
+        _check_score(field, score, result)
+    submission.normalised_iqm()
+    return submission
+
+
+@functools.lru_cache(maxsize=None)
+def _published_task_set(env_id: str) -> TaskSet:
+    return task_set(env_id)
+
+
+def _check_environment(result: EvaluationResult) -> None:
+    try:
+        check_env_id(result.env_id)
+    except gym.error.Error as error:
+        raise SubmissionError("result.env_id", str(error)) from None
+    registered_steps = gym.spec(result.env_id).max_episode_steps
+    if result.max_episode_steps != registered_steps:
+        raise SubmissionError(
+            "result.max_episode_steps",
+            f"{result.max_episode_steps} is not the registered length {registered_steps} "
+            f"of {result.env_id}; the board ranks the registered configuration",
+        )
+    for name, value in result.env_kwargs.items():
+        if name == "max_episode_steps" and value == registered_steps:
+            continue
+        try:
+            gym.make(result.env_id, **{name: value}).close()
+        except Exception as error:  # the env's own refusal of the kwarg says why
+            raise SubmissionError(f"result.env_kwargs.{name}", f"not accepted: {error}") from None
+        raise SubmissionError(
+            f"result.env_kwargs.{name}",
+            f"the board ranks the registered configuration of {result.env_id}; "
+            "submit results made without env kwargs",
+        )
+
+
+def _check_task_set(result: EvaluationResult, published: TaskSet) -> None:
+    claimed = result.task_set
+    expected = published.info(len(published))
+    for name in ("version", "sha256", "generator_seed", "size"):
+        if getattr(claimed, name) != getattr(expected, name):
+            raise SubmissionError(
+                f"result.task_set.{name}",
+                f"{getattr(claimed, name)!r} is not the current set's {getattr(expected, name)!r}",
+            )
+    if claimed.n_tasks != SET_SIZE:
+        raise SubmissionError(
+            "result.task_set.n_tasks",
+            f"{claimed.n_tasks} tasks played; the board needs the full set of {SET_SIZE}",
+        )
+    if result.seeds != list(published.seeds):
+        raise SubmissionError("result.seeds", f"not the seeds of {published.version}")
+    if result.tasks != [task.to_dict() for task in published.tasks]:
+        raise SubmissionError("result.tasks", f"not the tasks of {published.version}")
+
+
+def _check_normaliser(result: EvaluationResult) -> None:
+    for name in ("random", "bayes"):
+        value = result.normaliser.get(name)
+        if value is None or not math.isfinite(value):
+            raise SubmissionError(f"result.normaliser.{name}", "missing or not a finite number")
+    if not result.normaliser["bayes"] > result.normaliser["random"]:
+        raise SubmissionError("result.normaliser", "bayes must exceed random")
+
+
+def _scores(result: EvaluationResult) -> Iterator[tuple[str, AgentScore]]:
+    yield "result.agent", result.agent
+    for group in ("baselines", "references"):
+        for index, score in enumerate(getattr(result, group)):
+            yield f"result.{group}.{index}", score
+
+
+def _check_score(field: str, score: AgentScore, result: EvaluationResult) -> None:
+    returns = np.asarray(score.returns, dtype=np.float64)
+    curve = np.asarray(score.adaptation_curve, dtype=np.float64)
+    for name, values in (("returns", returns), ("adaptation_curve", curve)):
+        if not np.all(np.isfinite(values)):
+            raise SubmissionError(f"{field}.{name}", "holds a value that is not finite")
+    mean = float(np.mean(returns))
+    _check_estimate(f"{field}.mean", score.mean, mean)
+    _check_estimate(f"{field}.iqm", score.iqm, float(trim_mean(returns, IQM_TRIM)))
+    curve_total = float(curve.sum())
+    curve_tolerance = CURVE_RELATIVE_TOLERANCE * float(np.abs(curve).sum())
+    if not math.isclose(
+        curve_total, mean, rel_tol=CURVE_RELATIVE_TOLERANCE, abs_tol=curve_tolerance
+    ):
+        raise SubmissionError(
+            f"{field}.adaptation_curve",
+            f"sums to {curve_total}, not to the mean return {mean} of the per-task returns",
+        )
+    random, bayes = result.normaliser["random"], result.normaliser["bayes"]
+    if score.normalised_score is not None:
+        expected = (mean - random) / (bayes - random)
+        _check_estimate(f"{field}.normalised_score", score.normalised_score, expected)
+    if score.regret is not None:
+        _check_estimate(f"{field}.regret", score.regret, bayes - mean)
+    for baseline, probability in score.probability_of_improvement.items():
+        if not 0.0 <= probability.low <= probability.value <= probability.high <= 1.0:
+            raise SubmissionError(
+                f"{field}.probability_of_improvement.{baseline}", "not a probability in [0, 1]"
+            )
+
+
+def _check_estimate(field: str, claimed: Interval, recomputed: float) -> None:
+    values = (claimed.value, claimed.low, claimed.high)
+    if not all(math.isfinite(value) for value in values):
+        raise SubmissionError(field, "holds a value that is not finite")
+    scale = max(1.0, abs(recomputed))
+    tolerance = RELATIVE_TOLERANCE * scale
+    if not math.isclose(claimed.value, recomputed, rel_tol=RELATIVE_TOLERANCE, abs_tol=tolerance):
+        raise SubmissionError(
+            f"{field}.value",
+            f"claims {claimed.value} but the per-task returns give {recomputed}",
+        )
+    if not claimed.low <= claimed.value <= claimed.high:
+        raise SubmissionError(
+            field, f"interval [{claimed.low}, {claimed.high}] excludes {claimed.value}"
+        )
+

@@ -1,0 +1,143 @@
+"""The leaderboard web app (FastAPI): the board's pages and a JSON API.
+
+Pages: ``/`` (environments), ``/env/{env_id}`` (sortable ranking, bounds, adaptation curves)
+and ``/env/{env_id}/curve.png``. JSON API:
+
+- ``GET /api/envs``: the environments with entries;
+- ``GET /api/tables/{env_id}``: the ranked table of an environment;
+- ``GET /api/submissions/{id}``: one stored submission in full;
+- ``POST /api/submissions``: a submission (or a bare ``result.json``) as JSON, at most
+  ``max_body_bytes``. Answers ``201`` with the new entry, ``413`` for an oversized body,
+  ``415`` for a body that is not JSON, ``422`` naming the invalid field and why, ``409`` for
+  a duplicate.
+
+Submitted bodies are parsed as JSON and validated by pydantic; nothing submitted is ever
+unpickled or executed. Responses carry a Content-Security-Policy that allows only the app's
+own script and styles, on top of the pages' HTML escaping. ``nmn-leaderboard serve`` listens
+on localhost unless told otherwise.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from evaluate.task_sets import check_env_id
+from leaderboard.board import Table, table
+from leaderboard.pages import Links, curve_png, env_page, index_page, static_file
+from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
+from leaderboard.submission import SubmissionError
+from leaderboard.validation import MAX_SUBMISSION_BYTES, accept
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
+_LINKS = Links(served=True)
+
+
+def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> FastAPI:
+    """The web app over ``store``; submissions larger than ``max_body_bytes`` are refused."""
+    app = FastAPI(
+        title="nmn-bench leaderboard",
+        description="Meta-RL results scored against Bayes-optimal bounds.",
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    @app.exception_handler(SubmissionError)
+    async def _invalid(_request: Request, error: SubmissionError) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid submission", "field": error.field, "reason": error.reason},
+            status_code=422,
+        )
+
+    @app.exception_handler(DuplicateSubmission)
+    async def _duplicate(_request: Request, error: DuplicateSubmission) -> JSONResponse:
+        return JSONResponse(
+            {"error": str(error), "content_hash": error.content_hash, "id": error.existing_id},
+            status_code=409,
+        )
+
+    @app.exception_handler(UnknownEntry)
+    async def _unknown(_request: Request, error: UnknownEntry) -> JSONResponse:
+        return JSONResponse({"error": error.args[0]}, status_code=404)
+
+    def known_board(env_id: str) -> Table:
+        try:
+            check_env_id(env_id)
+        except Exception as error:  # gymnasium's NameNotFound and friends
+            raise HTTPException(404, f"unknown environment id {env_id!r}") from error
+        return table(store, env_id)
+
+    @app.get("/api/envs")
+    def envs() -> list[dict]:
+        return [{"env_id": env_id, "entries": len(store.entries(env_id))} for env_id in store.env_ids()]
+
+    @app.get("/api/tables/{env_id}")
+    def env_table(env_id: str) -> dict:
+        return known_board(env_id).to_json()
+
+    @app.get("/api/submissions/{entry_id}")
+    def submission(entry_id: int) -> Response:
+        return Response(store.get(entry_id).payload, media_type="application/json")
+
+    @app.post("/api/submissions", status_code=201)
+    async def submit(request: Request) -> dict:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send the submission as application/json")
+        body = await _read_limited(request, max_body_bytes)
+        submission = await run_in_threadpool(accept, body)
+        entry = await run_in_threadpool(store.add, submission)
+        return {"id": entry.id, "content_hash": entry.content_hash, "env_id": entry.env_id}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return index_page([table(store, env_id) for env_id in store.env_ids()], _LINKS)
+
+    @app.get("/env/{env_id}", response_class=HTMLResponse)
+    def env(env_id: str) -> str:
+        return env_page(known_board(env_id), _LINKS)
+
+    @app.get("/env/{env_id}/curve.png")
+    def curve(env_id: str) -> Response:
+        board = known_board(env_id)
+        if not board.rows:
+            raise HTTPException(404, f"no entries for {env_id}")
+        return Response(curve_png(board), media_type="image/png")
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        try:
+            content = static_file(name)
+        except KeyError as error:
+            raise HTTPException(404, error.args[0]) from error
+        return Response(content, media_type=_MEDIA_TYPES[name[name.rindex(".") :]])
+
+    return app
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it exceeds ``limit`` bytes."""
+    too_large = HTTPException(413, f"submission larger than the limit of {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
