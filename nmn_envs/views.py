@@ -30,7 +30,7 @@ from nmn_envs.core import TaskCore
 from nmn_envs.tasks import Task
 
 RESET_OPTIONS = ("task", "state")
-VECTOR_RESET_OPTIONS = ("tasks", "states")
+VECTOR_RESET_OPTIONS = ("tasks", "states", "reset_mask")
 RENDER_MODES = ["rgb_array"]
 
 
@@ -125,6 +125,8 @@ class TaskVectorEnv(VectorEnv):
 
     Reset options: ``{"tasks": [Task | dict | None, ...]}`` (one per sub-environment) and
     ``{"states": [...]}``. Tasks drawn by autoreset come from each sub-environment's stream.
+    ``{"reset_mask": bool array}`` (Gymnasium's convention) resets only the marked
+    sub-environments; the others keep their state and their current observation.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -181,6 +183,7 @@ class TaskVectorEnv(VectorEnv):
         self, *, seed: int | Sequence[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         options = _check_options(options, VECTOR_RESET_OPTIONS)
+        rows = self._rows_to_reset(options.get("reset_mask"))
         if seed is None:
             seeds: Sequence[int | None] = [None] * self.num_envs
         elif isinstance(seed, (int, np.integer)):
@@ -189,26 +192,39 @@ class TaskVectorEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-environments")
-        for row, row_seed in enumerate(seeds):
-            if row_seed is not None or not self.core.streams.is_attached(row):
-                self.core.streams.seed(row, row_seed)
-        tasks = self._per_row(options, "tasks")
-        states = self._per_row(options, "states")
-        self.core.begin(self.core.all_rows, tasks, states)
-        self._autoreset[:] = False
-        self._elapsed[:] = 0
-        self._trial[:] = 0
+        for row in rows:
+            if seeds[row] is not None or not self.core.streams.is_attached(row):
+                self.core.streams.seed(row, seeds[row])
+        tasks = self._per_row(options, "tasks", rows)
+        states = self._per_row(options, "states", rows)
+        self.core.begin(rows, tasks, states)
+        self._autoreset[rows] = False
+        self._elapsed[rows] = 0
+        self._trial[rows] = 0
         self._started = True
         return self.core.observe(), self._info()
 
-    def _per_row(self, options: Mapping[str, Any], key: str) -> list[Any] | None:
+    def _rows_to_reset(self, reset_mask: Any) -> np.ndarray:
+        if reset_mask is None:
+            return self.core.all_rows
+        mask = np.asarray(reset_mask)
+        if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
+            raise ValueError(
+                f"options['reset_mask'] must be a boolean array of shape ({self.num_envs},),"
+                f" got {reset_mask!r}"
+            )
+        if not self._started and not mask.all():
+            raise error.ResetNeeded("the first reset() must reset every sub-environment")
+        return np.flatnonzero(mask)
+
+    def _per_row(self, options: Mapping[str, Any], key: str, rows: np.ndarray) -> list[Any] | None:
         values = options.get(key)
         if values is None:
             return None
         values = list(values)
         if len(values) != self.num_envs:
             raise ValueError(f"options[{key!r}] has {len(values)} entries for {self.num_envs} sub-environments")
-        return values
+        return [values[row] for row in rows]
 
     def step(
         self, actions: Any

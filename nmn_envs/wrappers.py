@@ -137,6 +137,8 @@ class FeedbackVectorWrapper(VectorWrapper):
             env marks trials (and set on the first step of every meta-episode).
 
     A sub-environment that is reset by autoreset starts its new meta-episode with zero feedback.
+    A reset with ``options={"reset_mask": mask}`` zeroes the feedback of the marked
+    sub-environments only; the others keep the feedback they were last given.
     """
 
     def __init__(self, env: VectorEnv, mark_trials: bool = False) -> None:
@@ -150,6 +152,7 @@ class FeedbackVectorWrapper(VectorWrapper):
         )
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._restarting = np.zeros(self.num_envs, dtype=bool)
+        self._last_feedback: dict[str, Any] = {}
 
     def _feedback(
         self,
@@ -175,13 +178,21 @@ class FeedbackVectorWrapper(VectorWrapper):
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         observation, info = self.env.reset(seed=seed, options=options)
-        self._restarting[:] = False
-        fresh = np.ones(self.num_envs, dtype=bool)
+        reset_mask = (options or {}).get("reset_mask")
+        fresh = np.ones(self.num_envs, dtype=bool) if reset_mask is None else np.asarray(reset_mask)
+        self._restarting &= ~fresh
         blank = np.zeros(self.num_envs, dtype=np.int64)
         if isinstance(self.env.single_action_space, spaces.Box):
             blank = np.zeros((self.num_envs, *self.env.single_action_space.shape))
         rewards = np.zeros(self.num_envs)
-        return self._feedback(observation, blank, rewards, fresh, fresh), info
+        feedback = self._feedback(observation, blank, rewards, fresh, fresh)
+        kept = ~fresh
+        if kept.any():
+            for key, values in self._last_feedback.items():
+                if key != "observation":
+                    feedback[key][kept] = values[kept]
+        self._last_feedback = feedback
+        return feedback, info
 
     def step(
         self, actions: Any
@@ -191,4 +202,5 @@ class FeedbackVectorWrapper(VectorWrapper):
         trial_start = np.asarray(info.get("trial_start", np.zeros(self.num_envs, dtype=bool)))
         feedback = self._feedback(observation, played, rewards, self._restarting, trial_start)
         self._restarting = np.logical_or(terminated, truncated)
+        self._last_feedback = feedback
         return feedback, rewards, terminated, truncated, info
