@@ -63,6 +63,17 @@ ORACLES: dict[str, Oracle] = {
 }
 
 
+def wind_heading(observation: np.ndarray, wind_direction: np.ndarray) -> np.ndarray:
+    """NMN-Bench2: the greedy heading of :func:`wind_navigation_oracle` for a believed wind.
+
+    Args:
+        observation: base observations ``g - p``, shape ``(n, 2)``.
+        wind_direction: the main wind direction believed for each row, shape ``(n,)``.
+    """
+    direction = np.stack([np.cos(wind_direction), np.sin(wind_direction)], 1)
+    return _heading_action(arena.wrap(observation[:, :2]) - WIND_STRENGTH * MEAN_GUST_FACTOR * direction)
+
+
 def bandit_oracle(observation: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
     """NMN-Bandit: pull the arm with the higher reward probability."""
     probabilities = _fields(tasks, "arm0_probability", "arm1_probability")

@@ -1,0 +1,148 @@
+"""Agents the harness can play: one batched interface over every kind of agent a user brings.
+
+The harness plays a batch of meta-episodes in a native vector env and asks a :class:`Policy`
+for a batch of actions at each step. :func:`as_policy` turns into a policy:
+
+* a Stable-Baselines3 / sb3-contrib model, or any object with SB3's
+  ``predict(obs, state, episode_start, deterministic)`` (the recurrent state is carried
+  between steps and ``episode_start`` marks each sub-environment's first step);
+* a path to a saved ``RecurrentPPO`` or ``PPO`` zip;
+* a plain callable ``observations -> actions`` (called with the batch: a dict of arrays with a
+  leading sub-environment axis, as the vector env returns it);
+* a :class:`Policy` (the reference agents of :mod:`evaluate.references` are policies).
+
+A model whose observation space is a flat ``Box`` (trained through
+``gymnasium.wrappers.FlattenObservation``) gets the flattened observation, in the documented
+key order of :mod:`nmn_envs.wrappers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+
+Observation = Mapping[str, np.ndarray]
+
+
+class Policy:
+    """A batched agent: :meth:`reset` before a batch of meta-episodes, :meth:`act` at each step.
+
+    Subclasses override :meth:`act`; :meth:`reset` receives the vector env (reference agents
+    that are told the task read it from there; agents under test must not).
+    """
+
+    name = "policy"
+    description = ""
+
+    def reset(self, env: VectorEnv) -> None:
+        """Prepare for a batch of ``env.num_envs`` meta-episodes played in ``env``."""
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        """A batch of actions for a batch of observations.
+
+        Args:
+            observation: the vector env's observation (leading axis: sub-environments).
+            episode_start: ``True`` for a sub-environment's first step of its meta-episode.
+        """
+        raise NotImplementedError
+
+
+def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
+    """Flatten a batch of ``Dict`` observations as ``FlattenObservation`` flattens one."""
+    parts = [np.asarray(observation[key]).reshape(len(observation[key]), -1) for key in space.spaces]
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+class PredictPolicy(Policy):
+    """An object with SB3's ``predict`` signature (recurrent state carried between steps)."""
+
+    def __init__(self, model: Any, name: str, deterministic: bool = True) -> None:
+        self.model = model
+        self.name = name
+        self.description = type(model).__name__
+        self.deterministic = deterministic
+        self._state: Any = None
+        self._flatten: spaces.Dict | None = None
+
+    def reset(self, env: VectorEnv) -> None:
+        self._state = None
+        model_space = getattr(self.model, "observation_space", None)
+        env_space = env.single_observation_space
+        flat = isinstance(model_space, spaces.Box) and isinstance(env_space, spaces.Dict)
+        self._flatten = env_space if flat else None
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        model_input: Any = observation
+        if self._flatten is not None:
+            model_input = flatten_batch(self._flatten, observation)
+        actions, self._state = self.model.predict(
+            model_input,
+            state=self._state,
+            episode_start=episode_start,
+            deterministic=self.deterministic,
+        )
+        return actions
+
+
+class CallablePolicy(Policy):
+    """A plain callable ``observations -> actions`` over the batch."""
+
+    def __init__(self, function: Callable[[Observation], Any], name: str) -> None:
+        self.function = function
+        self.name = name
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        return np.asarray(self.function(observation))
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a saved ``RecurrentPPO`` or ``PPO`` zip (on the CPU).
+
+    Raises:
+        ValueError: if the file does not exist or is not a model either class can load.
+    """
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import PPO
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"agent file {str(path)!r} does not exist")
+    errors = []
+    for algorithm in (RecurrentPPO, PPO):
+        try:
+            return algorithm.load(path, device="cpu")
+        except Exception as error:  # noqa: BLE001  (each loader fails its own way)
+            errors.append(f"{algorithm.__name__}: {type(error).__name__}: {error}")
+    raise ValueError(f"agent file {str(path)!r} is not a loadable RecurrentPPO or PPO model ({'; '.join(errors)})")
+
+
+def as_policy(agent: Any, name: str | None = None, deterministic: bool = True) -> Policy:
+    """Wrap any supported agent as a :class:`Policy` (see the module docstring).
+
+    Args:
+        agent: a policy, an object with ``predict``, a path to a model zip, or a callable.
+        name: the name shown in results (default: the file stem or the class name).
+        deterministic: passed to ``predict``.
+
+    Raises:
+        ValueError: for anything else, or a file that does not load.
+    """
+    if isinstance(agent, Policy):
+        if name is not None:
+            agent.name = name
+        return agent
+    if isinstance(agent, (str, Path)):
+        return PredictPolicy(load_model(agent), name or Path(agent).stem, deterministic)
+    if callable(getattr(agent, "predict", None)):
+        return PredictPolicy(agent, name or type(agent).__name__, deterministic)
+    if callable(agent):
+        return CallablePolicy(agent, name or getattr(agent, "__name__", type(agent).__name__))
+    raise ValueError(
+        "an agent must be an SB3 model, an object with predict(obs, state, episode_start, "
+        f"deterministic), a path to a RecurrentPPO/PPO zip, or a callable; got {type(agent).__name__}"
+    )

@@ -1,0 +1,242 @@
+"""Reference agents, usable by name: ``random``, ``oracle`` (told the task) and ``bayes``.
+
+``bayes`` is the Bayes-optimal policy where it is exact (NMN-Bench1 and the classic tasks);
+on NMN-Bench2 and NMN-Bench3 it is a belief-based planner, a reference and not a proven
+optimum (:data:`EXACT` says which). ``reference(name, env_id, **env_kwargs)`` builds one.
+
+The ``bayes`` agents act from what any agent sees (observation, previous reward) and their
+own memory of what they played; only ``oracle`` reads the task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+
+from evaluate.agents import Observation, Policy
+from evaluate.exact import MOVING_TARGET_HEDGE_MARGIN, MOVING_TARGET_PROBE
+from evaluate.oracles import ORACLES, _heading_action, wind_heading
+from evaluate.rollout import episode_length
+from nmn_envs import arena
+from nmn_envs.moving_target import ACTION_SCALE, HIT_RADIUS, OFFSET_LIMIT
+from nmn_envs.wind_navigation import WIND_SPREAD
+
+REFERENCE_NAMES = ("random", "oracle", "bayes")
+RANDOM_SEED = 20_200_527
+
+
+class RandomPolicy(Policy):
+    """Uniform random actions from a seeded generator."""
+
+    name = "random"
+    description = "uniform random actions"
+
+    def __init__(self, seed: int = RANDOM_SEED) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.space: spaces.Space | None = None
+
+    def reset(self, env: VectorEnv) -> None:
+        self.space = env.single_action_space
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        n = len(episode_start)
+        space = self.space
+        if isinstance(space, spaces.Discrete):
+            return self.rng.integers(space.start, space.start + space.n, size=n)
+        if isinstance(space, spaces.Box):
+            return self.rng.uniform(space.low, space.high, size=(n, *space.shape))
+        raise ValueError(f"the random agent supports Box and Discrete actions, got {space}")
+
+
+class OraclePolicy(Policy):
+    """Told the task: the scripted oracle of :mod:`evaluate.oracles` (a ceiling, not Bayes)."""
+
+    name = "oracle"
+    description = "told the task (ceiling)"
+
+    def __init__(self, env_id: str) -> None:
+        self.oracle = ORACLES[env_id]
+        self.env: VectorEnv | None = None
+        self.table = np.empty(0)
+        self.tasks: list[Any] = []
+
+    def reset(self, env: VectorEnv) -> None:
+        self.env = env
+        self.table = np.empty(0)
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        table = self.env.unwrapped.core.task_table
+        if not np.array_equal(table, self.table):  # read the tasks again only when they change
+            self.table = table.copy()
+            self.tasks = self.env.unwrapped.tasks
+        return self.oracle(observation["observation"], self.tasks)
+
+
+class MovingTargetBayes(Policy):
+    """NMN-Bench1: the three-phase Bayes-optimal policy (see :func:`evaluate.exact.moving_target_value`).
+
+    Probe ``x + 7.25`` (``x`` for one-step meta-episodes); on a hit, keep that offset. On a
+    miss of ``r``, the candidates are ``7.25 - r`` and ``7.25 + r``: if one lies outside
+    ``[-10, 10]`` the other is the offset; else play the lower one, hedged just inside the
+    hit radius towards the upper one, and the reward tells which it is. If the offset in use
+    ever misses (the task switched), probe again.
+    """
+
+    name = "bayes"
+    description = "Bayes-optimal (exact)"
+    PROBE, READ_PROBE, READ_HEDGE, EXPLOIT = range(4)
+
+    def reset(self, env: VectorEnv) -> None:
+        n = env.num_envs
+        self.probe = MOVING_TARGET_PROBE if episode_length(env) > 1 else 0.0
+        self.phase = np.full(n, self.PROBE)
+        self.offset = np.zeros(n)
+        self.lower = np.zeros(n)
+        self.upper = np.zeros(n)
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        x = observation["observation"][:, 0].astype(np.float64)
+        reward = observation["prev_reward"][:, 0].astype(np.float64)
+        hit = reward > 0.0
+        phase = np.where(episode_start, self.PROBE, self.phase)
+        phase[(phase == self.EXPLOIT) & ~hit] = self.PROBE
+
+        read_hedge = phase == self.READ_HEDGE
+        self.offset = np.where(read_hedge, np.where(hit, self.lower, self.upper), self.offset)
+        phase[read_hedge] = self.EXPLOIT
+
+        read_probe = phase == self.READ_PROBE
+        distance = -reward
+        lower, upper = self.offset - distance, self.offset + distance
+        lower_fits, upper_fits = lower >= -OFFSET_LIMIT, upper <= OFFSET_LIMIT
+        both = read_probe & ~hit & lower_fits & upper_fits
+        self.offset = np.where(read_probe & ~hit & ~both, np.where(lower_fits, lower, upper), self.offset)
+        phase[read_probe & ~both] = self.EXPLOIT
+        self.lower = np.where(both, lower, self.lower)
+        self.upper = np.where(both, upper, self.upper)
+        phase[both] = self.READ_HEDGE
+
+        probing = phase == self.PROBE
+        self.offset = np.where(probing, self.probe, self.offset)
+        guess = np.where(both, lower + HIT_RADIUS - MOVING_TARGET_HEDGE_MARGIN, self.offset)
+        phase[probing] = self.READ_PROBE
+        self.phase = phase
+        return ((x + guess) / ACTION_SCALE)[:, None]
+
+
+class WindNavigationPlanner(Policy):
+    """NMN-Bench2: infer the wind from its own displacements, then steer as the oracle would.
+
+    Each move shows a displacement (from the change of ``g - p``); minus the agent's own move,
+    it is a wind sample ``0.25 (cos w, sin w)`` with ``w ~ U[W - pi/4, W + pi/4]``. The
+    posterior of ``W`` under its uniform prior is uniform on the intersection of the arcs
+    ``[w_i - pi/4, w_i + pi/4]``; the planner steers for the arc's midpoint (no wind is
+    assumed before the first sample). A reference, not a proven optimum.
+    """
+
+    name = "bayes"
+    description = "belief planner (reference, not exact)"
+
+    def reset(self, env: VectorEnv) -> None:
+        n = env.num_envs
+        self.anchor = np.full(n, np.nan)
+        self.low = np.full(n, -np.inf)
+        self.high = np.full(n, np.inf)
+        self.previous = np.zeros((n, 2))
+        self.heading = np.zeros((n, 2))
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        relative = observation["observation"].astype(np.float64)
+        reward = observation["prev_reward"][:, 0]
+        self.anchor[episode_start] = np.nan
+        self.low[episode_start], self.high[episode_start] = -np.inf, np.inf
+        moved = ~episode_start & (reward < 0.0)
+        if np.any(moved):
+            displacement = arena.wrap(self.previous[moved] - relative[moved])
+            gust = displacement - arena.STEP_LENGTH * self.heading[moved]
+            angle = np.arctan2(gust[:, 1], gust[:, 0])
+            anchor = np.where(np.isnan(self.anchor[moved]), angle, self.anchor[moved])
+            self.anchor[moved] = anchor
+            offset = np.angle(np.exp(1j * (angle - anchor)))
+            self.low[moved] = np.maximum(self.low[moved], offset - WIND_SPREAD)
+            self.high[moved] = np.minimum(self.high[moved], offset + WIND_SPREAD)
+        known = ~np.isnan(self.anchor)
+        wind = np.zeros(len(known))
+        wind[known] = self.anchor[known] + 0.5 * (self.low[known] + self.high[known])
+        still_air = _heading_action(arena.wrap(relative))
+        actions = np.where(known[:, None], wind_heading(relative, wind), still_air)
+        self.previous = relative
+        self.heading = arena.heading(actions)
+        return actions
+
+
+class TwoTargetsBayes(Policy):
+    """NMN-Bench3: go to the nearer target; its reward says which target is good; then exploit.
+
+    Which target was reached is the one within the reach radius at the step the reward came
+    (the closer of the two). A reference: only the first visit differs from the oracle.
+    """
+
+    name = "bayes"
+    description = "visit one target, then exploit (reference, not exact)"
+
+    def reset(self, env: VectorEnv) -> None:
+        n = env.num_envs
+        self.good = np.full(n, -1)
+        self.first = np.full(n, -1)
+        self.previous = np.zeros((n, 4))
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        relative = observation["observation"].astype(np.float64)
+        reward = observation["prev_reward"][:, 0]
+        self.good[episode_start] = -1
+        distances = np.stack(
+            [np.linalg.norm(self.previous[:, :2], axis=1), np.linalg.norm(self.previous[:, 2:], axis=1)], 1
+        )
+        reached = np.argmin(distances, axis=1)
+        scored = ~episode_start & (reward != 0.0) & (self.good < 0)
+        self.good[scored] = np.where(reward[scored] > 0, reached[scored], 1 - reached[scored])
+        torus = [arena.wrap(relative[:, :2]), arena.wrap(relative[:, 2:])]
+        nearer = np.where(
+            np.linalg.norm(torus[1], axis=1) < np.linalg.norm(torus[0], axis=1), 1, 0
+        )
+        self.first = np.where(episode_start, nearer, self.first)
+        goal = np.where(self.good >= 0, self.good, self.first)
+        direction = np.where(goal[:, None] == 0, torus[0], torus[1])
+        self.previous = relative
+        return _heading_action(direction)
+
+
+BAYES: dict[str, Callable[[], Policy]] = {
+    "NMN-Bench1-v0": MovingTargetBayes,
+    "NMN-Bench2-v0": WindNavigationPlanner,
+    "NMN-Bench3-v0": TwoTargetsBayes,
+}
+EXACT: dict[str, bool] = {
+    "NMN-Bench1-v0": True,
+    "NMN-Bench2-v0": False,
+    "NMN-Bench3-v0": False,
+}
+
+
+def reference(name: str, env_id: str, **env_kwargs: Any) -> Policy:
+    """The reference agent ``name`` (one of :data:`REFERENCE_NAMES`) for ``env_id``.
+
+    Raises:
+        ValueError: for an unknown name, or one the environment has no agent for.
+    """
+    if name == "random":
+        return RandomPolicy()
+    if name == "oracle":
+        if env_id not in ORACLES:
+            raise ValueError(f"no oracle for {env_id}; oracles exist for {sorted(ORACLES)}")
+        return OraclePolicy(env_id)
+    if name == "bayes":
+        if env_id not in BAYES:
+            raise ValueError(f"no bayes agent for {env_id}; bayes agents exist for {sorted(BAYES)}")
+        return BAYES[env_id]()
+    raise ValueError(f"unknown reference agent {name!r}; reference agents: {list(REFERENCE_NAMES)}")

@@ -1,0 +1,155 @@
+"""Playing a policy on given tasks, in batch, through the environment's native vector env."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+from evaluate.agents import Policy
+from nmn_envs.tasks import Task
+
+DEFAULT_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """Rewards of one policy on a list of tasks.
+
+    Attributes:
+        step_rewards: shape ``(n_tasks, T)``: reward of each task at each step of its
+            meta-episode (``NaN`` after a meta-episode that ended early).
+        trial_rewards: shape ``(n_tasks, K)``: summed reward of each trial, for
+            environments that mark trials (``trial_start`` in the observation), else ``None``.
+    """
+
+    step_rewards: np.ndarray
+    trial_rewards: np.ndarray | None
+
+    @property
+    def returns(self) -> np.ndarray:
+        """Meta-episode return of each task."""
+        return np.nansum(self.step_rewards, axis=1)
+
+    @property
+    def curve_unit(self) -> str:
+        """``"trial"`` where trials are marked, else ``"step"``."""
+        return "step" if self.trial_rewards is None else "trial"
+
+    @property
+    def adaptation_curve(self) -> np.ndarray:
+        """Mean reward per step (or per trial) index across tasks."""
+        rewards = self.step_rewards if self.trial_rewards is None else self.trial_rewards
+        counts = np.sum(~np.isnan(rewards), axis=0)
+        return np.nansum(rewards, axis=0) / np.maximum(counts, 1)
+
+
+def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
+    """The native vector env of ``env_id`` with ``env_kwargs``."""
+    return gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs
+    )
+
+
+def episode_length(env: gym.vector.VectorEnv) -> int:
+    """The meta-episode length of a vector env of the suite (it must have one)."""
+    steps = getattr(env.unwrapped, "max_episode_steps", None)
+    if steps is None:
+        raise ValueError("the harness needs a finite meta-episode: pass max_episode_steps")
+    return int(steps)
+
+
+def play(
+    policy: Policy,
+    env_id: str,
+    tasks: Sequence[Task],
+    seeds: Sequence[int],
+    env_kwargs: dict[str, Any] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: bool = False,
+) -> Rollout:
+    """Play one meta-episode of ``policy`` on each task (task ``i`` reset with ``seeds[i]``).
+
+    Args:
+        policy: the batched agent.
+        env_id: a registered id of the suite.
+        tasks: the tasks to play.
+        seeds: one reset seed per task.
+        env_kwargs: kwargs of the environment (for example ``max_episode_steps``).
+        batch_size: sub-environments played at once.
+        progress: show a progress bar.
+
+    Raises:
+        ValueError: if the agent returns actions of the wrong shape, NaN or infinite values.
+    """
+    env_kwargs = dict(env_kwargs or {})
+    steps: list[np.ndarray] = []
+    trials: list[np.ndarray | None] = []
+    for start in range(0, len(tasks), batch_size):
+        stop = min(start + batch_size, len(tasks))
+        env = make_vector_env(env_id, stop - start, env_kwargs)
+        try:
+            step_rewards, trial_rewards = _play_batch(
+                policy, env, list(tasks[start:stop]), list(seeds[start:stop]), progress
+            )
+        finally:
+            env.close()
+        steps.append(step_rewards)
+        trials.append(trial_rewards)
+    width = max(block.shape[1] for block in steps)
+    step_rewards = np.concatenate([_pad(block, width) for block in steps])
+    if trials[0] is None:
+        return Rollout(step_rewards, None)
+    trial_width = max(block.shape[1] for block in trials)
+    return Rollout(step_rewards, np.concatenate([_pad(block, trial_width) for block in trials]))
+
+
+def _pad(block: np.ndarray, width: int) -> np.ndarray:
+    return np.pad(block, ((0, 0), (0, width - block.shape[1])), constant_values=np.nan)
+
+
+def _play_batch(
+    policy: Policy,
+    env: gym.vector.VectorEnv,
+    tasks: list[Task],
+    seeds: list[int],
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    num_envs = env.num_envs
+    length = episode_length(env)
+    observation, _ = env.reset(seed=seeds, options={"tasks": tasks})
+    policy.reset(env)
+    marks_trials = isinstance(observation, dict) and "trial_start" in observation
+    step_rewards = np.full((num_envs, length), np.nan)
+    trial_rewards = np.zeros((num_envs, length)) if marks_trials else None
+    trial = np.zeros(num_envs, dtype=np.int64)
+    running = np.ones(num_envs, dtype=bool)
+    episode_start = np.ones(num_envs, dtype=bool)
+    bar = tqdm(total=length, desc=f"{policy.name} on {env.spec.id if env.spec else ''}",
+               leave=False, disable=not progress, unit="step")
+    for t in range(length):
+        actions = policy.act(observation, episode_start)
+        try:
+            observation_next, rewards, terminated, truncated, _ = env.step(actions)
+        except ValueError as error:
+            raise ValueError(f"agent {policy.name!r} gave invalid actions at step {t}: {error}") from None
+        rows = np.flatnonzero(running)
+        step_rewards[rows, t] = rewards[rows]
+        if trial_rewards is not None:
+            new_trial = running & ~episode_start & (observation["trial_start"][:, 0] > 0.5)
+            trial += new_trial
+            trial_rewards[rows, trial[rows]] += rewards[rows]
+        running &= ~(terminated | truncated)
+        episode_start = np.zeros(num_envs, dtype=bool)
+        observation = observation_next
+        bar.update()
+        if not running.any():
+            break
+    bar.close()
+    if trial_rewards is not None:
+        trial_rewards = trial_rewards[:, : int(trial.max()) + 1]
+    return step_rewards[:, : t + 1], trial_rewards

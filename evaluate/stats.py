@@ -1,0 +1,65 @@
+"""Interval estimates through rliable: mean, IQM and probability of improvement, with 95% CIs.
+
+Each meta-episode is one run of one environment, so an agent's returns form a
+``(n_tasks, 1)`` score matrix; rliable's stratified bootstrap resamples the meta-episodes.
+Every bootstrap draws from a ``numpy.random.RandomState`` seeded with ``seed``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from rliable import library as rly
+from rliable import metrics
+
+from evaluate.schema import Interval
+
+DEFAULT_REPS = 2000
+DEFAULT_SEED = 0
+CONFIDENCE = 0.95
+
+
+def _estimate(
+    scores: np.ndarray | list[np.ndarray],
+    aggregate: Callable[..., float],
+    reps: int,
+    seed: int,
+) -> Interval:
+    with warnings.catch_warnings():  # rliable passes its RandomState the way arch deprecates
+        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
+        points, intervals = rly.get_interval_estimates(
+            {"scores": scores},
+            lambda *matrices: np.array([aggregate(*matrices)]),
+            reps=reps,
+            confidence_interval_size=CONFIDENCE,
+            random_state=np.random.RandomState(seed),
+        )
+    low, high = intervals["scores"][:, 0]
+    value = float(points["scores"][0])
+    return Interval(value=value, low=min(float(low), value), high=max(float(high), value), confidence=CONFIDENCE)
+
+
+def _column(returns: np.ndarray) -> np.ndarray:
+    values = np.asarray(returns, dtype=np.float64).reshape(-1, 1)
+    if values.shape[0] < 2 or not np.all(np.isfinite(values)):
+        raise ValueError("interval estimates need at least two finite returns")
+    return values
+
+
+def mean_interval(returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED) -> Interval:
+    """Mean return with its 95% stratified-bootstrap confidence interval."""
+    return _estimate(_column(returns), metrics.aggregate_mean, reps, seed)
+
+
+def iqm_interval(returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED) -> Interval:
+    """Interquartile mean with its 95% stratified-bootstrap confidence interval."""
+    return _estimate(_column(returns), metrics.aggregate_iqm, reps, seed)
+
+
+def improvement_interval(
+    returns: np.ndarray, baseline: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
+) -> Interval:
+    """``P(agent > baseline)`` over meta-episodes with its 95% bootstrap confidence interval."""
+    return _estimate([_column(returns), _column(baseline)], metrics.probability_of_improvement, reps, seed)

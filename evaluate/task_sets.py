@@ -1,0 +1,145 @@
+"""Evaluation task sets: a fixed, versioned, content-hashed list of tasks and seeds per environment.
+
+A task set is generated, not stored: task ``i`` is the ``i``-th draw of
+``env.unwrapped.sample_task(numpy.random.default_rng(generator_seed))`` and it is played
+with reset seed ``generator_seed + 1 + i`` (the seed of the sub-environment's own random
+stream: start states, respawns). ``sha256`` hashes the canonical JSON of the tasks and seeds.
+
+Evaluation seeds start at ``EVALUATION_SEED_BASE`` (10^9); training seeds must stay below it,
+so that no agent is evaluated on a task stream it was trained on.
+
+``PINNED`` records the hash of every published set (default env kwargs). If the task
+distribution's code or the generator seed changes, the regenerated hash no longer matches and
+:func:`task_set` refuses to label the set with the old version: a changed set needs a new
+version in ``VERSIONS`` and a new pinned hash, never a silent change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from evaluate.schema import TaskSetInfo
+from nmn_envs.tasks import Task
+
+EVALUATION_SEED_BASE = 10**9
+SET_SIZE = 1000
+
+# env id -> (version, generator seed); bump the version whenever the set changes.
+VERSIONS: dict[str, tuple[int, int]] = {
+    "NMN-Bench1-v0": (1, EVALUATION_SEED_BASE + 1_000_000),
+    "NMN-Bench2-v0": (1, EVALUATION_SEED_BASE + 2_000_000),
+    "NMN-Bench3-v0": (1, EVALUATION_SEED_BASE + 3_000_000),
+}
+DEFAULT_VERSION_SEED = EVALUATION_SEED_BASE + 9_000_000
+
+# "<env id>/v<N>" -> sha256 of the set built with the env's default kwargs.
+PINNED: dict[str, str] = {
+    "NMN-Bench1-v0/v1": "0e0369b9db7265e9f1b8ab221cc2fc06038f76359f6cc04000a811a7de92d027",
+    "NMN-Bench2-v0/v1": "0991acb433b95b7fb695b0d3d6041b1fb96c09155edf577c71c76c0babd20197",
+    "NMN-Bench3-v0/v1": "1e471e8cca779bc340bad6c589ded4315ba5347abab95e7d03426ef79ee7f12e",
+}
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """A generated evaluation task set.
+
+    Attributes:
+        env_id: the environment the tasks belong to.
+        version: ``"<env_id>/v<N>"``, or ``"<env_id>/custom"`` for non-default env kwargs.
+        generator_seed: the seed of the generator the tasks are drawn with.
+        tasks: the tasks, in order.
+        seeds: the reset seed of each task's sub-environment.
+        sha256: hash of the canonical JSON of tasks and seeds.
+    """
+
+    env_id: str
+    version: str
+    generator_seed: int
+    tasks: tuple[Task, ...]
+    seeds: tuple[int, ...]
+    sha256: str
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def info(self, n_tasks: int) -> TaskSetInfo:
+        """The schema record of this set when its first ``n_tasks`` tasks are played."""
+        return TaskSetInfo(
+            version=self.version,
+            sha256=self.sha256,
+            generator_seed=self.generator_seed,
+            size=len(self),
+            n_tasks=n_tasks,
+        )
+
+    def head(self, n_tasks: int | None) -> tuple[list[Task], list[int]]:
+        """The first ``n_tasks`` tasks and seeds (all when ``None``); refuses more than the set has."""
+        if n_tasks is None:
+            return list(self.tasks), list(self.seeds)
+        if not isinstance(n_tasks, (int, np.integer)) or isinstance(n_tasks, bool) or n_tasks < 1:
+            raise ValueError(f"n_tasks must be a positive integer, got {n_tasks!r}")
+        if n_tasks > len(self):
+            raise ValueError(
+                f"n_tasks={n_tasks} exceeds the {len(self)} tasks of the evaluation set "
+                f"{self.version}; use at most {len(self)}"
+            )
+        return list(self.tasks[:n_tasks]), list(self.seeds[:n_tasks])
+
+
+def content_hash(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of ``tasks`` and ``seeds``."""
+    payload = json.dumps({"tasks": tasks, "seeds": seeds}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def check_env_id(env_id: str) -> None:
+    """Refuse an environment id that Gymnasium does not know, listing the suite's ids."""
+    import nmn_envs  # noqa: F401  (registers the ids)
+
+    if env_id not in gym.registry:
+        known = sorted(name for name in gym.registry if name.startswith("NMN-"))
+        raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; known ids: {known}")
+
+
+def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
+    """The evaluation task set of ``env_id``: ``SET_SIZE`` tasks and their seeds.
+
+    Args:
+        env_id: a registered id of the suite.
+        env_kwargs: kwargs of the environment; any that change the task distribution give a
+            ``"<env_id>/custom"`` set, since no version is published for them.
+
+    Raises:
+        gymnasium.error.NameNotFound: for an unknown id.
+        ValueError: if a published set no longer regenerates to its pinned hash.
+    """
+    check_env_id(env_id)
+    number, generator_seed = VERSIONS.get(env_id, (1, DEFAULT_VERSION_SEED))
+    env = gym.make(env_id, **env_kwargs)
+    rng = np.random.default_rng(generator_seed)
+    tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
+    env.close()
+    seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
+    digest = content_hash([task.to_dict() for task in tasks], list(seeds))
+    version = f"{env_id}/v{number}"
+    pinned = PINNED.get(version)
+    if pinned is not None and digest != pinned:
+        if not _distribution_kwargs(env_kwargs):
+            raise ValueError(
+                f"the evaluation set {version} regenerates to hash {digest}, not its pinned "
+                f"{pinned}: the task distribution changed; publish it as a new version"
+            )
+        version = f"{env_id}/custom"
+    return TaskSet(env_id, version, generator_seed, tasks, seeds, digest)
+
+
+def _distribution_kwargs(env_kwargs: dict[str, Any]) -> bool:
+    """Whether kwargs other than the episode length and rendering were given."""
+    return bool(set(env_kwargs) - {"max_episode_steps", "render_mode"})
