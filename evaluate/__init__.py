@@ -1,1 +1,14 @@
-"""Evaluation harness: score agents against RNN baselines and Bayes-optimal bounds."""
+"""Evaluation harness: score agents against RNN baselines and Bayes-optimal bounds.
+
+``evaluate.evaluate(agent, env_id, n_tasks=...)`` plays an agent on an environment's
+versioned evaluation task set and returns an :class:`~evaluate.schema.EvaluationResult`;
+``evaluate.bounds(env_id, **env_kwargs)`` gives the Bayes-optimal bound and the oracle
+ceiling; :mod:`evaluate.references` holds the reference agents (``random``, ``oracle``,
+``bayes``). ``nmn-eval`` (or ``python -m evaluate``) is the command line.
+"""
+
+from evaluate.bounds import bounds
+from evaluate.harness import evaluate
+from evaluate.schema import SCHEMA_VERSION, EvaluationResult, load_result
+
+__all__ = ["SCHEMA_VERSION", "EvaluationResult", "bounds", "evaluate", "load_result"]

@@ -1,0 +1,5 @@
+"""``python -m evaluate``: the ``nmn-eval`` command line."""
+
+from evaluate.cli import main
+
+main()

@@ -1,0 +1,84 @@
+"""``nmn-eval``: score an agent on an environment's evaluation task set and write a report.
+
+Example::
+
+    nmn-eval NMN-Bench1-v0 --agent bayes --out out/b
+    nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
+
+``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes) or a
+path to a saved RecurrentPPO/PPO zip. The report (``result.json``, ``report.md``, PNG plots)
+goes into ``--out``; the Markdown table is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from gymnasium import error as gym_error
+
+from evaluate.harness import DEFAULT_N_TASKS, evaluate
+from evaluate.references import REFERENCE_NAMES
+from evaluate.report import write_report
+from evaluate.stats import DEFAULT_REPS
+
+
+def _env_kwarg(text: str) -> tuple[str, Any]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line parser of ``nmn-eval``."""
+    arguments = argparse.ArgumentParser(
+        prog="nmn-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    arguments.add_argument("env_id", help="a registered environment id, e.g. NMN-Bench1-v0")
+    arguments.add_argument("--agent", required=True, help=f"one of {list(REFERENCE_NAMES)} or a model zip")
+    arguments.add_argument("--baseline", action="append", default=[], help="agent to compare against (repeatable)")
+    arguments.add_argument("--n-tasks", type=int, default=DEFAULT_N_TASKS, help="tasks of the evaluation set to play")
+    arguments.add_argument("--out", default=None, help="report folder (default: out/<env id>-<agent>)")
+    arguments.add_argument("--max-episode-steps", type=int, default=None, help="meta-episode length")
+    arguments.add_argument("--env-kwarg", type=_env_kwarg, action="append", default=[],
+                           metavar="KEY=VALUE", help="environment kwarg, VALUE read as JSON (repeatable)")
+    arguments.add_argument("--references", nargs="*", default=list(REFERENCE_NAMES),
+                           help="reference agents to play too (random always)")
+    arguments.add_argument("--reps", type=int, default=DEFAULT_REPS, help="bootstrap resamples")
+    arguments.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    env_kwargs = dict(args.env_kwarg)
+    if args.max_episode_steps is not None:
+        env_kwargs["max_episode_steps"] = args.max_episode_steps
+    try:
+        result = evaluate(
+            args.agent,
+            args.env_id,
+            n_tasks=args.n_tasks,
+            baselines=args.baseline,
+            references=args.references,
+            env_kwargs=env_kwargs,
+            reps=args.reps,
+            seed=args.seed,
+            progress=not args.no_progress,
+        )
+    except (ValueError, gym_error.Error) as problem:
+        sys.exit(f"nmn-eval: error: {problem}")
+    out = args.out or f"out/{args.env_id}-{result.agent.name}"
+    print(write_report(result, out))
+    print(f"wrote {out}/result.json, report.md and plots")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""``evaluate(agent, env_id, ...)``: play an agent on the evaluation task set and score it.
+
+The agent, each baseline and the reference agents (``random``, ``oracle``, ``bayes`` where the
+environment has them) play the same first ``n_tasks`` tasks of the environment's evaluation
+set, with the same seeds, in batch through the native vector env. The result
+(:class:`evaluate.schema.EvaluationResult`) holds every per-task return, the adaptation
+curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
+``(agent - random) / (bayes - random)``, the regret ``bayes - agent`` and the probability of
+improvement over each baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluate.agents import Policy, as_policy
+from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
+from evaluate.references import REFERENCE_NAMES, reference
+from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
+from evaluate.schema import AgentRole, AgentScore, Bound, EvaluationResult, Interval
+from evaluate.stats import DEFAULT_REPS, improvement_interval, iqm_interval, mean_interval
+from evaluate.task_sets import check_env_id, task_set
+
+DEFAULT_N_TASKS = 100
+
+
+def package_version() -> str:
+    """The installed version of ``nmn-bench``."""
+    try:
+        return metadata.version("nmn-bench")
+    except metadata.PackageNotFoundError:
+        from nmn_envs import __version__
+
+        return __version__
+
+
+def resolve_agent(agent: Any, env_id: str, env_kwargs: dict[str, Any], name: str | None = None) -> Policy:
+    """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy."""
+    if isinstance(agent, str) and agent in REFERENCE_NAMES and not Path(agent).exists():
+        policy = reference(agent, env_id, **env_kwargs)
+        if name is not None:
+            policy.name = name
+        return policy
+    if isinstance(agent, (str, Path)) and not Path(agent).exists():
+        raise ValueError(
+            f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
+            "nor an existing model file"
+        )
+    return as_policy(agent, name=name)
+
+
+def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
+    values = {"random": float(rollouts["random"].returns.mean())}
+    bayes = [bound for bound in bounds if bound.name == "bayes"]
+    if bayes:
+        values["bayes"] = bayes[0].value
+    return values
+
+
+def _affine(interval: Interval, scale: float, shift: float) -> Interval:
+    """``scale * x + shift`` of an interval (``scale`` may be negative)."""
+    ends = sorted((scale * interval.low + shift, scale * interval.high + shift))
+    return Interval(value=scale * interval.value + shift, low=ends[0], high=ends[1], confidence=interval.confidence)
+
+
+def score(
+    name: str,
+    role: AgentRole,
+    rollout: Rollout,
+    normaliser: dict[str, float],
+    baselines: dict[str, np.ndarray],
+    description: str = "",
+    reps: int = DEFAULT_REPS,
+    seed: int = 0,
+) -> AgentScore:
+    """The aggregate statistics of one agent's rollout."""
+    returns = rollout.returns
+    mean = mean_interval(returns, reps, seed)
+    normalised = regret = None
+    if "bayes" in normaliser:
+        gap = normaliser["bayes"] - normaliser["random"]
+        if gap > 0:
+            normalised = _affine(mean, 1.0 / gap, -normaliser["random"] / gap)
+        regret = _affine(mean, -1.0, normaliser["bayes"])
+    return AgentScore(
+        name=name,
+        role=role,
+        description=description,
+        returns=returns.tolist(),
+        adaptation_curve=rollout.adaptation_curve.tolist(),
+        curve_unit=rollout.curve_unit,
+        mean=mean,
+        iqm=iqm_interval(returns, reps, seed),
+        normalised_score=normalised,
+        regret=regret,
+        probability_of_improvement={
+            other: improvement_interval(returns, values, reps, seed)
+            for other, values in baselines.items()
+            if other != name
+        },
+    )
+
+
+def evaluate(
+    agent: Any,
+    env_id: str,
+    n_tasks: int = DEFAULT_N_TASKS,
+    baselines: Sequence[Any] = (),
+    references: Sequence[str] = REFERENCE_NAMES,
+    env_kwargs: dict[str, Any] | None = None,
+    agent_name: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    reps: int = DEFAULT_REPS,
+    seed: int = 0,
+    progress: bool = False,
+) -> EvaluationResult:
+    """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
+
+    Args:
+        agent: a reference name, a path to a RecurrentPPO/PPO zip, an SB3 model, an object
+            with ``predict(obs, state, episode_start, deterministic)``, a callable, or a policy.
+        env_id: a registered id of the suite.
+        n_tasks: how many tasks of the evaluation set to play (at most its size).
+        baselines: agents (same forms as ``agent``) to compare against; each gets a
+            probability-of-improvement entry.
+        references: reference agents to play as well; ``random`` is always played (it
+            anchors the normalised score) and so is ``bayes`` where it exists.
+        env_kwargs: kwargs of the environment (for example ``max_episode_steps``).
+        agent_name: the name shown in the result.
+        batch_size: sub-environments played at once.
+        reps: bootstrap resamples of each confidence interval.
+        seed: seed of the bootstrap.
+        progress: show progress bars.
+
+    Raises:
+        gymnasium.error.NameNotFound: for an unknown environment id.
+        ValueError: for ``n_tasks`` beyond the task set, an agent that does not load, or an
+            agent that returns actions of the wrong shape or NaN.
+    """
+    check_env_id(env_id)
+    env_kwargs = dict(env_kwargs or {})
+    tasks_set = task_set(env_id, **env_kwargs)
+    tasks, seeds = tasks_set.head(n_tasks)
+    policy = resolve_agent(agent, env_id, env_kwargs, agent_name)
+    baseline_policies = [resolve_agent(baseline, env_id, env_kwargs) for baseline in baselines]
+    _make_names_unique([policy, *baseline_policies])
+
+    def run(player: Policy) -> Rollout:
+        return play(player, env_id, tasks, seeds, env_kwargs, batch_size, progress)
+
+    reference_names = [name for name in REFERENCE_NAMES if name in {*references, "random", "bayes"}]
+    rollouts: dict[str, Rollout] = {}
+    for name in reference_names:
+        try:
+            player = reference(name, env_id, **env_kwargs)
+        except ValueError:  # the environment has no such reference agent
+            continue
+        rollouts[name] = run(player)
+    reused = isinstance(agent, str) and agent in rollouts and agent_name is None
+    agent_rollout = rollouts[agent] if reused else run(policy)
+    baseline_rollouts = {player.name: run(player) for player in baseline_policies}
+
+    try:
+        found = exact_bounds(env_id, **env_kwargs)
+    except ValueError:  # non-default dynamics: no exact value, the reference agents stand in
+        found = []
+    found += [reference_bound(name, rollouts[name].returns) for name in missing_bounds(found) if name in rollouts]
+    normaliser = _normaliser(found, rollouts)
+    baseline_returns = {name: rollout.returns for name, rollout in baseline_rollouts.items()}
+
+    def scored(name: str, role: AgentRole, rollout: Rollout, description: str) -> AgentScore:
+        return score(name, role, rollout, normaliser, baseline_returns, description, reps, seed)
+
+    return EvaluationResult(
+        package_version=package_version(),
+        env_id=env_id,
+        env_kwargs=env_kwargs,
+        max_episode_steps=agent_rollout.step_rewards.shape[1],
+        task_set=tasks_set.info(len(tasks)),
+        seeds=seeds,
+        tasks=[task.to_dict() for task in tasks],
+        agent=scored(policy.name, "agent", agent_rollout, policy.description),
+        baselines=[
+            scored(player.name, "baseline", baseline_rollouts[player.name], player.description)
+            for player in baseline_policies
+        ],
+        references=[
+            scored(name, "reference", rollout, reference(name, env_id, **env_kwargs).description)
+            for name, rollout in rollouts.items()
+            if (name in references or name == "random") and not (reused and name == agent)
+        ],
+        bounds=found,
+        normaliser=normaliser,
+        bootstrap_reps=reps,
+    )
+
+
+def _make_names_unique(policies: list[Policy]) -> None:
+    """Suffix repeated names (``name``, ``name-2``, ...) so that every agent is told apart."""
+    seen: dict[str, int] = {}
+    for policy in policies:
+        count = seen.get(policy.name, 0) + 1
+        seen[policy.name] = count
+        if count > 1:
+            policy.name = f"{policy.name}-{count}"

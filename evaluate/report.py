@@ -1,0 +1,125 @@
+"""Reports of an :class:`~evaluate.schema.EvaluationResult`: a Markdown table and PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from evaluate.schema import AgentScore, EvaluationResult, Interval  # noqa: E402
+
+RESULT_FILE = "result.json"
+TABLE_FILE = "report.md"
+CURVE_FILE = "adaptation_curve.png"
+RETURNS_FILE = "returns.png"
+
+
+def _interval(interval: Interval | None, digits: int = 1) -> str:
+    if interval is None:
+        return "–"
+    return f"{interval.value:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+
+
+def _scores(result: EvaluationResult) -> list[AgentScore]:
+    return [result.agent, *result.baselines, *result.references]
+
+
+def markdown(result: EvaluationResult) -> str:
+    """The result as Markdown: the agents' scores, then the bounds next to Monte Carlo means."""
+    baselines = [baseline.name for baseline in result.baselines]
+    lines = [
+        f"## {result.agent.name} on {result.env_id}",
+        "",
+        f"Task set {result.task_set.version} (sha256 {result.task_set.sha256[:12]}…), "
+        f"{result.task_set.n_tasks} tasks, {result.max_episode_steps} steps per meta-episode; "
+        f"95% stratified-bootstrap CIs ({result.bootstrap_reps} resamples).",
+        "",
+        "| agent | role | mean return | IQM | normalised score | regret to bayes |"
+        + "".join(f" P(> {name}) |" for name in baselines),
+        "|---|---|---|---|---|---|" + "---|" * len(baselines),
+    ]
+    for entry in _scores(result):
+        cells = [
+            entry.name,
+            entry.role,
+            _interval(entry.mean),
+            _interval(entry.iqm),
+            _interval(entry.normalised_score, 3),
+            _interval(entry.regret),
+            *(_interval(entry.probability_of_improvement.get(name), 3) for name in baselines),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| bound | kind | value | Monte Carlo mean of that agent here | difference / s.e. |",
+        "|---|---|---|---|---|",
+    ]
+    played = {entry.name: np.asarray(entry.returns) for entry in result.references}
+    for bound in result.bounds:
+        value = f"{bound.value:.2f}" + (f" ± {bound.standard_error:.2f}" if bound.standard_error else "")
+        monte_carlo = gap = "–"
+        returns = played.get(bound.name)
+        if returns is not None and returns.size > 1:
+            error = returns.std(ddof=1) / np.sqrt(returns.size)
+            monte_carlo = f"{returns.mean():.2f} ± {error:.2f}"
+            if bound.standard_error is None and error > 0:
+                gap = f"{(returns.mean() - bound.value) / error:+.2f}"
+        lines.append(f"| {bound.name} | {bound.kind} | {value} | {monte_carlo} | {gap} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_adaptation_curves(result: EvaluationResult, path: Path) -> None:
+    """Mean reward per step (or trial) of every agent, with the Bayes bound's average as a line."""
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    unit = result.agent.curve_unit
+    for entry in _scores(result):
+        curve = np.asarray(entry.adaptation_curve)
+        axes.plot(np.arange(1, curve.size + 1), curve, label=entry.name, linewidth=1.2)
+    length = len(result.agent.adaptation_curve)
+    for bound in result.bounds:
+        style = "--" if bound.name == "bayes" else ":"
+        axes.axhline(bound.value / length, color="black", linestyle=style, linewidth=1,
+                     label=f"{bound.name} bound ({bound.kind}), per {unit}")
+    if unit == "step" and length > 50:
+        axes.set_xscale("log")
+    axes.set_xlabel(f"{unit} of the meta-episode")
+    axes.set_ylabel(f"mean reward per {unit} across tasks")
+    axes.set_title(f"Adaptation on {result.env_id} ({result.task_set.n_tasks} tasks)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_returns(result: EvaluationResult, path: Path) -> None:
+    """The distribution of per-task meta-episode returns of every agent, with the bounds."""
+    scores = _scores(result)
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    axes.boxplot([entry.returns for entry in scores], showmeans=True)
+    axes.set_xticks(range(1, len(scores) + 1), [entry.name for entry in scores])
+    for bound in result.bounds:
+        style = "--" if bound.name == "bayes" else ":"
+        axes.axhline(bound.value, color="black", linestyle=style, linewidth=1, label=f"{bound.name} ({bound.kind})")
+    axes.set_ylabel("meta-episode return")
+    axes.set_title(f"Per-task returns on {result.env_id}")
+    if result.bounds:
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(result: EvaluationResult, out: str | Path) -> str:
+    """Write ``result.json``, ``report.md`` and the PNG plots into ``out``; return the Markdown."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RESULT_FILE).write_text(result.model_dump_json(indent=2))
+    table = markdown(result)
+    (out / TABLE_FILE).write_text(table)
+    plot_adaptation_curves(result, out / CURVE_FILE)
+    plot_returns(result, out / RETURNS_FILE)
+    return table
