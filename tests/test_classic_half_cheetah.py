@@ -1,0 +1,119 @@
+"""NMN-HalfCheetahDir and NMN-HalfCheetahVel on Gymnasium's MuJoCo HalfCheetah-v5."""
+
+import os
+import warnings
+
+import pytest
+
+pytest.importorskip("mujoco", reason="the HalfCheetah tasks need the mujoco extra: pip install 'nmn-bench[mujoco]'")
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+from gymnasium.utils.env_checker import check_env as gym_check_env  # noqa: E402
+from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
+
+import nmn_envs  # noqa: E402
+from nmn_envs.half_cheetah import CONTROL_COST_WEIGHT, HalfCheetahDirTask, HalfCheetahVelTask  # noqa: E402
+
+CHEETAH_IDS = list(nmn_envs.MUJOCO_TASKS)
+
+
+@pytest.mark.parametrize("env_id", CHEETAH_IDS)
+def test_checkers(env_id):
+    env_class, _ = nmn_envs.MUJOCO_TASKS[env_id]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gym_check_env(env_class())
+        sb3_check_env(gym.make(env_id))
+
+
+@pytest.mark.parametrize("env_id", CHEETAH_IDS)
+def test_an_episode_is_two_trials_of_one_task(env_id):
+    env = gym.make(env_id)
+    assert gym.spec(env_id).max_episode_steps == 400
+    observation, _ = env.reset(seed=0)
+    task = env.unwrapped.task
+    starts = []
+    for step in range(400):
+        if observation["trial_start"][0] == 1.0:
+            starts.append(step)
+        observation, _, terminated, truncated, info = env.step(env.action_space.sample())
+        assert env.unwrapped.task == task
+        assert set(info) <= {"x_position", "x_velocity", "trial"}
+        assert (terminated, truncated) == (False, step == 399)
+    assert starts == [0, 200]
+
+
+@pytest.mark.parametrize(
+    ("env_id", "task", "forward"),
+    [
+        ("NMN-HalfCheetahDir-v0", HalfCheetahDirTask(direction=-1), lambda v: -v),
+        ("NMN-HalfCheetahDir-v0", HalfCheetahDirTask(direction=1), lambda v: v),
+        ("NMN-HalfCheetahVel-v0", HalfCheetahVelTask(target_velocity=1.5), lambda v: -abs(v - 1.5)),
+    ],
+)
+def test_reward_is_the_task_forward_term_minus_the_control_cost(env_id, task, forward):
+    env = gym.make(env_id, feedback=False)
+    env.reset(seed=1, options={"task": task})
+    assert env.unwrapped.task == task
+    for action in np.random.default_rng(0).uniform(-1.5, 1.5, size=(20, 6)):
+        _, reward, _, _, info = env.step(action)
+        control = CONTROL_COST_WEIGHT * np.sum(np.clip(action, -1, 1) ** 2)
+        assert reward == pytest.approx(forward(info["x_velocity"]) - control, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("env_id", CHEETAH_IDS)
+def test_same_seed_same_rollout(env_id):
+    def trace(seed):
+        env = gym.make(env_id)
+        observation, _ = env.reset(seed=seed)
+        out = [observation["observation"]]
+        for action in np.random.default_rng(0).uniform(-1, 1, size=(30, 6)):
+            observation, reward, *_ = env.step(action)
+            out.extend([observation["observation"], [reward]])
+        return np.concatenate(out), env.unwrapped.task
+
+    first, task = trace(4)
+    second, same_task = trace(4)
+    assert first.tobytes() == second.tobytes() and task == same_task
+    assert not np.array_equal(first, trace(5)[0])
+
+
+def test_task_distributions_and_bad_tasks():
+    rng = np.random.default_rng(0)
+    dir_env = nmn_envs.HalfCheetahDirEnv()
+    directions = np.array([dir_env.sample_task(rng).direction for _ in range(2000)])
+    assert set(directions) == {-1, 1}
+    assert abs((directions == 1).mean() - 0.5) < 4 * np.sqrt(0.25 / directions.size)
+    vel_env = nmn_envs.HalfCheetahVelEnv()
+    velocities = np.array([vel_env.sample_task(rng).target_velocity for _ in range(2000)])
+    assert velocities.min() >= 0.0 and velocities.max() <= 2.0
+    assert abs(velocities.mean() - 1.0) < 4 * np.sqrt(4 / 12 / velocities.size)
+    with pytest.raises(ValueError, match="must be \\+1 or -1"):
+        gym.make("NMN-HalfCheetahDir-v0").reset(options={"task": {"direction": 0}})
+    with pytest.raises(ValueError, match="outside"):
+        gym.make("NMN-HalfCheetahVel-v0").reset(options={"task": {"target_velocity": 3.0}})
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        env = gym.make("NMN-HalfCheetahVel-v0")
+        env.reset(seed=0)
+        env.step(np.full(6, np.nan))
+
+
+def test_sync_vectorisation():
+    vec = gym.make_vec("NMN-HalfCheetahDir-v0", num_envs=2)
+    assert isinstance(vec, gym.vector.SyncVectorEnv)
+    observation, _ = vec.reset(seed=0)
+    assert observation["observation"].shape == (2, 17)
+    with pytest.raises(gym.error.Error, match="vector entry point"):
+        gym.make_vec("NMN-HalfCheetahDir-v0", num_envs=2, vectorization_mode="vector_entry_point")
+
+
+def test_rgb_array_frames():
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    env = gym.make("NMN-HalfCheetahDir-v0", render_mode="rgb_array")
+    env.reset(seed=0)
+    try:
+        frame = env.render()
+    except Exception as failure:  # no OpenGL context on this machine: a display matter, not ours
+        pytest.skip(f"MuJoCo cannot render here ({type(failure).__name__}: {failure}); set MUJOCO_GL")
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
