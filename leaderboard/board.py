@@ -2,16 +2,18 @@
 
 Rows are the stored entries of an environment, best normalised IQM first, each with its 95%
 confidence interval, mean return, regret to the Bayes bound and who submitted it. Rows of the
-harness's reference agents (random, oracle, Bayes or planner) are marked ``reference``; the
-environment's bounds are listed beside the table.
+harness's reference agents (random, oracle, Bayes or planner) are marked ``reference``: the
+seeded entries, and, for a reference not seeded, its score as the newest entry's result
+reports it (such a row has no id). The environment's bounds are listed beside the table.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from evaluate.schema import Bound, Interval
+from evaluate.schema import AgentScore, Bound, EvaluationResult, Interval
 from leaderboard.store import Entry, Store
+from leaderboard.submission import AgentCard, normalise
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Row:
     """One ranked entry."""
 
     rank: int
-    id: int
+    id: int | None
     agent: str
     authors: list[str]
     url: str | None
@@ -57,29 +59,43 @@ class Table:
         }
 
 
-def _row(rank: int, entry: Entry) -> Row:
-    submission = entry.submission()
-    agent = submission.result.agent
+def _row(
+    score: AgentScore, result: EvaluationResult, card: AgentCard, entry: Entry | None
+) -> Row:
     return Row(
-        rank=rank,
-        id=entry.id,
-        agent=submission.card.name,
-        authors=list(submission.card.authors),
-        url=str(submission.card.url) if submission.card.url else None,
-        description=submission.card.description,
-        role=agent.role,
-        normalised_iqm=submission.normalised_iqm(),
-        mean_return=agent.mean,
-        regret=agent.regret.value if agent.regret else None,
-        task_set=submission.result.task_set.version,
-        submitted=entry.submitted.strftime("%Y-%m-%d %H:%M UTC"),
-        adaptation_curve=list(agent.adaptation_curve),
+        rank=0,
+        id=entry.id if entry else None,
+        agent=card.name,
+        authors=list(card.authors),
+        url=str(card.url) if card.url else None,
+        description=card.description,
+        role=score.role,
+        normalised_iqm=normalise(score.iqm, result.normaliser),
+        mean_return=score.mean,
+        regret=score.regret.value if score.regret else None,
+        task_set=result.task_set.version,
+        submitted=entry.submitted.strftime("%Y-%m-%d %H:%M UTC") if entry else "",
+        adaptation_curve=list(score.adaptation_curve),
     )
 
 
 def table(store: Store, env_id: str) -> Table:
     """The ranked board of ``env_id`` (empty rows when nothing is stored for it)."""
     entries = store.entries(env_id)
-    rows = [_row(rank, entry) for rank, entry in enumerate(entries, start=1)]
-    bounds = list(entries[0].submission().result.bounds) if entries else []
-    return Table(env_id=env_id, rows=rows, bounds=bounds)
+    submissions = [entry.submission() for entry in entries]
+    rows = [
+        _row(submission.result.agent, submission.result, submission.card, entry)
+        for entry, submission in zip(entries, submissions)
+    ]
+    if not submissions:
+        return Table(env_id=env_id, rows=[], bounds=[])
+    newest = max(zip(entries, submissions), key=lambda pair: pair[0].submitted)[1].result
+    seeded = {row.agent for row in rows if row.role == "reference"}
+    rows += [
+        _row(score, newest, AgentCard(name=score.name, description=score.description), None)
+        for score in newest.references
+        if score.name not in seeded
+    ]
+    rows.sort(key=lambda row: -row.normalised_iqm.value)
+    ranked = [replace(row, rank=rank) for rank, row in enumerate(rows, start=1)]
+    return Table(env_id=env_id, rows=ranked, bounds=list(newest.bounds))

@@ -46,7 +46,7 @@ def print_table(board: Table, console: Console = _console) -> None:
         score, mean = row.normalised_iqm, row.mean_return
         cells = (
             str(row.rank),
-            str(row.id),
+            "" if row.id is None else str(row.id),
             row.agent,
             _interval(score.value, score.low, score.high, 3),
             _interval(mean.value, mean.low, mean.high, 1),
@@ -116,6 +116,34 @@ def _remove(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(store: Store, args: argparse.Namespace) -> int:
+    from leaderboard.verify import LOAD_WARNING, verify
+
+    print(f"note: {LOAD_WARNING}", file=sys.stderr)
+    entry = store.get(args.id)
+    outcome = verify(entry.submission(), args.agent, progress=not args.no_progress)
+    for check in outcome.checks:
+        claimed, rerun = check.claimed, check.rerun
+        verdict = "inside" if check.inside else "OUTSIDE"
+        print(f"{check.statistic}: claimed {claimed.value:.3f}, re-run "
+              f"{_interval(rerun.value, rerun.low, rerun.high, 3)}: claim {verdict} the re-run CI")
+    if outcome.consistent:
+        print(f"entry {entry.id} is consistent with a re-run of {args.agent}")
+        return 0
+    print(f"entry {entry.id} is FLAGGED: a claim lies outside the re-run's confidence interval")
+    return 2
+
+
+def _seed(store: Store, args: argparse.Namespace) -> int:
+    from leaderboard.seed import SEEDED_ENVS, seed
+
+    added = seed(store, args.env or SEEDED_ENVS, progress=not args.no_progress)
+    for entry in added:
+        print(f"stored entry {entry.id}: reference {entry.agent_name} on {entry.env_id}")
+    print(f"{len(added)} reference rows added")
+    return 0
+
+
 def _export(store: Store, args: argparse.Namespace) -> int:
     from leaderboard.export import export_site
 
@@ -164,6 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="delete an entry")
     remove.add_argument("id", type=int)
     remove.set_defaults(handler=_remove)
+
+    verify = commands.add_parser(
+        "verify", help="re-run the harness on an entry's agent (loads it on this machine)"
+    )
+    verify.add_argument("id", type=int)
+    verify.add_argument("--agent", required=True, help="the agent's model zip (or a reference name)")
+    verify.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    verify.set_defaults(handler=_verify)
+
+    seed = commands.add_parser("seed", help="store the reference agents' results")
+    seed.add_argument("--env", action="append", default=[], help="environment id (repeatable)")
+    seed.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    seed.set_defaults(handler=_seed)
 
     export = commands.add_parser("export", help="write the board as a static site")
     export.add_argument("--html", required=True, metavar="DIR")

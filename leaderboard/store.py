@@ -67,6 +67,23 @@ class Entry(_Base):
     submitted: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     payload: Mapped[str] = mapped_column(Text, doc="the submission's JSON")
 
+    @classmethod
+    def from_submission(cls, submission: Submission) -> Entry:
+        """A new (unsaved) entry holding ``submission``, stamped with the current time."""
+        score = submission.normalised_iqm()
+        return cls(
+            content_hash=submission.content_hash(),
+            env_id=submission.result.env_id,
+            task_set_version=submission.result.task_set.version,
+            agent_name=submission.card.name,
+            role=submission.result.agent.role,
+            score=score.value,
+            score_low=score.low,
+            score_high=score.high,
+            submitted=datetime.now(timezone.utc),
+            payload=submission.model_dump_json(),
+        )
+
     def submission(self) -> Submission:
         """The stored submission, parsed back."""
         return Submission.model_validate_json(self.payload)
@@ -123,20 +140,7 @@ class Store:
         Raises:
             DuplicateSubmission: the same submission is already on the board.
         """
-        agent = submission.result.agent
-        score = submission.normalised_iqm()
-        entry = Entry(
-            content_hash=submission.content_hash(),
-            env_id=submission.result.env_id,
-            task_set_version=submission.result.task_set.version,
-            agent_name=submission.card.name,
-            role=agent.role,
-            score=score.value,
-            score_low=score.low,
-            score_high=score.high,
-            submitted=datetime.now(timezone.utc),
-            payload=submission.model_dump_json(),
-        )
+        entry = Entry.from_submission(submission)
         try:
             with self._sessions.begin() as session:
                 session.add(entry)

@@ -73,29 +73,30 @@ class Submission(BaseModel):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def normalised_iqm(self) -> Interval:
-        """The agent's IQM and its CI on the normalised scale ``(x - random) / (bayes - random)``.
+        """The agent's IQM and its CI on the normalised scale (see :func:`normalise`)."""
+        return normalise(self.result.agent.iqm, self.result.normaliser)
 
-        Raises:
-            SubmissionError: the result lacks the ``random`` or ``bayes`` normaliser, or they
-                do not span a positive range.
-        """
-        normaliser = self.result.normaliser
-        for name in ("random", "bayes"):
-            if name not in normaliser:
-                raise SubmissionError(f"result.normaliser.{name}", "missing")
-        random, bayes = normaliser["random"], normaliser["bayes"]
-        if not bayes > random:
-            raise SubmissionError(
-                "result.normaliser", f"bayes ({bayes}) must exceed random ({random})"
-            )
-        iqm = self.result.agent.iqm
-        scale = bayes - random
-        return Interval(
-            value=(iqm.value - random) / scale,
-            low=(iqm.low - random) / scale,
-            high=(iqm.high - random) / scale,
-            confidence=iqm.confidence,
-        )
+
+def normalise(interval: Interval, normaliser: dict[str, float]) -> Interval:
+    """``interval`` on the scale ``(x - random) / (bayes - random)`` of a result's normaliser.
+
+    Raises:
+        SubmissionError: the normaliser lacks ``random`` or ``bayes``, or they do not span a
+            positive range.
+    """
+    for name in ("random", "bayes"):
+        if name not in normaliser:
+            raise SubmissionError(f"result.normaliser.{name}", "missing")
+    random, bayes = normaliser["random"], normaliser["bayes"]
+    if not bayes > random:
+        raise SubmissionError("result.normaliser", f"bayes ({bayes}) must exceed random ({random})")
+    scale = bayes - random
+    return Interval(
+        value=(interval.value - random) / scale,
+        low=(interval.low - random) / scale,
+        high=(interval.high - random) / scale,
+        confidence=interval.confidence,
+    )
 
 
 def make_card(**fields: Any) -> AgentCard:

@@ -11,7 +11,13 @@ field and the reason, unless:
   mean and an IQM that equal those recomputed from the per-task returns, intervals that hold
   their point estimates, an adaptation curve that sums to the mean return, and a normalised
   score and regret that follow from the mean and the normaliser;
-- the normaliser's ``random`` and ``bayes`` values span a positive range.
+- the submitted agent's mean and IQM confidence intervals agree with a fresh stratified
+  bootstrap (rliable, through :mod:`evaluate.stats`) of its returns, within
+  :data:`CI_TOLERANCE` of the interval's width (a resampling estimate is never reproduced to
+  the last digit, but a narrowed or shifted interval is caught);
+- its bounds agree with the harness: exact bounds equal the derived values, Monte Carlo bounds
+  equal the mean return of the reference agent they come from; the normaliser is the ``bayes``
+  bound and the ``random`` agent's mean, and spans a positive range.
 
 Nothing in a submission is executed or unpickled: it is JSON validated by pydantic.
 """
@@ -23,9 +29,11 @@ import math
 from collections.abc import Iterator
 import gymnasium as gym
 import numpy as np
-from scipy.stats import trim_mean
+from rliable import metrics
 
+from evaluate.bounds import exact_bounds
 from evaluate.schema import AgentScore, EvaluationResult, Interval
+from evaluate.stats import iqm_interval, mean_interval
 from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, task_set
 from leaderboard.submission import AgentCard, Submission, SubmissionError, parse_submission_json
 
@@ -34,7 +42,11 @@ MAX_SUBMISSION_BYTES = 8 * 2**20
 RELATIVE_TOLERANCE = 1e-9
 # The adaptation curve sums thousands of per-step means; allow for their rounding.
 CURVE_RELATIVE_TOLERANCE = 1e-6
-IQM_TRIM = 0.25
+# The submitted agent's intervals are re-estimated with this many bootstrap resamples; their
+# ends then scatter by a few percent of the width, far inside CI_TOLERANCE (a fraction of it).
+CI_RESAMPLES = 500
+CI_SEED = 0
+CI_TOLERANCE = 0.2
 
 
 def accept(text: str | bytes, card: AgentCard | None = None) -> Submission:
@@ -58,16 +70,17 @@ def validate(submission: Submission) -> Submission:
     """
     result = submission.result
     _check_environment(result)
-    _check_task_set(result, _published_task_set(result.env_id))
-    _check_normaliser(result)
+    _check_task_set(result, published_task_set(result.env_id))
     for field, score in _scores(result):
         _check_score(field, score, result)
-    submission.normalised_iqm()
+    _check_bounds(result)
+    _check_agent_intervals(result)
     return submission
 
 
 @functools.lru_cache(maxsize=None)
-def _published_task_set(env_id: str) -> TaskSet:
+def published_task_set(env_id: str) -> TaskSet:
+    """The current published evaluation task set of ``env_id`` (generated once per process)."""
     return task_set(env_id)
 
 
@@ -117,11 +130,29 @@ def _check_task_set(result: EvaluationResult, published: TaskSet) -> None:
         raise SubmissionError("result.tasks", f"not the tasks of {published.version}")
 
 
-def _check_normaliser(result: EvaluationResult) -> None:
-    for name in ("random", "bayes"):
+def _check_bounds(result: EvaluationResult) -> None:
+    derived = {bound.name: bound for bound in exact_bounds(result.env_id)}
+    claimed = {bound.name: bound for bound in result.bounds}
+    for name, bound in derived.items():
+        if name not in claimed:
+            raise SubmissionError(f"result.bounds.{name}", "missing")
+        _check_value(f"result.bounds.{name}.value", claimed[name].value, bound.value, "derived value")
+    scores = {score.name: score for _, score in _scores(result)}
+    for index, bound in enumerate(result.bounds):
+        if bound.name not in derived and bound.name in scores:
+            mean = scores[bound.name].mean.value
+            _check_value(f"result.bounds.{index}.value", bound.value, mean, f"mean return of the {bound.name} agent")
+    if "bayes" not in claimed or "random" not in scores:
+        raise SubmissionError("result", "needs the bayes bound and the random agent to normalise")
+    anchors = (
+        ("bayes", claimed["bayes"].value, "the bayes bound"),
+        ("random", scores["random"].mean.value, "mean return of the random agent"),
+    )
+    for name, anchor, source in anchors:
         value = result.normaliser.get(name)
-        if value is None or not math.isfinite(value):
-            raise SubmissionError(f"result.normaliser.{name}", "missing or not a finite number")
+        if value is None:
+            raise SubmissionError(f"result.normaliser.{name}", "missing")
+        _check_value(f"result.normaliser.{name}", value, anchor, source)
     if not result.normaliser["bayes"] > result.normaliser["random"]:
         raise SubmissionError("result.normaliser", "bayes must exceed random")
 
@@ -139,9 +170,10 @@ def _check_score(field: str, score: AgentScore, result: EvaluationResult) -> Non
     for name, values in (("returns", returns), ("adaptation_curve", curve)):
         if not np.all(np.isfinite(values)):
             raise SubmissionError(f"{field}.{name}", "holds a value that is not finite")
-    mean = float(np.mean(returns))
+    column = returns.reshape(-1, 1)
+    mean = float(metrics.aggregate_mean(column))
     _check_estimate(f"{field}.mean", score.mean, mean)
-    _check_estimate(f"{field}.iqm", score.iqm, float(trim_mean(returns, IQM_TRIM)))
+    _check_estimate(f"{field}.iqm", score.iqm, float(metrics.aggregate_iqm(column)))
     curve_total = float(curve.sum())
     curve_tolerance = CURVE_RELATIVE_TOLERANCE * float(np.abs(curve).sum())
     if not math.isclose(
@@ -151,11 +183,11 @@ def _check_score(field: str, score: AgentScore, result: EvaluationResult) -> Non
             f"{field}.adaptation_curve",
             f"sums to {curve_total}, not to the mean return {mean} of the per-task returns",
         )
-    random, bayes = result.normaliser["random"], result.normaliser["bayes"]
-    if score.normalised_score is not None:
+    random, bayes = result.normaliser.get("random"), result.normaliser.get("bayes")
+    if score.normalised_score is not None and random is not None and bayes is not None:
         expected = (mean - random) / (bayes - random)
         _check_estimate(f"{field}.normalised_score", score.normalised_score, expected)
-    if score.regret is not None:
+    if score.regret is not None and bayes is not None:
         _check_estimate(f"{field}.regret", score.regret, bayes - mean)
     for baseline, probability in score.probability_of_improvement.items():
         if not 0.0 <= probability.low <= probability.value <= probability.high <= 1.0:
@@ -164,19 +196,37 @@ def _check_score(field: str, score: AgentScore, result: EvaluationResult) -> Non
             )
 
 
+def _check_agent_intervals(result: EvaluationResult) -> None:
+    returns = np.asarray(result.agent.returns, dtype=np.float64)
+    for name, estimate in (("mean", mean_interval), ("iqm", iqm_interval)):
+        claimed = getattr(result.agent, name)
+        fresh = estimate(returns, CI_RESAMPLES, CI_SEED)
+        tolerance = CI_TOLERANCE * (fresh.high - fresh.low) + _tolerance(fresh.value)
+        for end in ("low", "high"):
+            if abs(getattr(claimed, end) - getattr(fresh, end)) > tolerance:
+                raise SubmissionError(
+                    f"result.agent.{name}.{end}",
+                    f"claims {getattr(claimed, end)} but a bootstrap of the per-task returns "
+                    f"gives {getattr(fresh, end)} (tolerance {tolerance:.3g})",
+                )
+
+
+def _tolerance(reference: float) -> float:
+    return RELATIVE_TOLERANCE * max(1.0, abs(reference))
+
+
+def _check_value(field: str, claimed: float, recomputed: float, source: str) -> None:
+    if not math.isfinite(claimed):
+        raise SubmissionError(field, "not a finite number")
+    if abs(claimed - recomputed) > _tolerance(recomputed):
+        raise SubmissionError(field, f"claims {claimed}; {source}: {recomputed}")
+
+
 def _check_estimate(field: str, claimed: Interval, recomputed: float) -> None:
-    values = (claimed.value, claimed.low, claimed.high)
-    if not all(math.isfinite(value) for value in values):
+    if not all(math.isfinite(value) for value in (claimed.value, claimed.low, claimed.high)):
         raise SubmissionError(field, "holds a value that is not finite")
-    scale = max(1.0, abs(recomputed))
-    tolerance = RELATIVE_TOLERANCE * scale
-    if not math.isclose(claimed.value, recomputed, rel_tol=RELATIVE_TOLERANCE, abs_tol=tolerance):
-        raise SubmissionError(
-            f"{field}.value",
-            f"claims {claimed.value} but the per-task returns give {recomputed}",
-        )
+    _check_value(f"{field}.value", claimed.value, recomputed, "recomputed from the per-task returns")
     if not claimed.low <= claimed.value <= claimed.high:
         raise SubmissionError(
             field, f"interval [{claimed.low}, {claimed.high}] excludes {claimed.value}"
         )
-

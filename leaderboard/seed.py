@@ -1,0 +1,51 @@
+"""Seed rows: the reference agents' harness results, so that no board is empty.
+
+``nmn-leaderboard seed`` plays each reference agent (``random``, ``oracle``, ``bayes`` — the
+Bayes-optimal policy or, on NMN-Bench2/3, the belief planner) on the full evaluation task set
+of each environment with the harness, and stores the results as reference rows beside which
+every submission is ranked. Seeding again skips the rows already on the board.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from evaluate.references import REFERENCE_NAMES
+from evaluate.task_sets import SET_SIZE
+from leaderboard.store import Entry, Store
+from leaderboard.submission import AgentCard, Submission
+from leaderboard.validation import published_task_set, validate
+
+SEEDED_ENVS = ("NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0")
+REFERENCE_AUTHORS = ["nmn-bench"]
+_DESCRIPTIONS = {
+    "random": "uniformly random actions: the 0 of the normalised score",
+    "oracle": "told the task: a ceiling above the Bayes bound",
+    "bayes": "the Bayes-optimal policy where it is exact, else the belief planner",
+}
+
+
+def reference_submission(env_id: str, name: str, progress: bool = False) -> Submission:
+    """The harness result of the reference agent ``name`` on ``env_id``'s full task set."""
+    from evaluate import evaluate
+
+    result = evaluate(name, env_id, n_tasks=SET_SIZE, progress=progress)
+    agent = result.agent.model_copy(update={"role": "reference"})
+    card = AgentCard(name=name, authors=REFERENCE_AUTHORS, description=_DESCRIPTIONS[name])
+    return Submission(card=card, result=result.model_copy(update={"agent": agent}))
+
+
+def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = False) -> list[Entry]:
+    """Store the reference rows missing from the boards of ``env_ids``; return the new entries."""
+    added = []
+    for env_id in env_ids:
+        present = {
+            (entry.agent_name, entry.task_set_version)
+            for entry in store.entries(env_id)
+            if entry.role == "reference"
+        }
+        version = published_task_set(env_id).version
+        for name in REFERENCE_NAMES:
+            if (name, version) not in present:
+                added.append(store.add(validate(reference_submission(env_id, name, progress))))
+    return added
