@@ -66,21 +66,15 @@ def rollout(env_id: str, seed: int, steps: int, options=None, **kwargs):
 
 
 @pytest.mark.parametrize("env_id", CLASSIC_IDS)
-def test_gymnasium_checker_on_bare_wrapped_and_registered(env_id):
+def test_gymnasium_and_sb3_checkers(env_id):
+    """Gymnasium's checker on the bare class and the meta-RL ready env, SB3's on both ids."""
     env_class, _ = nmn_envs.CLASSIC_TASKS[env_id]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gym_check_env(env_class())
-        gym_check_env(make_task_env(env_class))
-        gym_check_env(gym.make(env_id).unwrapped)
-
-
-@pytest.mark.parametrize("env_id", CLASSIC_IDS)
-@pytest.mark.parametrize("feedback", [True, False])
-def test_sb3_checker_on_registered_ids(env_id, feedback):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sb3_check_env(gym.make(env_id, feedback=feedback))
+        for env in (env_class(), make_task_env(env_class), gym.make(env_id).unwrapped):
+            gym_check_env(env)
+        for feedback in (True, False):
+            sb3_check_env(gym.make(env_id, feedback=feedback))
 
 
 @pytest.mark.parametrize("variant", BANDIT_VARIANTS)
