@@ -1,0 +1,215 @@
+"""Train a recurrent policy with sb3-contrib RecurrentPPO: ``nmn-train`` / ``python -m policies.train``.
+
+Usage::
+
+    nmn-train NMN-Bench1-v0 --policy nmn --seed 0 --timesteps 2000000 --out runs/bench1-nmn-0
+    nmn-train --resume runs/bench1-nmn-0        # after an interruption
+
+Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`).
+The run folder ``DIR`` receives ``config.yml`` (what was run), ``logs/run_<start step>/``
+(TensorBoard events and ``progress.csv``), ``checkpoints/model_<step>_steps.zip`` and, at the
+end, ``model.zip``, which ``RecurrentPPO.load`` reads in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import yaml
+from gymnasium import spaces
+from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.callbacks import CheckpointCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor
+
+import nmn_envs
+from nmn_envs.sb3_vec_env import make_sb3_vec_env
+from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
+from policies.nmn import NMNPolicy
+from policies.rnn import RNNPolicy
+
+CONFIG_FILE = "config.yml"
+MODEL_FILE = "model.zip"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_PREFIX = "model"
+LOG_FORMATS = ["csv", "tensorboard"]
+
+
+def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
+    """The RecurrentPPO policy for ``policy`` (``nmn``, ``rnn`` or ``lstm``)."""
+    if policy == "nmn":
+        return NMNPolicy
+    if policy == "rnn":
+        return RNNPolicy
+    if policy == "lstm":
+        return "MultiInputLstmPolicy" if isinstance(observation_space, spaces.Dict) else "MlpLstmPolicy"
+    raise ValueError(f"unknown policy {policy!r}; choose one of {list(POLICY_NAMES)}")
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a ValueError when ``env_id`` is not registered with Gymnasium."""
+    if env_id not in gym.registry:
+        suite = sorted(name for name in gym.registry if name.startswith("NMN-"))
+        raise ValueError(f"unknown environment id {env_id!r}; the suite registers {suite}")
+
+
+def make_training_env(env_id: str, n_envs: int, seed: int, env_kwargs: dict[str, Any]) -> VecEnv:
+    """``n_envs`` copies of ``env_id`` (sub-env ``i`` seeded ``seed + i``) as a monitored SB3 VecEnv.
+
+    Tasks with a batched core step in the native vector env (many times faster than SB3's
+    ``DummyVecEnv``, with the same semantics); other ids go through ``make_vec_env``.
+    """
+    if env_id in nmn_envs.BENCHMARKS or env_id in nmn_envs.CLASSIC_TASKS:
+        return VecMonitor(make_sb3_vec_env(env_id, n_envs, seed=seed, **env_kwargs))
+    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+
+
+def build_model(
+    env_id: str, policy: str, seed: int, hyperparams: Hyperparams, device: str = "cpu"
+) -> RecurrentPPO:
+    """A fresh RecurrentPPO model of ``policy`` on ``env_id`` with ``hyperparams``."""
+    check_env_id(env_id)
+    env = make_training_env(env_id, hyperparams.n_envs, seed, hyperparams.env_kwargs)
+    return RecurrentPPO(
+        policy_class(policy, env.observation_space),
+        env,
+        policy_kwargs=hyperparams.policy_kwargs[policy],
+        seed=seed,
+        device=device,
+        **hyperparams.algorithm_kwargs(),
+    )
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
+    """The steps and path of the checkpoint of ``run_dir`` with the most steps, or ``None``."""
+    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip")
+    found = [
+        (int(match.group(1)), path)
+        for path in (run_dir / CHECKPOINT_DIR).glob("*.zip")
+        if (match := pattern.fullmatch(path.name))
+    ]
+    return max(found) if found else None
+
+
+def learn(model: RecurrentPPO, run_dir: Path, timesteps: int, checkpoint_freq: int, progress_bar: bool) -> None:
+    """Train ``model`` up to ``timesteps`` steps in all, logging and checkpointing into ``run_dir``."""
+    start = model.num_timesteps
+    model.set_logger(configure(str(run_dir / "logs" / f"run_{start}"), LOG_FORMATS))
+    checkpoints = CheckpointCallback(
+        save_freq=max(checkpoint_freq // model.n_envs, 1),
+        save_path=str(run_dir / CHECKPOINT_DIR),
+        name_prefix=CHECKPOINT_PREFIX,
+    )
+    model.learn(
+        total_timesteps=timesteps - start,
+        callback=checkpoints,
+        reset_num_timesteps=start == 0,
+        progress_bar=progress_bar,
+    )
+    model.save(run_dir / MODEL_FILE)
+
+
+def train(
+    env_id: str,
+    policy: str,
+    seed: int,
+    timesteps: int,
+    out: str | Path,
+    *,
+    hyperparams_file: str | Path | None = None,
+    checkpoint_freq: int = 100_000,
+    progress_bar: bool = True,
+    device: str = "cpu",
+) -> RecurrentPPO:
+    """Train ``policy`` on ``env_id`` for ``timesteps`` environment steps into the folder ``out``."""
+    if timesteps < 1:
+        raise ValueError(f"timesteps must be positive, got {timesteps}")
+    policy_class(policy, spaces.Box(0, 1))  # reject unknown policy names before any work
+    run_dir = Path(out)
+    if (run_dir / CONFIG_FILE).exists():
+        raise ValueError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
+    hyperparams = load_hyperparams(env_id, hyperparams_file)
+    model = build_model(env_id, policy, seed, hyperparams, device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = {"env_id": env_id, "policy": policy, "seed": seed, "timesteps": timesteps}
+    config["hyperparams"] = hyperparams.model_dump()
+    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+    learn(model, run_dir, timesteps, checkpoint_freq, progress_bar)
+    return model
+
+
+def resume(
+    out: str | Path, *, checkpoint_freq: int = 100_000, progress_bar: bool = True, device: str = "cpu"
+) -> RecurrentPPO:
+    """Continue the run in the folder ``out`` from its latest checkpoint."""
+    run_dir = Path(out)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise ValueError(f"{run_dir} holds no run to resume (no {CONFIG_FILE})")
+    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    hyperparams = Hyperparams.model_validate(config["hyperparams"])
+    latest = latest_checkpoint(run_dir)
+    if latest is None:
+        model = build_model(config["env_id"], config["policy"], config["seed"], hyperparams, device)
+    else:
+        steps, checkpoint = latest
+        # Fresh task draws after the restart: the sub-envs are seeded past the steps done.
+        env = make_training_env(config["env_id"], hyperparams.n_envs, config["seed"] + steps, hyperparams.env_kwargs)
+        model = RecurrentPPO.load(checkpoint, env=env, device=device)
+    learn(model, run_dir, config["timesteps"], checkpoint_freq, progress_bar)
+    return model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nmn-train", description="Train an NMN or RNN policy with sb3-contrib RecurrentPPO."
+    )
+    parser.add_argument("env_id", nargs="?", help="registered environment id, e.g. NMN-Bench1-v0")
+    parser.add_argument("--policy", choices=POLICY_NAMES, default="nmn", help="policy to train (default: nmn)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--timesteps", type=int, default=1_000_000, help="environment steps in all")
+    parser.add_argument("--out", help="run folder (config, logs, checkpoints, model.zip)")
+    parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest checkpoint")
+    parser.add_argument("--hyperparams", help="YAML file to use instead of policies/hyperparams/<ENV_ID>.yml")
+    parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="environment steps between checkpoints")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    options = {
+        "checkpoint_freq": args.checkpoint_freq,
+        "progress_bar": not args.no_progress_bar,
+        "device": args.device,
+    }
+    try:
+        if args.resume:
+            if args.env_id or args.out:
+                parser.error("--resume DIR takes the environment, policy and folder from DIR/config.yml")
+            resume(args.resume, **options)
+            out = args.resume
+        else:
+            if not args.env_id or not args.out:
+                parser.error("ENV_ID and --out DIR are required (or --resume DIR)")
+            train(
+                args.env_id, args.policy, args.seed, args.timesteps, args.out,
+                hyperparams_file=args.hyperparams, **options,
+            )
+            out = args.out
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"saved {Path(out) / MODEL_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

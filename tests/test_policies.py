@@ -1,0 +1,261 @@
+"""NMN policy and RNN baselines under sb3-contrib RecurrentPPO."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from sb3_contrib import RecurrentPPO
+from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.utils import set_random_seed
+
+from nmn_envs.sb3_vec_env import make_sb3_vec_env
+from policies import NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolicy
+from policies.config import load_hyperparams
+from policies.nmn import NeuromodulatedLinear, base_observation_slice
+from policies.train import policy_class
+
+BENCH2_NMN = {"recurrent_sizes": (100, 75), "modulation_size": 45, "main_sizes": (30, 10)}
+BENCH2_RNN = {"recurrent_sizes": (100, 75), "net_arch": (45, 30, 10)}
+OUR_POLICIES = [(NMNPolicy, {}), (RNNPolicy, {}), (NMNPolicy, {"cell": "lstm"}), (RNNPolicy, BENCH2_RNN)]
+POLICY_IDS = ["nmn-gru", "rnn-gru", "nmn-lstm", "rnn-two-layers"]
+
+
+def constant_schedule(_: float) -> float:
+    return 3e-4
+
+
+def make_policy(cls: type, env_id: str = "NMN-Bench1-v0", **kwargs) -> StackedRecurrentPolicy:
+    env = gym.make(env_id)
+    return cls(env.observation_space, env.action_space, constant_schedule, **kwargs)
+
+
+def count_parameters(policy: th.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in policy.parameters())
+
+
+def parameters_missing_from_optimizer(policy: RecurrentActorCriticPolicy) -> list[str]:
+    held = {id(parameter) for group in policy.optimizer.param_groups for parameter in group["params"]}
+    return [name for name, parameter in policy.named_parameters() if id(parameter) not in held]
+
+
+def small_model(policy: type, env_id: str = "NMN-Bench1-v0", episode_steps: int = 23, **kwargs) -> RecurrentPPO:
+    """A model whose short meta-episodes put episode starts inside every rollout."""
+    env = make_sb3_vec_env(env_id, 3, seed=7, max_episode_steps=episode_steps)
+    return RecurrentPPO(policy, env, n_steps=40, batch_size=30, n_epochs=1, seed=7, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", ["NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0"])
+def test_parameter_counts_match_within_five_percent(env_id: str) -> None:
+    hyperparams = load_hyperparams(env_id)
+    env = gym.make(env_id)
+    counts = {}
+    for name, kwargs in hyperparams.policy_kwargs.items():
+        cls = policy_class(name, env.observation_space)
+        cls = RecurrentPPO.policy_aliases[cls] if isinstance(cls, str) else cls
+        counts[name] = count_parameters(cls(env.observation_space, env.action_space, constant_schedule, **kwargs))
+    print(env_id, counts)
+    for name in ("rnn", "lstm"):
+        assert abs(counts[name] - counts["nmn"]) / counts["nmn"] < 0.05, (name, counts)
+
+
+def test_nmn_sizes_follow_the_source_on_bench2() -> None:
+    policy = make_policy(NMNPolicy, "NMN-Bench2-v0", **BENCH2_NMN)
+    for network in (policy.lstm_actor, policy.lstm_critic):
+        assert [layer.hidden_size for layer in network.neuromodulator.layers] == [100, 75]
+        assert network.modulation.out_features == 45
+        assert [layer.weight.out_features for layer in network.layers] == [30, 10, network.layers[-1].weight.out_features]
+        assert network.layers[0].weight.in_features == 2  # the base observation g - p only
+    assert policy.lstm_actor.layers[-1].weight.out_features == 1  # the Gaussian mean
+    assert policy.lstm_critic.layers[-1].weight.out_features == 1  # the value
+    assert policy.lstm_actor.hidden_size == 175
+    # actor and critic share no parameter
+    actor = {id(p) for p in policy.lstm_actor.parameters()}
+    assert not actor & {id(p) for p in policy.lstm_critic.parameters()}
+
+
+def test_neuromodulated_layer_computes_the_source_formula() -> None:
+    generator = th.Generator().manual_seed(0)
+    layer = NeuromodulatedLinear(3, 4, 2)
+    x, z = th.randn(5, 3, generator=generator), th.randn(5, 2, generator=generator)
+    W, Ws, Wb, b = layer.weight.weight.T, layer.scale.weight.T, layer.shift.weight.T, layer.shift.bias
+    th.testing.assert_close(layer(x, z), (x @ W) * (1 + z @ Ws) + b + z @ Wb)
+
+
+def test_main_network_reads_only_the_base_observation() -> None:
+    env = gym.make("NMN-Bench3-v0")
+    base = base_observation_slice(env.observation_space)
+    assert base == slice(0, 4)
+    policy = make_policy(NMNPolicy, "NMN-Bench3-v0", **BENCH2_NMN)
+    network = policy.lstm_actor
+    x = th.randn(6, 2, network.input_size, requires_grad=True)
+    state = (th.zeros(1, 2, network.hidden_size),) * 2
+    output, _ = network(x, state)
+    # cut the recurrent path: then the output depends on the base observation only
+    hidden, _ = network.neuromodulator(x, state)
+    z = th.relu(network.modulation(hidden)).detach()
+    y = x[..., base]
+    for layer in network.layers[:-1]:
+        y = th.clamp(layer(y, z), -1, 1)
+    th.testing.assert_close(network.layers[-1](y, z), output)
+    (grad,) = th.autograd.grad(network.layers[-1](y, z).sum(), x)
+    assert th.all(grad[..., 4:] == 0) and th.any(grad[..., :4] != 0)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES, ids=POLICY_IDS)
+def test_optimizer_holds_every_parameter(cls: type, kwargs: dict) -> None:
+    policy = make_policy(cls, **kwargs)
+    assert parameters_missing_from_optimizer(policy) == []
+
+
+def test_replacing_modules_after_the_parent_optimizer_leaves_them_untrained() -> None:
+    """Negative control: what a subclass that forgets to rebuild the optimizer would get."""
+    env = gym.make("NMN-Bench1-v0")
+    policy = RecurrentPPO.policy_aliases["MultiInputLstmPolicy"](
+        env.observation_space, env.action_space, constant_schedule, lstm_hidden_size=8
+    )
+    assert parameters_missing_from_optimizer(policy) == []
+    policy.lstm_actor = RecurrentStack(policy.features_dim, (8,), "gru")
+    missing = parameters_missing_from_optimizer(policy)
+    assert missing and all(name.startswith("lstm_actor.") for name in missing)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_gradients_reach_the_neuromodulatory_network_through_z(cell: str) -> None:
+    policy = make_policy(NMNPolicy, cell=cell)
+    observations = {key: th.randn(12, *space.shape) for key, space in policy.observation_space.spaces.items()}
+    state = (th.zeros(1, 2, policy.lstm_actor.hidden_size),) * 2
+    starts = th.zeros(12)
+    starts[0] = starts[6] = 1.0
+    distribution, _ = policy.get_distribution(observations, state, starts)
+    distribution.distribution.mean.sum().backward()
+    for name, parameter in policy.lstm_actor.named_parameters():
+        assert parameter.grad is not None and th.any(parameter.grad != 0), name
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES, ids=POLICY_IDS)
+def test_fused_sequence_equals_the_per_step_loop(cls: type, kwargs: dict) -> None:
+    policy = make_policy(cls, **kwargs)
+    net = policy.lstm_actor
+    generator = th.Generator().manual_seed(3)
+    n_seq, length = 4, 9
+    features = th.randn(n_seq * length, net.input_size, generator=generator)
+    state = (th.randn(1, n_seq, net.hidden_size, generator=generator),) * 2
+    if kwargs.get("cell", "gru") == "gru":
+        state = (state[0], th.zeros_like(state[1]))
+    starts = th.zeros(n_seq, length)
+    starts[[0, 2], 0] = 1.0  # as the rollout buffer cuts them: starts only at t = 0
+    fused = StackedRecurrentPolicy._process_sequence(features, state, starts.flatten(), net)
+    loop = RecurrentActorCriticPolicy._process_sequence(features, state, starts.flatten(), net)
+    th.testing.assert_close(fused[0], loop[0])
+    th.testing.assert_close(fused[1], loop[1])
+    # a reset at t = 0 zeroes the state: the first sequence ignores its carried state
+    zero_state = tuple(th.zeros_like(s) for s in state)
+    alone, _ = net(features[:length, None], (zero_state[0][:, :1], zero_state[1][:, :1]))
+    th.testing.assert_close(fused[0][:length], alone[:, 0])
+
+
+def test_a_start_inside_a_sequence_falls_back_to_the_loop() -> None:
+    policy = make_policy(RNNPolicy)
+    net = policy.lstm_actor
+    features = th.randn(2 * 5, net.input_size)
+    state = (th.randn(1, 2, net.hidden_size), th.zeros(1, 2, net.hidden_size))
+    starts = th.zeros(2, 5)
+    starts[1, 3] = 1.0
+    fused = StackedRecurrentPolicy._process_sequence(features, state, starts.flatten(), net)
+    loop = RecurrentActorCriticPolicy._process_sequence(features, state, starts.flatten(), net)
+    th.testing.assert_close(fused[0], loop[0])
+    # the second sequence restarts at t = 3: from there it equals a fresh run
+    fresh, _ = net(features[8:10, None], (th.zeros(1, 1, net.hidden_size),) * 2)
+    th.testing.assert_close(fused[0][8:10], fresh[:, 0])
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES[:3], ids=POLICY_IDS[:3])
+def test_predict_resets_the_carried_state_at_episode_start(cls: type, kwargs: dict) -> None:
+    policy = make_policy(cls, **kwargs)
+    env = gym.make("NMN-Bench1-v0")
+    observation, _ = env.reset(seed=0)
+    state = None
+    for _ in range(5):  # build up a non-zero carried state
+        action, state = policy.predict(observation, state, np.array([False]), deterministic=True)
+        observation, *_ = env.step(action)
+    assert np.any(state[0] != 0)
+    carried, _ = policy.predict(observation, state, np.array([False]), deterministic=True)
+    restarted, restarted_state = policy.predict(observation, state, np.array([True]), deterministic=True)
+    fresh, fresh_state = policy.predict(observation, None, np.array([False]), deterministic=True)
+    np.testing.assert_array_equal(restarted, fresh)
+    np.testing.assert_array_equal(restarted_state[0], fresh_state[0])
+    assert not np.array_equal(carried, fresh)  # control: the carried state does matter
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES[:3], ids=POLICY_IDS[:3])
+def test_evaluate_actions_reproduces_the_rollout(cls: type, kwargs: dict) -> None:
+    model = small_model(cls, policy_kwargs=kwargs)
+    model._setup_learn(10_000, callback=None)
+    callback = CallbackList([])
+    callback.init_callback(model)
+    assert model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
+    starts = model.rollout_buffer.episode_starts
+    assert starts[1:].sum() > 0  # episode starts inside the rollout are exercised
+    set_random_seed(1)
+    minibatches = 0
+    with th.no_grad():
+        for batch in model.rollout_buffer.get(model.batch_size):
+            values, log_prob, _ = model.policy.evaluate_actions(
+                batch.observations, batch.actions, batch.lstm_states, batch.episode_starts
+            )
+            mask = batch.mask > 1e-8
+            th.testing.assert_close(log_prob[mask], batch.old_log_prob[mask], atol=1e-5, rtol=1e-5)
+            th.testing.assert_close(values.flatten()[mask], batch.old_values[mask], atol=1e-5, rtol=1e-5)
+            minibatches += 1
+    assert minibatches == 4
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES[:3], ids=POLICY_IDS[:3])
+def test_model_save_and_load_round_trip(tmp_path, cls: type, kwargs: dict) -> None:
+    model = small_model(cls, policy_kwargs=kwargs)
+    model.save(tmp_path / "model.zip")
+    loaded = RecurrentPPO.load(tmp_path / "model.zip", device="cpu")
+    assert type(loaded.policy) is cls
+    observation = model.env.reset()
+    episode_start = np.ones(3, dtype=bool)
+    expected = model.predict(observation, None, episode_start, deterministic=True)
+    got = loaded.predict(observation, None, episode_start, deterministic=True)
+    np.testing.assert_array_equal(expected[0], got[0])
+    np.testing.assert_array_equal(expected[1][0], got[1][0])
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [(NMNPolicy, BENCH2_NMN | {"cell": "lstm", "activation": "sigmoid"}), (RNNPolicy, BENCH2_RNN)],
+    ids=["nmn", "rnn"],
+)
+def test_policy_only_save_and_load_keeps_the_recurrent_arguments(tmp_path, cls: type, kwargs: dict) -> None:
+    policy = make_policy(cls, "NMN-Bench2-v0", **kwargs)
+    policy.save(tmp_path / "policy.pt")
+    loaded = cls.load(tmp_path / "policy.pt", device="cpu")
+    assert loaded.lstm_actor.hidden_size == 175
+    for name, value in kwargs.items():
+        assert tuple(getattr(loaded, name)) == tuple(value) if isinstance(value, tuple) else getattr(loaded, name) == value
+    for (name, a), (_, b) in zip(policy.state_dict().items(), loaded.state_dict().items(), strict=True):
+        th.testing.assert_close(a, b, msg=name)
+    env = gym.make("NMN-Bench2-v0")
+    observation, _ = env.reset(seed=1)
+    np.testing.assert_array_equal(
+        policy.predict(observation, deterministic=True)[0], loaded.predict(observation, deterministic=True)[0]
+    )
+
+
+@pytest.mark.parametrize("env_id", ["NMN-Bench1-v0", "NMN-Bandit-v0"], ids=["box", "discrete"])
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_smoke_training_per_action_space(env_id: str, cls: type) -> None:
+    model = small_model(cls, env_id, episode_steps=20)
+    before = [parameter.detach().clone() for parameter in model.policy.parameters()]
+    model.learn(240)
+    assert model.num_timesteps >= 240
+    after = list(model.policy.parameters())
+    changed = [not th.equal(a, b) for a, b in zip(before, after, strict=True)]
+    assert all(th.all(th.isfinite(p)) for p in after)
+    assert sum(changed) >= len(changed) - 1  # all trained (log_std has no use for Discrete)
