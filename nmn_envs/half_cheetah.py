@@ -3,7 +3,9 @@
 These run Gymnasium's MuJoCo ``HalfCheetah-v5`` and need the optional extra
 (``pip install nmn-bench[mujoco]``). A physics simulation is not a NumPy batch, so these ids
 have no native vector env: ``gymnasium.make_vec(id, num_envs=N)`` builds Gymnasium's
-``SyncVectorEnv`` (``vectorization_mode="sync"``) of N single environments.
+``SyncVectorEnv`` (``vectorization_mode="sync"``) of N single environments. Frames come from
+Gymnasium's MuJoCo renderer; on a machine without a display set ``MUJOCO_GL=egl`` (or
+``osmesa``).
 """
 
 from __future__ import annotations

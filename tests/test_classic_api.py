@@ -1,6 +1,7 @@
 """The classic NumPy tasks: checkers, task API, determinism, vector == single, no leaks, bad input."""
 
 import json
+import sys
 import warnings
 
 import gymnasium as gym
@@ -306,3 +307,10 @@ def test_bad_constructor_arguments_are_refused(env_id, kwargs, message):
 def test_trials_need_an_episodic_task_in_the_vector_env():
     with pytest.raises(ValueError, match="episodic"):
         gym.make_vec("NMN-TwoStep-v0", num_envs=2, vectorization_mode="vector_entry_point", trials_per_task=2)
+
+
+@pytest.mark.parametrize("env_id", list(nmn_envs.MUJOCO_TASKS))
+def test_mujoco_ids_say_which_extra_they_need_when_mujoco_is_missing(env_id, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mujoco", None)
+    with pytest.raises(error.DependencyNotInstalled, match=r"nmn-bench\[mujoco\]"):
+        gym.make(env_id)
