@@ -1,0 +1,129 @@
+"""The training command line: runs, logs, checkpoints, resume, saved models, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from policies.config import HYPERPARAMS_DIR, load_hyperparams
+from policies.train import latest_checkpoint, main, train
+
+TINY = {
+    "n_envs": 2,
+    "env_kwargs": {"max_episode_steps": 30},
+    "gamma": 0.998,
+    "gae_lambda": 0.98,
+    "learning_rate": 0.001,
+    "n_steps": 16,
+    "batch_size": 32,
+    "n_epochs": 1,
+}
+
+
+@pytest.fixture
+def tiny_hyperparams(tmp_path: Path) -> Path:
+    """The Bench1 policy sizes with a tiny rollout, so that a run takes a second or two."""
+    content = TINY | {"policy_kwargs": load_hyperparams("NMN-Bench1-v0").policy_kwargs}
+    path = tmp_path / "tiny.yml"
+    path.write_text(yaml.safe_dump(content))
+    return path
+
+
+def test_every_hyperparameter_file_is_valid() -> None:
+    files = sorted(HYPERPARAMS_DIR.glob("*.yml"))
+    assert {path.stem for path in files} >= {"NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0", "default"}
+    for path in files:
+        hyperparams = load_hyperparams(path.stem, path)
+        assert set(hyperparams.policy_kwargs) == {"nmn", "rnn", "lstm"}
+    bench1 = load_hyperparams("NMN-Bench1-v0")
+    assert (bench1.gamma, bench1.gae_lambda) == (0.998, 0.98)
+    assert load_hyperparams("NMN-Bandit-v0") == load_hyperparams("default", HYPERPARAMS_DIR / "default.yml")
+
+
+def test_a_misspelt_hyperparameter_is_rejected(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    content = yaml.safe_load(tiny_hyperparams.read_text()) | {"learning_rat": 0.1}
+    bad = tmp_path / "bad.yml"
+    bad.write_text(yaml.safe_dump(content))
+    with pytest.raises(ValidationError, match="learning_rat"):
+        load_hyperparams("NMN-Bench1-v0", bad)
+
+
+def test_cli_trains_logs_checkpoints_and_saves_a_model_loadable_in_a_fresh_process(
+    tmp_path: Path, tiny_hyperparams: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    argv = ["NMN-Bench1-v0", "--policy", "nmn", "--seed", "3", "--timesteps", "96", "--out", str(out)]
+    assert main([*argv, "--hyperparams", str(tiny_hyperparams), "--checkpoint-freq", "32"]) == 0
+    assert "saved" in capsys.readouterr().out
+    config = yaml.safe_load((out / "config.yml").read_text())
+    assert (config["env_id"], config["policy"], config["seed"], config["timesteps"]) == ("NMN-Bench1-v0", "nmn", 3, 96)
+    logs = out / "logs" / "run_0"
+    assert "time/total_timesteps" in (logs / "progress.csv").read_text()
+    assert list(logs.glob("events.out.tfevents.*"))
+    assert latest_checkpoint(out)[0] == 96
+    script = (
+        "import numpy as np, gymnasium as gym, nmn_envs\n"
+        "from sb3_contrib import RecurrentPPO\n"
+        f"model = RecurrentPPO.load({str(out / 'model.zip')!r}, device='cpu')\n"
+        "env = gym.make('NMN-Bench1-v0')\n"
+        "obs, _ = env.reset(seed=0)\n"
+        "action, state = model.predict(obs, None, np.array([True]), deterministic=True)\n"
+        "action, state = model.predict(obs, state, np.array([False]), deterministic=True)\n"
+        "print(type(model.policy).__name__, action.shape, state[0].shape, model.num_timesteps)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["NMNPolicy", "(1,)", "(1,", "1,", "50)", "96"]
+
+
+def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    out = tmp_path / "run"
+    train("NMN-Bench1-v0", "rnn", 0, 128, out, hyperparams_file=tiny_hyperparams, checkpoint_freq=64, progress_bar=False)
+    # as if interrupted between the checkpoints at 64 and 128 steps
+    (out / "model.zip").unlink()
+    (out / "checkpoints" / "model_128_steps.zip").unlink()
+    assert latest_checkpoint(out)[0] == 64
+    assert main(["--resume", str(out), "--checkpoint-freq", "64", "--no-progress-bar"]) == 0
+    assert (out / "model.zip").is_file()
+    assert latest_checkpoint(out)[0] == 128
+    assert (out / "logs" / "run_64" / "progress.csv").is_file()
+
+
+def test_lstm_baseline_trains_through_the_cli(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    out = tmp_path / "lstm"
+    model = train("NMN-Bench1-v0", "lstm", 0, 64, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+    assert model.policy.lstm_actor.hidden_size == 44
+    assert (out / "model.zip").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["NMN-Nope-v0", "--out", "x"], "unknown environment id 'NMN-Nope-v0'"),
+        (["NMN-Bench1-v0", "--policy", "mlp", "--out", "x"], "invalid choice: 'mlp'"),
+        (["NMN-Bench1-v0"], "--out DIR are required"),
+        (["--resume", "nowhere"], "holds no run to resume"),
+        (["NMN-Bench1-v0", "--out", "x", "--timesteps", "0"], "timesteps must be positive"),
+    ],
+)
+def test_cli_errors_are_clear(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_policy_name_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown policy 'gru'"):
+        train("NMN-Bench1-v0", "gru", 0, 10, tmp_path / "run")
+
+
+def test_an_existing_run_is_not_overwritten(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    out = tmp_path / "run"
+    train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
