@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from evaluate.two_step_analysis import stay_table
 from nmn_envs.two_step import TwoStepTask
 
 S1, S2, S3 = np.eye(3, dtype=np.float32)
@@ -107,3 +108,68 @@ def test_the_task_tracks_the_current_good_state():
     assert env.unwrapped.task == TwoStepTask(good_state=0)
     env.step(0)
     assert env.unwrapped.task == TwoStepTask(good_state=1)
+
+
+def test_stay_table_counts_a_hand_built_sequence():
+    # trials: (action, landing state, reward): (0, S2, 1) common rewarded, then stay;
+    # (0, S3, 1) uncommon rewarded, then switch; (1, S3, 0) common unrewarded, then stay; (1, S2, 0).
+    trials = [(0, 1, 1.0), (0, 2, 1.0), (1, 2, 0.0), (1, 1, 0.0)]
+    observations, actions, rewards = [], [], []
+    for action, state, reward in trials:
+        observations += [S1, np.eye(3)[state]]
+        actions += [action, 0]
+        rewards += [0.0, reward]
+    table = stay_table(np.array(observations), np.array(actions), np.array(rewards))
+    assert table.trials == {("common", "rewarded"): 1, ("uncommon", "rewarded"): 1,
+                            ("common", "unrewarded"): 1, ("uncommon", "unrewarded"): 0}
+    assert table.probability("common", "rewarded") == 1.0
+    assert table.probability("uncommon", "rewarded") == 0.0
+    assert table.probability("common", "unrewarded") == 1.0
+    assert np.isnan(table.probability("uncommon", "unrewarded"))
+    with pytest.raises(ValueError, match="alternate"):
+        stay_table(np.array(observations[1:] + [S1]), np.array(actions), np.array(rewards))
+
+
+def play_two_step(choose, rows: int = 300, seed: int = 0):
+    """Play full meta-episodes with ``choose(belief_in_s2, previous trial) -> actions``."""
+    vec = gym.make_vec("NMN-TwoStep-v0", num_envs=rows, vectorization_mode="vector_entry_point", feedback=False)
+    observation, _ = vec.reset(seed=seed)
+    belief = np.full(rows, 0.5)  # P(S2 is good)
+    previous = (np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64), np.ones(rows))
+    observations, actions, rewards = [], [], []
+    for _ in range(100):
+        first = choose(belief, previous)
+        observations.append(observation)
+        observation, reward, *_ = vec.step(first)
+        actions.append(first)
+        rewards.append(reward)
+        landed = np.argmax(observation, axis=1) - 1
+        observations.append(observation)
+        observation, reward, *_ = vec.step(np.zeros(rows, dtype=np.int64))
+        actions.append(np.zeros(rows, dtype=np.int64))
+        rewards.append(reward)
+        supports_s2 = (landed == 0) == (reward > 0)
+        likelihood_s2 = np.where(supports_s2, 0.9, 0.1)
+        posterior = belief * likelihood_s2 / (belief * likelihood_s2 + (1 - belief) * (1 - likelihood_s2))
+        belief = posterior * (1 - 0.025) + (1 - posterior) * 0.025
+        previous = (first, landed, reward)
+    return stay_table(np.stack(observations, 1), np.stack(actions, 1), np.stack(rewards, 1))
+
+
+def test_a_belief_filter_agent_shows_the_model_based_signature():
+    table = play_two_step(lambda belief, previous: np.where(belief >= 0.5, 0, 1))
+    for outcome, sign in (("rewarded", 1), ("unrewarded", -1)):
+        gap = table.probability("common", outcome) - table.probability("uncommon", outcome)
+        error = np.hypot(table.standard_error("common", outcome), table.standard_error("uncommon", outcome))
+        assert sign * gap > 4 * error, (outcome, gap, error)
+
+
+def test_win_stay_lose_shift_shows_no_transition_effect():
+    def win_stay(belief, previous):
+        action, _, reward = previous
+        return np.where(reward > 0, action, 1 - action)
+
+    table = play_two_step(win_stay)
+    for transition in ("common", "uncommon"):
+        assert table.probability(transition, "rewarded") == 1.0
+        assert table.probability(transition, "unrewarded") == 0.0
