@@ -1,9 +1,9 @@
 """Seed rows: the reference agents' harness results, so that no board is empty.
 
-``nmn-leaderboard seed`` plays each reference agent (``random``, ``oracle``, ``bayes`` — the
+``nmn-leaderboard seed`` plays the reference agents (``random``, ``oracle``, ``bayes`` — the
 Bayes-optimal policy or, on NMN-Bench2/3, the belief planner) on the full evaluation task set
-of each environment with the harness, and stores the results as reference rows beside which
-every submission is ranked. Seeding again skips the rows already on the board.
+of each environment with the harness, and stores their results as reference rows beside
+which every submission is ranked. Seeding again skips the rows already on the board.
 """
 
 from __future__ import annotations
@@ -25,14 +25,27 @@ _DESCRIPTIONS = {
 }
 
 
-def reference_submission(env_id: str, name: str, progress: bool = False) -> Submission:
-    """The harness result of the reference agent ``name`` on ``env_id``'s full task set."""
+def reference_submissions(env_id: str, progress: bool = False) -> dict[str, Submission]:
+    """The reference agents' submissions on ``env_id``'s full task set, by agent name.
+
+    One harness run plays every reference agent on the same tasks; each agent's submission is
+    that result with the agent in the ``agent`` slot and the others as its references (the
+    result ``nmn-eval --agent NAME`` writes, with the agent's role ``reference``).
+    """
     from evaluate import evaluate
 
-    result = evaluate(name, env_id, n_tasks=SET_SIZE, progress=progress)
-    agent = result.agent.model_copy(update={"role": "reference"})
-    card = AgentCard(name=name, authors=REFERENCE_AUTHORS, description=_DESCRIPTIONS[name])
-    return Submission(card=card, result=result.model_copy(update={"agent": agent}))
+    result = evaluate("random", env_id, n_tasks=SET_SIZE, progress=progress)
+    scores = [result.agent.model_copy(update={"role": "reference"}), *result.references]
+    submissions = {}
+    for score in scores:
+        rotated = result.model_copy(
+            update={"agent": score, "references": [other for other in scores if other is not score]}
+        )
+        card = AgentCard(
+            name=score.name, authors=REFERENCE_AUTHORS, description=_DESCRIPTIONS[score.name]
+        )
+        submissions[score.name] = Submission(card=card, result=rotated)
+    return submissions
 
 
 def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = False) -> list[Entry]:
@@ -45,7 +58,9 @@ def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = Fa
             if entry.role == "reference"
         }
         version = published_task_set(env_id).version
-        for name in REFERENCE_NAMES:
+        if all((name, version) in present for name in REFERENCE_NAMES):
+            continue
+        for name, submission in reference_submissions(env_id, progress).items():
             if (name, version) not in present:
-                added.append(store.add(validate(reference_submission(env_id, name, progress))))
+                added.append(store.add(validate(submission)))
     return added

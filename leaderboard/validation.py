@@ -71,9 +71,9 @@ def validate(submission: Submission) -> Submission:
     result = submission.result
     _check_environment(result)
     _check_task_set(result, published_task_set(result.env_id))
+    _check_bounds(result)
     for field, score in _scores(result):
         _check_score(field, score, result)
-    _check_bounds(result)
     _check_agent_intervals(result)
     return submission
 
