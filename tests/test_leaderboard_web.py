@@ -1,0 +1,167 @@
+"""The web app and the static export: JSON API, limits, escaping, injection strings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from leaderboard.export import export_site
+from leaderboard.seed import reference_submissions
+from leaderboard.store import Store
+from leaderboard.submission import AgentCard, Submission
+from leaderboard.web import create_app
+
+ENV = "NMN-Bench1-v0"
+SCRIPT_NAME = "<script>alert('owned')</script>"
+IMAGE_DESCRIPTION = '<img src=x onerror="alert(1)">'
+SQL_NAME = "x'); DROP TABLE submissions; --"
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def random_submission() -> Submission:
+    return reference_submissions(ENV)["random"]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "board.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(store))
+
+
+def carded(submission: Submission, **card: object) -> str:
+    return submission.model_copy(update={"card": AgentCard(**card)}).model_dump_json()
+
+
+def test_a_posted_submission_is_ranked_and_served_back(
+    client: TestClient, random_submission: Submission
+) -> None:
+    response = client.post("/api/submissions", content=random_submission.model_dump_json(), headers=JSON_HEADERS)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["content_hash"] == random_submission.content_hash()
+
+    table = client.get(f"/api/tables/{ENV}").json()
+    stored = [row for row in table["rows"] if row["id"] == created["id"]]
+    assert len(stored) == 1
+    assert stored[0]["agent"] == "random"
+    assert stored[0]["normalised_iqm"]["low"] <= stored[0]["normalised_iqm"]["value"]
+    # The reference rows of the result sit beside it, best first.
+    assert [row["agent"] for row in table["rows"]] == ["oracle", "bayes", "random"]
+    assert {bound["name"] for bound in table["bounds"]} == {"bayes", "oracle"}
+
+    served = client.get(f"/api/submissions/{created['id']}")
+    assert Submission.model_validate_json(served.content) == random_submission
+    assert client.get("/api/envs").json() == [{"env_id": ENV, "entries": 1}]
+
+
+def test_a_bare_result_is_accepted_under_its_agent_name(
+    client: TestClient, random_submission: Submission
+) -> None:
+    body = random_submission.result.model_dump_json()
+    assert client.post("/api/submissions", content=body, headers=JSON_HEADERS).status_code == 201
+
+
+def test_duplicates_are_refused_with_409(client: TestClient, random_submission: Submission) -> None:
+    body = random_submission.model_dump_json()
+    first = client.post("/api/submissions", content=body, headers=JSON_HEADERS).json()
+    again = client.post("/api/submissions", content=body, headers=JSON_HEADERS)
+    assert again.status_code == 409
+    assert again.json()["id"] == first["id"]
+
+
+def test_tampered_numbers_are_refused_with_422_naming_the_field(
+    client: TestClient, random_submission: Submission
+) -> None:
+    document = random_submission.model_dump(mode="json")
+    document["result"]["agent"]["returns"][0] += 10.0
+    response = client.post("/api/submissions", content=json.dumps(document), headers=JSON_HEADERS)
+    assert response.status_code == 422
+    assert response.json()["field"] == "result.agent.mean.value"
+    assert client.get(f"/api/tables/{ENV}").json()["rows"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"), [(b"{not json", "(document)"), (b"\xff\xfe", "(document)"), (b"{}", "package_version")]
+)
+def test_malformed_bodies_are_422_json(client: TestClient, body: bytes, field: str) -> None:
+    response = client.post("/api/submissions", content=body, headers=JSON_HEADERS)
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+
+
+def test_bodies_that_are_not_json_are_415(client: TestClient) -> None:
+    response = client.post("/api/submissions", content=b"a=b", headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+
+
+def test_oversized_bodies_are_413_with_or_without_a_length(store: Store) -> None:
+    client = TestClient(create_app(store, max_body_bytes=1024))
+    declared = client.post("/api/submissions", content=b"{" + b" " * 2048 + b"}", headers=JSON_HEADERS)
+    assert declared.status_code == 413
+    streamed = client.post(
+        "/api/submissions",
+        content=(b" " * 512 for _ in range(8)),  # chunked: no Content-Length to trust
+        headers=JSON_HEADERS,
+    )
+    assert streamed.status_code == 413
+    assert store.entries() == []
+
+
+def test_user_text_is_escaped_on_pages_and_script_is_locked_down(
+    client: TestClient, random_submission: Submission
+) -> None:
+    body = carded(random_submission, name=SCRIPT_NAME, authors=[SCRIPT_NAME], description=IMAGE_DESCRIPTION)
+    assert client.post("/api/submissions", content=body, headers=JSON_HEADERS).status_code == 201
+    for path in ("/", f"/env/{ENV}"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert SCRIPT_NAME not in page.text
+        assert IMAGE_DESCRIPTION not in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+    page = client.get(f"/env/{ENV}").text
+    assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+    assert client.get(f"/env/{ENV}/curve.png").content.startswith(b"\x89PNG")
+
+
+def test_sql_injection_strings_are_plain_data(client: TestClient, random_submission: Submission, store: Store) -> None:
+    body = carded(random_submission, name=SQL_NAME, authors=["' OR '1'='1"])
+    created = client.post("/api/submissions", content=body, headers=JSON_HEADERS).json()
+    assert store.get(created["id"]).agent_name == SQL_NAME
+    rows = client.get(f"/api/tables/{ENV}").json()["rows"]
+    assert [row["authors"] for row in rows if row["id"] == created["id"]] == [["' OR '1'='1"]]
+    assert client.get(f"/api/tables/{ENV}' OR '1'='1").status_code == 404
+    assert client.get("/api/submissions/1 OR 1=1").status_code == 422
+    assert len(store.entries()) == 1
+
+
+def test_unknown_ids_are_404(client: TestClient) -> None:
+    assert client.get("/api/submissions/999").status_code == 404
+    assert client.get("/env/NMN-Bench9-v0").status_code == 404
+    assert client.get(f"/env/{ENV}/curve.png").status_code == 404  # nothing to plot yet
+    assert client.get("/static/../store.py").status_code == 404
+
+
+def test_static_export_writes_a_page_per_environment(
+    tmp_path: Path, store: Store, random_submission: Submission
+) -> None:
+    store.add(Submission.model_validate_json(carded(random_submission, name=SCRIPT_NAME)))
+    index = export_site(store, tmp_path / "site")
+    assert index == tmp_path / "site" / "index.html"
+    assert f'href="{ENV}.html"' in index.read_text()
+    page = (tmp_path / "site" / f"{ENV}.html").read_text()
+    assert SCRIPT_NAME not in page and "&lt;script&gt;" in page
+    assert 'src="static/sort.js"' in page
+    assert (tmp_path / "site" / f"{ENV}-curve.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "site" / "static" / "sort.js").exists()
