@@ -22,7 +22,10 @@ import numpy as np
 from evaluate import exact
 from evaluate.schema import Bound
 from evaluate.task_sets import check_env_id
+from nmn_envs.bandit import PAIRED_PROBABILITIES
+from nmn_envs.harlow import REWARD as HARLOW_REWARD
 from nmn_envs.moving_target import HIT_REWARD
+from nmn_envs.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY
 
 ExactBounds = Callable[[int, dict[str, Any]], list[Bound]]
 
@@ -35,37 +38,88 @@ def episode_steps(env_id: str, env_kwargs: dict[str, Any]) -> int:
     return int(steps)
 
 
-def _check_default_dynamics(env_id: str, env_kwargs: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """Refuse kwargs under which an exact derivation does not hold (non-default dynamics)."""
-    free = {"max_episode_steps", "render_mode"}
-    changed = {key: value for key, value in env_kwargs.items() if key not in free and defaults.get(key, key) != value}
-    if changed:
+def _check_kwargs(env_id: str, env_kwargs: dict[str, Any], free: tuple[str, ...] = (), **defaults: Any) -> None:
+    """Refuse kwargs under which an exact derivation does not hold.
+
+    ``free`` kwargs (and the meta-episode length) may take any value; those in ``defaults``
+    only their default; any other kwarg is refused.
+    """
+    allowed = {"max_episode_steps", "render_mode", *free}
+    for key, value in env_kwargs.items():
+        if key in allowed:
+            continue
+        if key in defaults and _same(value, defaults[key]):
+            continue
         raise ValueError(
-            f"the exact bound of {env_id} is derived for the default dynamics; {changed} "
-            f"changes them (allowed: max_episode_steps and the defaults {defaults})"
+            f"the exact bound of {env_id} is derived for {key}={defaults.get(key, 'its default')!r}, "
+            f"got {key}={value!r} (free here: {sorted(allowed)})"
         )
 
 
-def _moving_target(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
-    _check_default_dynamics("NMN-Bench1-v0", env_kwargs, {"switch_probability": 0.0})
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(default, tuple):
+        return isinstance(value, (list, tuple)) and tuple(value) == default
+    return value == default
+
+
+def _exact_pair(bayes: float, bayes_description: str, oracle: float, oracle_description: str) -> list[Bound]:
     return [
-        Bound(
-            name="bayes",
-            kind="exact",
-            value=exact.moving_target_value(steps),
-            description="three-phase Bayes-optimal policy, closed form (probe at x + 7.25)",
-        ),
-        Bound(
-            name="oracle",
-            kind="ceiling",
-            value=HIT_REWARD * steps,
-            description="told the offset: a hit at every step",
-        ),
+        Bound(name="bayes", kind="exact", value=bayes, description=bayes_description),
+        Bound(name="oracle", kind="ceiling", value=oracle, description=oracle_description),
     ]
+
+
+def _moving_target(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
+    _check_kwargs("NMN-Bench1-v0", env_kwargs, switch_probability=0.0)
+    return _exact_pair(
+        exact.moving_target_value(steps),
+        "three-phase Bayes-optimal policy, closed form (probe at x + 7.25)",
+        HIT_REWARD * steps,
+        "told the offset: a hit at every step",
+    )
+
+
+def _bandit(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
+    _check_kwargs("NMN-Bandit-v0", env_kwargs, ("variant", "horizon"), swap_steps=())
+    variant = env_kwargs.get("variant", "independent")
+    if variant == "independent":
+        best_arm = 2.0 / 3.0  # E[max(p1, p2)] for independent uniforms
+        how = "dynamic programming over the arms' Beta posteriors"
+    elif variant == "dependent":
+        best_arm = 0.75  # E[max(p, 1 - p)] for a uniform p
+        how = "myopic rule on the posterior of p1 (optimal: the choice does not change what is learnt)"
+    else:
+        best_arm = PAIRED_PROBABILITIES[variant]
+        how = "myopic rule on the two-point posterior of p1"
+    return _exact_pair(exact.bandit_value(steps, variant), how, best_arm * steps, "told the better arm")
+
+
+def _two_step(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
+    _check_kwargs("NMN-TwoStep-v0", env_kwargs, ("common_probability", "reward_probability", "swap_probability"))
+    parameters = {key.removesuffix("_probability"): value for key, value in env_kwargs.items() if key.endswith("probability")}
+    trials = steps // 2
+    common = parameters.get("common", COMMON_PROBABILITY)
+    reward = parameters.get("reward", REWARD_PROBABILITY)
+    per_trial = common * reward + (1 - common) * (1 - reward)
+    return _exact_pair(
+        exact.two_step_value(trials, **parameters),
+        f"belief filter and myopic choice, value iteration over the belief ({trials} trials)",
+        per_trial * trials,
+        "told the good state at every trial",
+    )
+
+
+def _harlow(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
+    _check_kwargs("NMN-Harlow-v0", env_kwargs, ("pool",))
+    return _exact_pair(exact.harlow_value(steps), "a blind first choice, then the rewarded object",
+                       HARLOW_REWARD * steps, "told the rewarded object")
 
 
 EXACT_BOUNDS: dict[str, ExactBounds] = {
     "NMN-Bench1-v0": _moving_target,
+    "NMN-Bandit-v0": _bandit,
+    "NMN-TwoStep-v0": _two_step,
+    "NMN-Harlow-v0": _harlow,
 }
 
 

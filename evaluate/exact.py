@@ -8,7 +8,14 @@ meta-episode length. The policies that attain them are the ``bayes`` agents of
 
 from __future__ import annotations
 
+from functools import cache
+
+import numpy as np
+
+from nmn_envs.bandit import PAIRED_PROBABILITIES
+from nmn_envs.harlow import REWARD
 from nmn_envs.moving_target import HIT_RADIUS, HIT_REWARD, OFFSET_LIMIT
+from nmn_envs.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY, SWAP_PROBABILITY
 
 # ------------------------------------------------------------------------------ NMN-Bench1
 _R, _A, _H = HIT_RADIUS, OFFSET_LIMIT, HIT_REWARD
@@ -80,3 +87,186 @@ def moving_target_value(max_episode_steps: int) -> float:
     if max_episode_steps == 1:
         return (2.0 * _R * _H - (_A**2 - _R**2)) / (2.0 * _A)
     return _H * max_episode_steps - moving_target_loss(MOVING_TARGET_PROBE)
+
+
+# ------------------------------------------------------------------------------ NMN-Bandit
+@cache
+def independent_bandit_policy(horizon: int) -> tuple[float, tuple[np.ndarray, ...]]:
+    r"""Bayes-optimal value and policy of the independent two-armed Bernoulli bandit.
+
+    Prior ``p1, p2 ~ U[0, 1]`` independently, so after ``s_i`` successes and ``f_i`` failures
+    of arm ``i`` its posterior is ``Beta(s_i + 1, f_i + 1)`` with mean
+    ``mu_i = (s_i + 1) / (s_i + f_i + 2)``, and ``(s_0, f_0, s_1, f_1)`` is a sufficient
+    statistic. Backward induction over it, with ``t = s_0 + f_0 + s_1 + f_1`` pulls made:
+
+    ``V_T = 0``, ``V_t(s, f) = max_i [ mu_i (1 + V_{t+1}(s_i + 1)) + (1 - mu_i) V_{t+1}(f_i + 1) ]``.
+
+    Layer ``t`` is an array over ``(s_0, f_0, s_1)`` (``f_1`` follows from ``t``); the whole
+    table has about ``T^4 / 4`` entries (25 million for ``T = 100``; a second or two).
+
+    Returns:
+        ``(V_0, choices)`` where ``choices[t][s0, f0, s1]`` is ``True`` where arm 1 is the
+        optimal pull (ties go to arm 0).
+    """
+    following = np.zeros((horizon + 1,) * 3)
+    choices: list[np.ndarray] = [np.zeros(0, dtype=bool)] * horizon
+    for made in range(horizon - 1, -1, -1):
+        s0, f0, s1 = np.indices((made + 1,) * 3)
+        f1 = np.maximum(made - s0 - f0 - s1, 0)
+        mean0 = (s0 + 1) / (s0 + f0 + 2)
+        mean1 = (s1 + 1) / (s1 + f1 + 2)
+        size = made + 1
+        stay = following[:size, :size, :size]  # a failure of arm 1 only raises f1
+        pull0 = mean0 * (1 + following[1 : size + 1, :size, :size]) + (1 - mean0) * following[:size, 1 : size + 1, :size]
+        pull1 = mean1 * (1 + following[:size, :size, 1 : size + 1]) + (1 - mean1) * stay
+        choices[made] = pull1 > pull0
+        following = np.maximum(pull0, pull1)
+    return float(following[0, 0, 0]), tuple(choices)
+
+
+def dependent_bandit_mean(evidence: np.ndarray, pulls: np.ndarray, variant: str) -> np.ndarray:
+    """Posterior mean of ``p1`` in a dependent bandit after ``evidence`` of ``pulls`` outcomes favoured it.
+
+    An outcome favours ``p1`` when arm 0 pays or arm 1 does not (each has probability ``p1``).
+    ``dependent``: ``p1 ~ U[0, 1]``, posterior ``Beta(e + 1, n - e + 1)``. The paired sets
+    (``easy``/``medium``/``hard``): ``p1 = q`` or ``1 - q`` with odds ``(q / (1 - q))^(2e - n)``.
+    """
+    if variant == "dependent":
+        return (evidence + 1.0) / (pulls + 2.0)
+    q = PAIRED_PROBABILITIES[variant]
+    high = 1.0 / (1.0 + ((1.0 - q) / q) ** (2.0 * evidence - pulls))
+    return high * q + (1.0 - high) * (1.0 - q)
+
+
+def dependent_bandit_value(horizon: int, variant: str) -> float:
+    r"""Bayes-optimal value of a dependent two-armed bandit (``p2 = 1 - p1``).
+
+    Whichever arm is pulled, the outcome favours ``p1`` with probability ``p1`` (arm 0 pays
+    with ``p1``; arm 1 fails with ``1 - p2 = p1``). So the belief about ``p1`` evolves the same
+    way whatever the agent does: the choice changes the reward now and nothing later, and the
+    myopic rule (pull arm 0 iff the posterior mean ``m`` of ``p1`` exceeds 1/2) is optimal.
+    With ``e`` favouring outcomes of ``t`` pulls:
+
+    ``V_T = 0``, ``V_t(e) = max(m, 1 - m) + m V_{t+1}(e + 1) + (1 - m) V_{t+1}(e)``.
+    """
+    following = np.zeros(horizon + 1)
+    for made in range(horizon - 1, -1, -1):
+        evidence = np.arange(made + 1, dtype=np.float64)
+        mean = dependent_bandit_mean(evidence, np.float64(made), variant)
+        following = np.maximum(mean, 1 - mean) + mean * following[1 : made + 2] + (1 - mean) * following[: made + 1]
+    return float(following[0])
+
+
+def bandit_value(horizon: int, variant: str = "independent") -> float:
+    """Bayes-optimal expected number of rewards in ``horizon`` pulls of the ``variant`` bandit."""
+    if variant == "independent":
+        return independent_bandit_policy(horizon)[0]
+    if variant == "dependent" or variant in PAIRED_PROBABILITIES:
+        return dependent_bandit_value(horizon, variant)
+    raise ValueError(f"unknown bandit variant {variant!r}")
+
+
+# ------------------------------------------------------------------------------ NMN-TwoStep
+@cache
+def two_step_value(
+    trials: int,
+    common: float = COMMON_PROBABILITY,
+    reward: float = REWARD_PROBABILITY,
+    swap: float = SWAP_PROBABILITY,
+) -> float:
+    r"""Bayes-optimal expected reward of ``trials`` trials of the two-step task.
+
+    The hidden state is which second-stage state is good, ``g`` in {S2, S3}; the belief is
+    ``beta = (P(g = S2), P(g = S3))``. Landing in ``s`` and getting ``r`` has likelihood
+    ``reward`` if (``s`` is S2) == (``r`` = 1) under ``g = S2``, and ``1 - reward`` otherwise
+    (mirror image under ``g = S3``). For either landing state, the two outcomes multiply the
+    belief by ``D_up = diag(reward, 1 - reward)`` or ``D_down = diag(1 - reward, reward)``,
+    with the same probabilities (the belief is a martingale with the same two possible values).
+    So the first-stage action changes the chance of reward now and **not** what is learnt: the
+    myopic rule (the action whose common state is more likely good) is optimal.
+
+    Exact value by value iteration over the belief (piecewise-linear, convex): with the swap
+    matrix ``S = [[1 - swap, swap], [swap, 1 - swap]]`` applied between trials and the expected
+    reward vectors ``R_0 = (c r + (1-c)(1-r), c(1-r) + (1-c) r)``, ``R_1`` its mirror,
+
+    ``V_k(beta) = max_a R_a . beta + V_{k-1}(S D_up beta) + V_{k-1}(S D_down beta)``
+
+    for unnormalised beliefs. ``V_k`` is the maximum of linear functions ``alpha . beta``; its
+    vectors are ``R_a + D_up S^T alpha + D_down S^T alpha'``, pruned to the upper envelope.
+    The value is ``V_K((1/2, 1/2))``: the first good state is a fair coin. Lines within
+    ``ENVELOPE_TOLERANCE`` of the envelope are pruned, which bounds the error (see there).
+    """
+    chance = np.array([common * reward + (1 - common) * (1 - reward), common * (1 - reward) + (1 - common) * reward])
+    immediate = np.stack([chance, chance[::-1]])
+    mixing = np.array([[1 - swap, swap], [swap, 1 - swap]])
+    up, down = np.array([reward, 1 - reward]), np.array([1 - reward, reward])
+    vectors = np.zeros((1, 2))
+    for _ in range(trials):
+        carried = vectors @ mixing  # rows: S^T alpha
+        combined = (
+            immediate[:, None, None, :] + (up * carried)[None, :, None, :] + (down * carried)[None, None, :, :]
+        ).reshape(-1, 2)
+        vectors = upper_envelope(combined)
+    return float(np.max(vectors @ np.array([0.5, 0.5])))
+
+
+ENVELOPE_TOLERANCE = 1e-6
+"""A line of the value function that is never more than this above the others is dropped.
+
+Dropping lines only lowers the value, and the beliefs of a trial's two outcomes carry total
+weight 1, so each trial adds at most this much error: the two-step value is exact to within
+``trials * ENVELOPE_TOLERANCE`` below (1e-4 for 100 trials), and computed in about a second."""
+
+
+def upper_envelope(vectors: np.ndarray, tolerance: float = ENVELOPE_TOLERANCE) -> np.ndarray:
+    """The vectors ``alpha`` on the upper envelope of ``alpha . (b, 1 - b)`` over ``b`` in ``[0, 1]``.
+
+    Each vector is the line ``c + m b`` with ``c = alpha_1`` and ``m = alpha_0 - alpha_1``.
+    The upper hull is built by increasing slope (a monotone chain), cut to ``[0, 1]``, and
+    lines that top their neighbours by at most ``tolerance`` are dropped.
+    """
+    slopes = vectors[:, 0] - vectors[:, 1]
+    intercepts = vectors[:, 1]
+    order = np.lexsort((intercepts, slopes))
+    chain: list[tuple[float, float]] = []
+    for line in zip(slopes[order].tolist(), intercepts[order].tolist()):
+        if chain and line[0] == chain[-1][0]:
+            chain.pop()  # the same slope: the later line has the higher intercept
+        while len(chain) >= 2 and _crossing(chain[-2], line) <= _crossing(chain[-2], chain[-1]):
+            chain.pop()  # the middle line is never strictly on top
+        chain.append(line)
+    while len(chain) >= 2 and _crossing(chain[0], chain[1]) <= 0.0:
+        chain.pop(0)
+    while len(chain) >= 2 and _crossing(chain[-2], chain[-1]) >= 1.0:
+        chain.pop()
+    kept = [chain[0]]
+    for index in range(1, len(chain)):
+        line = chain[index]
+        following = chain[index + 1] if index + 1 < len(chain) else None
+        point = 1.0 if following is None else min(max(_crossing(kept[-1], following), 0.0), 1.0)
+        others = max(_at(kept[-1], point), _at(following, point) if following else -np.inf)
+        if _at(line, point) - others > tolerance:
+            kept.append(line)
+    return np.array([(intercept + slope, intercept) for slope, intercept in kept])
+
+
+def _at(line: tuple[float, float], point: float) -> float:
+    return line[1] + line[0] * point
+
+
+def _crossing(first: tuple[float, float], second: tuple[float, float]) -> float:
+    """The belief where two lines ``c + m b`` of different slopes meet."""
+    return (first[1] - second[1]) / (second[0] - first[0])
+
+
+# ------------------------------------------------------------------------------ NMN-Harlow
+def harlow_value(trials: int) -> float:
+    """Bayes-optimal expected return of ``trials`` Harlow trials: ``5 (trials - 1)``.
+
+    The two objects are new and either is rewarded with probability 1/2, and the rewarded
+    side follows a schedule independent of the objects: the first choice wins ``+5`` or
+    ``-5`` with equal chance (expected 0) whatever the agent does. Its reward tells which
+    object is rewarded (the chosen one if ``+5``, else the other), so every later trial is a
+    sure ``+5``.
+    """
+    return REWARD * (trials - 1)

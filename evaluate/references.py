@@ -2,7 +2,7 @@
 
 ``bayes`` is the Bayes-optimal policy where it is exact (NMN-Bench1 and the classic tasks);
 on NMN-Bench2 and NMN-Bench3 it is a belief-based planner, a reference and not a proven
-optimum (:data:`EXACT` says which). ``reference(name, env_id, **env_kwargs)`` builds one.
+optimum (the bounds of :mod:`evaluate.bounds` say which). ``reference(name, env_id, **env_kwargs)`` builds one.
 
 The ``bayes`` agents act from what any agent sees (observation, previous reward) and their
 own memory of what they played; only ``oracle`` reads the task.
@@ -18,7 +18,12 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
 from evaluate.agents import Observation, Policy
-from evaluate.exact import MOVING_TARGET_HEDGE_MARGIN, MOVING_TARGET_PROBE
+from evaluate.exact import (
+    MOVING_TARGET_HEDGE_MARGIN,
+    MOVING_TARGET_PROBE,
+    dependent_bandit_mean,
+    independent_bandit_policy,
+)
 from evaluate.oracles import ORACLES, _heading_action, wind_heading
 from evaluate.rollout import episode_length
 from nmn_envs import arena
@@ -211,15 +216,113 @@ class TwoTargetsBayes(Policy):
         return _heading_action(direction)
 
 
+class BanditBayes(Policy):
+    """NMN-Bandit: the Bayes-optimal policy of :mod:`evaluate.exact` for the env's variant.
+
+    Counts each arm's successes and failures. Independent arms: the backward-induction table
+    of :func:`evaluate.exact.independent_bandit_policy`; dependent variants: the myopic rule
+    on the posterior mean of ``p1`` (:func:`evaluate.exact.dependent_bandit_value` shows why
+    it is optimal).
+    """
+
+    name = "bayes"
+    description = "Bayes-optimal (exact)"
+
+    def reset(self, env: VectorEnv) -> None:
+        self.variant = env.unwrapped.core.variant
+        self.horizon = episode_length(env)
+        self.counts = np.zeros((env.num_envs, 2, 2), dtype=np.int64)  # arm, (success, failure)
+        self.last = np.zeros(env.num_envs, dtype=np.int64)
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        reward = observation["prev_reward"][:, 0]
+        self.counts[episode_start] = 0
+        rows = np.flatnonzero(~episode_start)
+        self.counts[rows, self.last[rows], np.where(reward[rows] > 0.5, 0, 1)] += 1
+        successes, failures = self.counts[:, :, 0], self.counts[:, :, 1]
+        pulls = self.counts.sum(axis=(1, 2))
+        if self.variant == "independent":
+            choices = independent_bandit_policy(self.horizon)[1]
+            made = np.minimum(pulls, self.horizon - 1)
+            actions = np.array([
+                choices[t][s[0], f[0], s[1]] for t, s, f in zip(made, successes, failures)
+            ], dtype=np.int64)
+        else:
+            evidence = successes[:, 0] + failures[:, 1]
+            mean = dependent_bandit_mean(evidence.astype(np.float64), pulls.astype(np.float64), self.variant)
+            actions = (mean < 0.5).astype(np.int64)
+        self.last = actions
+        return actions
+
+
+class TwoStepBayes(Policy):
+    """NMN-TwoStep: the belief filter and the myopic choice, Bayes-optimal here.
+
+    Keeps ``b = P(S2 is good)``: after each trial, Bayes' rule with the landing state and the
+    reward, then the swap. In S1 it takes the action whose common transition leads to the
+    more likely good state (see :func:`evaluate.exact.two_step_value` for why myopic is optimal).
+    """
+
+    name = "bayes"
+    description = "Bayes-optimal (exact)"
+
+    def reset(self, env: VectorEnv) -> None:
+        core = env.unwrapped.core
+        self.common = core.common_probability
+        self.reward = core.reward_probability
+        self.swap = core.swap_probability
+        self.belief = np.full(env.num_envs, 0.5)
+        self.landed = np.full(env.num_envs, -1)
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        state = np.argmax(observation["observation"], axis=1)
+        reward = observation["prev_reward"][:, 0]
+        self.belief[episode_start] = 0.5
+        self.landed[episode_start] = -1
+        finished = (state == 0) & (self.landed >= 0)
+        agrees = (self.landed == 1) == (reward > 0.5)  # the outcome favours S2 being good
+        favour_s2 = np.where(agrees, self.reward, 1.0 - self.reward)
+        posterior = self.belief * favour_s2 / (self.belief * favour_s2 + (1 - self.belief) * (1 - favour_s2))
+        swapped = (1 - self.swap) * posterior + self.swap * (1 - posterior)
+        self.belief = np.where(finished, swapped, self.belief)
+        self.landed = np.where(state == 0, -1, state)
+        return np.where((state == 0) & (self.belief < 0.5), 1, 0).astype(np.int64)
+
+
+class HarlowBayes(Policy):
+    """NMN-Harlow: pick the left object first; then always the object its reward points to."""
+
+    name = "bayes"
+    description = "Bayes-optimal (exact)"
+
+    def reset(self, env: VectorEnv) -> None:
+        width = env.single_observation_space["observation"].shape[0] // 2
+        self.width = width
+        self.remembered = np.zeros((env.num_envs, width))
+        self.rewarded = np.zeros(env.num_envs, dtype=bool)
+        self.known = np.zeros(env.num_envs, dtype=bool)
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        objects = observation["observation"].reshape(len(episode_start), 2, self.width).astype(np.float64)
+        reward = observation["prev_reward"][:, 0]
+        learning = ~episode_start & ~self.known
+        self.rewarded = np.where(learning, reward > 0, self.rewarded)
+        self.known = np.where(episode_start, False, self.known | learning)
+        distance = np.linalg.norm(objects - self.remembered[:, None, :], axis=2)
+        remembered_side = np.argmin(distance, axis=1)
+        actions = np.where(self.known, np.where(self.rewarded, remembered_side, 1 - remembered_side), 0)
+        first = ~self.known
+        self.remembered[first] = objects[first, 0]
+        return actions.astype(np.int64)
+
+
 BAYES: dict[str, Callable[[], Policy]] = {
     "NMN-Bench1-v0": MovingTargetBayes,
     "NMN-Bench2-v0": WindNavigationPlanner,
     "NMN-Bench3-v0": TwoTargetsBayes,
-}
-EXACT: dict[str, bool] = {
-    "NMN-Bench1-v0": True,
-    "NMN-Bench2-v0": False,
-    "NMN-Bench3-v0": False,
+    "NMN-Bandit-v0": BanditBayes,
+    "NMN-TwoStep-v0": TwoStepBayes,
+    "NMN-Harlow-v0": HarlowBayes,
 }
 
 

@@ -58,7 +58,7 @@ def markdown(result: EvaluationResult) -> str:
         "| bound | kind | value | Monte Carlo mean of that agent here | difference / s.e. |",
         "|---|---|---|---|---|",
     ]
-    played = {entry.name: np.asarray(entry.returns) for entry in result.references}
+    played = {entry.name: np.asarray(entry.returns) for entry in (*result.references, result.agent)}
     for bound in result.bounds:
         value = f"{bound.value:.2f}" + (f" ± {bound.standard_error:.2f}" if bound.standard_error else "")
         monte_carlo = gap = "–"
