@@ -35,14 +35,23 @@ VERSIONS: dict[str, tuple[int, int]] = {
     "NMN-Bench1-v0": (1, EVALUATION_SEED_BASE + 1_000_000),
     "NMN-Bench2-v0": (1, EVALUATION_SEED_BASE + 2_000_000),
     "NMN-Bench3-v0": (1, EVALUATION_SEED_BASE + 3_000_000),
+    "NMN-Bandit-v0": (1, EVALUATION_SEED_BASE + 4_000_000),
+    "NMN-TwoStep-v0": (1, EVALUATION_SEED_BASE + 5_000_000),
+    "NMN-Harlow-v0": (1, EVALUATION_SEED_BASE + 6_000_000),
+    "NMN-Navigation2D-v0": (1, EVALUATION_SEED_BASE + 7_000_000),
 }
-DEFAULT_VERSION_SEED = EVALUATION_SEED_BASE + 9_000_000
+UNPUBLISHED_SEED = EVALUATION_SEED_BASE + 9_000_000
+"""Generator seed of the sets of ids without a published version (labelled ``unpublished``)."""
 
 # "<env id>/v<N>" -> sha256 of the set built with the env's default kwargs.
 PINNED: dict[str, str] = {
     "NMN-Bench1-v0/v1": "0e0369b9db7265e9f1b8ab221cc2fc06038f76359f6cc04000a811a7de92d027",
     "NMN-Bench2-v0/v1": "0991acb433b95b7fb695b0d3d6041b1fb96c09155edf577c71c76c0babd20197",
     "NMN-Bench3-v0/v1": "1e471e8cca779bc340bad6c589ded4315ba5347abab95e7d03426ef79ee7f12e",
+    "NMN-Bandit-v0/v1": "e33275f5a1732047d54c503dbb7483f13583ef1f058e6036b2363ddc44d727ca",
+    "NMN-TwoStep-v0/v1": "7fa1fe7194f9bf975870f620b94f42d3c4e2e63b2fbc1e411d4c2562334fca24",
+    "NMN-Harlow-v0/v1": "15ebe9dad6f0caef5349b457a05efbf556088b34adf2dac882e23f95f56ae9ba",
+    "NMN-Navigation2D-v0/v1": "d845b2b634c96bcc17264dd5c71d8b90f9caaec264bb361a62bb4a25168847f0",
 }
 
 
@@ -52,7 +61,8 @@ class TaskSet:
 
     Attributes:
         env_id: the environment the tasks belong to.
-        version: ``"<env_id>/v<N>"``, or ``"<env_id>/custom"`` for non-default env kwargs.
+        version: ``"<env_id>/v<N>"``; ``"<env_id>/custom"`` for env kwargs that change the
+            task distribution; ``"<env_id>/unpublished"`` for ids without a published set.
         generator_seed: the seed of the generator the tasks are drawn with.
         tasks: the tasks, in order.
         seeds: the reset seed of each task's sub-environment.
@@ -121,14 +131,14 @@ def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
         ValueError: if a published set no longer regenerates to its pinned hash.
     """
     check_env_id(env_id)
-    number, generator_seed = VERSIONS.get(env_id, (1, DEFAULT_VERSION_SEED))
+    number, generator_seed = VERSIONS.get(env_id, (0, UNPUBLISHED_SEED))
     env = gym.make(env_id, **env_kwargs)
     rng = np.random.default_rng(generator_seed)
     tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
     env.close()
     seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
     digest = content_hash([task.to_dict() for task in tasks], list(seeds))
-    version = f"{env_id}/v{number}"
+    version = f"{env_id}/v{number}" if number else f"{env_id}/unpublished"
     pinned = PINNED.get(version)
     if pinned is not None and digest != pinned:
         if not _distribution_kwargs(env_kwargs):

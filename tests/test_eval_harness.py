@@ -1,0 +1,137 @@
+"""The evaluation harness: task sets, agents of every kind, scores, reports and bad input."""
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from evaluate import evaluate, load_result
+from evaluate.cli import main
+from evaluate.report import CURVE_FILE, RESULT_FILE, RETURNS_FILE, TABLE_FILE
+from evaluate.task_sets import EVALUATION_SEED_BASE, PINNED, SET_SIZE, task_set
+
+ENV_ID = "NMN-Bench1-v0"
+SHORT = {"max_episode_steps": 40}
+FAST = {"n_tasks": 16, "env_kwargs": SHORT, "reps": 200}
+
+
+def test_published_task_sets_regenerate_to_their_pinned_hashes():
+    for version, digest in PINNED.items():
+        env_id = version.split("/")[0]
+        found = task_set(env_id)
+        assert found.version == version
+        assert found.sha256 == digest
+        assert len(found) == SET_SIZE
+        assert min(found.seeds) > EVALUATION_SEED_BASE
+
+
+def test_the_episode_length_keeps_the_task_set():
+    assert task_set(ENV_ID, **SHORT).sha256 == task_set(ENV_ID).sha256
+    assert task_set("NMN-Bandit-v0", variant="hard").version == "NMN-Bandit-v0/custom"
+
+
+def test_bayes_scores_one_and_random_zero_and_the_result_round_trips(tmp_path):
+    result = evaluate("bayes", ENV_ID, baselines=["random"], **FAST)
+    normalised = result.agent.normalised_score
+    assert normalised.low <= normalised.value <= normalised.high
+    assert abs(normalised.value - 1.0) < 0.01
+    random = result.score("random").normalised_score
+    assert random.low <= 0.0 <= random.high
+    assert result.agent.probability_of_improvement["random"].value == 1.0
+    assert result.bound("bayes").kind == "exact"
+    assert len(result.agent.adaptation_curve) == SHORT["max_episode_steps"]
+    path = tmp_path / "result.json"
+    path.write_text(result.model_dump_json())
+    assert load_result(path) == result
+
+
+def test_tasks_are_played_with_their_seeds_as_single_envs_would():
+    """A plain callable's per-task returns equal single-env rollouts of the same task and seed."""
+    result = evaluate(lambda observation: np.full((len(observation["observation"]), 1), 0.3), ENV_ID, **FAST)
+    tasks, seeds = task_set(ENV_ID).head(3)
+    for index, (task, seed) in enumerate(zip(tasks, seeds)):
+        env = gym.make(ENV_ID, **SHORT)
+        env.reset(seed=seed, options={"task": task})
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(np.array([0.3], dtype=np.float32))
+            total += reward
+            done = terminated or truncated
+        assert result.agent.returns[index] == pytest.approx(total)
+
+
+class CountingAgent:
+    """An agent with SB3's predict signature whose state counts its own steps."""
+
+    def __init__(self):
+        self.starts = []
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        self.starts.append(np.asarray(episode_start).copy())
+        steps = np.zeros(len(episode_start)) if state is None else state + 1
+        return np.tanh(steps)[:, None] * 0.1, steps
+
+
+def test_predict_agents_get_their_state_back_and_episode_starts():
+    agent = CountingAgent()
+    evaluate(agent, ENV_ID, **FAST)
+    assert agent.starts[0].all()
+    assert not any(start.any() for start in agent.starts[1:SHORT["max_episode_steps"]])
+    assert len(agent.starts) == SHORT["max_episode_steps"]
+
+
+def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path):
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import PPO
+
+    recurrent = RecurrentPPO("MultiInputLstmPolicy", gym.make(ENV_ID), n_steps=8, batch_size=8, seed=0, device="cpu")
+    recurrent.save(tmp_path / "recurrent.zip")
+    flat = PPO("MlpPolicy", gym.wrappers.FlattenObservation(gym.make(ENV_ID)), n_steps=8, batch_size=8, seed=0, device="cpu")
+    flat.save(tmp_path / "flat.zip")
+    first = evaluate(str(tmp_path / "recurrent.zip"), ENV_ID, baselines=[tmp_path / "flat.zip"], **FAST)
+    again = evaluate(str(tmp_path / "recurrent.zip"), ENV_ID, **FAST)
+    assert first.agent.name == "recurrent"
+    assert first.agent.returns == again.agent.returns
+    assert "flat" in first.agent.probability_of_improvement
+
+
+def test_cli_writes_a_valid_report(tmp_path, capsys):
+    out = tmp_path / "report"
+    main([ENV_ID, "--agent", "random", "--n-tasks", "8", "--max-episode-steps", "20", "--reps", "100",
+          "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "| random | agent |" in printed and "| bayes | exact |" in printed
+    result = load_result(out / RESULT_FILE)
+    assert json.loads((out / RESULT_FILE).read_text())["schema_version"] == result.schema_version
+    assert (out / TABLE_FILE).read_text() in printed
+    for plot in (CURVE_FILE, RETURNS_FILE):
+        assert (out / plot).read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("agent", "kwargs", "error", "message"),
+    [
+        ("bayes", {"env_id": "NMN-Nothing-v0"}, gym.error.NameNotFound, "unknown environment id"),
+        ("no-such-agent", {}, ValueError, "neither a reference agent"),
+        ("bayes", {"n_tasks": SET_SIZE + 1}, ValueError, "exceeds the 1000 tasks"),
+        (lambda obs: np.zeros((len(obs["observation"]), 2)), {}, ValueError, "invalid actions at step 0"),
+        (lambda obs: np.full((len(obs["observation"]), 1), np.nan), {}, ValueError, "NaN"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(agent, kwargs, error, message):
+    arguments = {"env_id": ENV_ID, **FAST, **kwargs}
+    with pytest.raises(error, match=message):
+        evaluate(agent, **arguments)
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path):
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a loadable RecurrentPPO or PPO model"):
+        evaluate(str(broken), ENV_ID, **FAST)
+
+
+def test_cli_reports_bad_input_without_a_traceback(tmp_path):
+    with pytest.raises(SystemExit, match="unknown environment id"):
+        main(["NMN-Nothing-v0", "--agent", "random", "--out", str(tmp_path)])
