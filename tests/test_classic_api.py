@@ -15,6 +15,7 @@ import nmn_envs
 from nmn_envs.registration import make_task_env
 from nmn_envs.tasks import Task
 from nmn_envs.wrappers import FeedbackWrapper
+from tests.conftest import random_actions
 
 CLASSIC_IDS = list(nmn_envs.CLASSIC_TASKS)
 MARKS_TRIALS = {"NMN-TwoStep-v0", "NMN-Navigation2D-v0"}
@@ -34,14 +35,6 @@ VECTOR_CASES = [
     ("NMN-Navigation2D-v0", {"trials_per_task": 3, "max_episode_steps": 250}),
     ("NMN-Navigation2D-v0", {"feedback": False}),
 ]
-
-
-def random_actions(space: gym.Space, count: int, seed: int) -> np.ndarray:
-    """``count`` actions for one sub-environment; Box actions reach past the bounds (clipped)."""
-    rng = np.random.default_rng(seed)
-    if isinstance(space, gym.spaces.Discrete):
-        return rng.integers(0, space.n, size=count)
-    return rng.uniform(1.2 * space.low, 1.2 * space.high, size=(count, *space.shape))
 
 
 def flat(observation) -> np.ndarray:
@@ -158,23 +151,6 @@ def test_vector_sub_env_equals_single_env_across_trials_and_autoresets(env_id, k
 
 
 @pytest.mark.parametrize("env_id", CLASSIC_IDS)
-def test_native_vector_env_matches_sync_vector_env(env_id):
-    native = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
-    sync = gym.make_vec(env_id, num_envs=3, vectorization_mode="sync")
-    native_obs, _ = native.reset(seed=5)
-    sync_obs, _ = sync.reset(seed=5)
-    actions = np.stack([random_actions(native.single_action_space, 220, i) for i in range(3)], 1)
-    for step_actions in actions:
-        for key in native_obs:
-            np.testing.assert_array_equal(native_obs[key], sync_obs[key])
-        native_obs, native_r, native_term, native_trunc, _ = native.step(step_actions)
-        sync_obs, sync_r, sync_term, sync_trunc, _ = sync.step(step_actions)
-        np.testing.assert_array_equal(native_r, sync_r)
-        np.testing.assert_array_equal(native_term, sync_term)
-        np.testing.assert_array_equal(native_trunc, sync_trunc)
-
-
-@pytest.mark.parametrize("env_id", CLASSIC_IDS)
 def test_task_api(env_id):
     env = gym.make(env_id)
     task = env.unwrapped.sample_task(np.random.default_rng(3))
@@ -216,24 +192,6 @@ def test_observations_do_not_depend_on_the_task(env_id):
             trace.append(env.step(action)[0])
         traces.append(np.stack(trace))
     np.testing.assert_array_equal(*traces)
-
-
-@pytest.mark.parametrize("env_id", CLASSIC_IDS)
-def test_rgb_array_frames(env_id):
-    env = gym.make(env_id, render_mode="rgb_array")
-    env.reset(seed=1)
-    first = env.render()
-    assert first.dtype == np.uint8 and first.shape == (256, 256, 3)
-    for action in random_actions(env.action_space, 3, 1):
-        env.step(action)
-    assert not np.array_equal(first, env.render())
-    vec = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", render_mode="rgb_array")
-    vec.reset(seed=1)
-    frames = vec.render()
-    assert len(frames) == 2 and frames[0].shape == (256, 256, 3)
-    plain = gym.make(env_id)
-    plain.reset(seed=1)
-    assert plain.render() is None
 
 
 @pytest.mark.parametrize("env_id", CLASSIC_IDS)
