@@ -26,8 +26,8 @@ from rich.text import Text
 
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
-from leaderboard.submission import SubmissionError, make_card
-from leaderboard.validation import MAX_SUBMISSION_BYTES, accept
+from leaderboard.submission import SubmissionError, make_card, parse_submission_json
+from leaderboard.validation import MAX_SUBMISSION_BYTES, validate
 
 _console = Console()
 
@@ -64,12 +64,16 @@ def _submit(store: Store, args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.stat().st_size > MAX_SUBMISSION_BYTES:
         raise SubmissionError(str(path), f"larger than the limit of {MAX_SUBMISSION_BYTES} bytes")
-    card = None
-    if args.name is not None:
+    submission = parse_submission_json(path.read_bytes())
+    if args.name or args.author or args.url or args.description:
         card = make_card(
-            name=args.name, authors=args.author, url=args.url, description=args.description
+            name=args.name or submission.card.name,
+            authors=args.author,
+            url=args.url,
+            description=args.description,
         )
-    entry = store.add(accept(path.read_bytes(), card))
+        submission = submission.model_copy(update={"card": card})
+    entry = store.add(validate(submission))
     print(f"stored entry {entry.id}: {entry.agent_name} on {entry.env_id}, normalised IQM "
           f"{_interval(entry.score, entry.score_low, entry.score_high, 3)}")
     return 0
@@ -174,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit", help="validate and store a result.json or submission")
     submit.add_argument("file")
-    submit.add_argument("--name", help="agent name (default: the result's agent name)")
+    submit.add_argument("--name", help="agent name (default: the submission's or result's)")
     submit.add_argument("--author", action="append", default=[], help="repeat for each author")
     submit.add_argument("--url", default=None, help="code or paper URL")
     submit.add_argument("--description", default="", help="a short description")

@@ -107,10 +107,10 @@ def make_card(**fields: Any) -> AgentCard:
         raise _first_error(error, "card") from None
 
 
-def parse_submission(document: Any, card: AgentCard | None = None) -> Submission:
+def parse_submission(document: Any) -> Submission:
     """A :class:`Submission` from decoded JSON: a full submission, or a bare harness result.
 
-    A bare ``result.json`` gets ``card`` (by default a card named after the result's agent).
+    A bare ``result.json`` gets a card named after the result's agent.
 
     Raises:
         SubmissionError: naming the first invalid field and why it is invalid.
@@ -123,16 +123,18 @@ def parse_submission(document: Any, card: AgentCard | None = None) -> Submission
         result = EvaluationResult.model_validate(document)
     except ValidationError as error:
         raise _first_error(error) from None
-    return Submission(card=card or AgentCard(name=result.agent.name), result=result)
+    return Submission(card=make_card(name=result.agent.name), result=result)
 
 
-def parse_submission_json(text: str | bytes, card: AgentCard | None = None) -> Submission:
+def parse_submission_json(text: str | bytes) -> Submission:
     """:func:`parse_submission` of JSON text; malformed JSON is a :class:`SubmissionError`."""
     try:
         document = json.loads(text, parse_constant=_refuse_non_finite)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SubmissionError("(document)", f"not valid JSON: {error}") from None
-    return parse_submission(document, card)
+    except RecursionError:
+        raise SubmissionError("(document)", "JSON nested too deeply") from None
+    return parse_submission(document)
 
 
 def _refuse_non_finite(constant: str) -> float:

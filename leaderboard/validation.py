@@ -35,7 +35,7 @@ from evaluate.bounds import exact_bounds
 from evaluate.schema import AgentScore, EvaluationResult, Interval
 from evaluate.stats import iqm_interval, mean_interval
 from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, task_set
-from leaderboard.submission import AgentCard, Submission, SubmissionError, parse_submission_json
+from leaderboard.submission import Submission, SubmissionError, parse_submission_json
 
 MAX_SUBMISSION_BYTES = 8 * 2**20
 # Recomputed statistics must match to this relative precision (float64 arithmetic, JSON round trip).
@@ -49,8 +49,8 @@ CI_SEED = 0
 CI_TOLERANCE = 0.2
 
 
-def accept(text: str | bytes, card: AgentCard | None = None) -> Submission:
-    """Parse and :func:`validate` JSON text (a submission, or a bare result given ``card``).
+def accept(text: str | bytes) -> Submission:
+    """Parse and :func:`validate` JSON text (a submission, or a bare result named after its agent).
 
     Raises:
         SubmissionError: oversized, malformed or invalid, naming the field and the reason.
@@ -59,7 +59,7 @@ def accept(text: str | bytes, card: AgentCard | None = None) -> Submission:
         raise SubmissionError(
             "(document)", f"{len(text)} bytes exceeds the limit of {MAX_SUBMISSION_BYTES} bytes"
         )
-    return validate(parse_submission_json(text, card))
+    return validate(parse_submission_json(text))
 
 
 def validate(submission: Submission) -> Submission:

@@ -92,7 +92,13 @@ def test_tampered_numbers_are_refused_with_422_naming_the_field(
 
 
 @pytest.mark.parametrize(
-    ("body", "field"), [(b"{not json", "(document)"), (b"\xff\xfe", "(document)"), (b"{}", "package_version")]
+    ("body", "field"),
+    [
+        (b"{not json", "(document)"),
+        (b"\xff\xfe", "(document)"),
+        (b"[" * 200_000, "(document)"),
+        (b"{}", "package_version"),
+    ],
 )
 def test_malformed_bodies_are_422_json(client: TestClient, body: bytes, field: str) -> None:
     response = client.post("/api/submissions", content=body, headers=JSON_HEADERS)
