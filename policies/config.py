@@ -1,7 +1,9 @@
 """Training hyperparameters per environment, read from the YAML files of ``policies/hyperparams``.
 
 One file per environment id (``NMN-Bench1-v0.yml``), in the style of rl-baselines3-zoo: the
-number of environments and their kwargs, RecurrentPPO's keyword arguments, and the
+number of environments and their kwargs, whether the training reward is scaled by SB3's
+``VecNormalize`` (observations, previous reward included, stay raw), RecurrentPPO's keyword
+arguments, and the
 ``policy_kwargs`` of each policy (``nmn``, ``rnn``, ``lstm``). Ids without a file use
 ``default.yml``.
 """
@@ -25,6 +27,7 @@ class Hyperparams(BaseModel):
 
     n_envs: PositiveInt
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    normalize_reward: bool = False
     gamma: float = Field(gt=0.0, le=1.0)
     gae_lambda: float = Field(ge=0.0, le=1.0)
     learning_rate: float = Field(gt=0.0)
@@ -40,7 +43,7 @@ class Hyperparams(BaseModel):
 
     def algorithm_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``RecurrentPPO`` (without the policy's)."""
-        return self.model_dump(exclude={"n_envs", "env_kwargs", "policy_kwargs"})
+        return self.model_dump(exclude={"n_envs", "env_kwargs", "normalize_reward", "policy_kwargs"})
 
 
 def hyperparams_path(env_id: str) -> Path:

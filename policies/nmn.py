@@ -169,13 +169,20 @@ class NMNPolicy(StackedRecurrentPolicy):
         activation: Activation = "clip",
         **kwargs: Any,
     ) -> None:
-        self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
         self.modulation_size = modulation_size
         self.main_sizes = check_sizes("main_sizes", main_sizes)
-        self.cell = cell
         self.activation = activation
         # The output layer of each network is its head: no dense layers after it.
-        super().__init__(observation_space, action_space, lr_schedule, latent_size=1, net_arch=[], **kwargs)
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            recurrent_sizes=recurrent_sizes,
+            cell=cell,
+            latent_size=1,
+            net_arch=[],
+            **kwargs,
+        )
 
     def _build_recurrent_networks(self) -> None:
         def network(output_size: int, output_gain: float) -> NeuromodulatedNetwork:
@@ -201,11 +208,5 @@ class NMNPolicy(StackedRecurrentPolicy):
         data = super()._get_constructor_parameters()
         for fixed in ("net_arch", "activation_fn"):
             del data[fixed]
-        data.update(
-            recurrent_sizes=self.recurrent_sizes,
-            modulation_size=self.modulation_size,
-            main_sizes=self.main_sizes,
-            cell=self.cell,
-            activation=self.activation,
-        )
+        data.update(modulation_size=self.modulation_size, main_sizes=self.main_sizes, activation=self.activation)
         return data

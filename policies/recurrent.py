@@ -82,7 +82,9 @@ class RecurrentStack(nn.Module):
 class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     """Base of the policies of this package: separate actor and critic recurrent networks.
 
-    Subclasses implement :meth:`_build_recurrent_networks`, which sets ``lstm_actor`` and
+    ``recurrent_sizes`` and ``cell`` describe the recurrent stack (see :class:`RecurrentStack`);
+    ``latent_size`` is the size of the networks' per-step output. Subclasses implement
+    :meth:`_build_recurrent_networks`, which sets ``lstm_actor`` and
     ``lstm_critic`` to modules with the interface of :class:`RecurrentStack` (``input_size``, ``hidden_size``, ``num_layers = 1``,
     ``forward(x, (h, c))``). Its per-step output is the latent the parent feeds to
     ``mlp_extractor`` and then ``action_net`` / ``value_net``.
@@ -97,9 +99,13 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         action_space: spaces.Space,
         lr_schedule: Schedule,
         *,
+        recurrent_sizes: Sequence[int],
+        cell: Cell,
         latent_size: int,
         **kwargs: Any,
     ) -> None:
+        self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
+        self.cell = cell
         if kwargs.get("use_sde"):
             raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
         if isinstance(observation_space, spaces.Dict):
@@ -111,6 +117,11 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
         # The parent built its optimizer over the LSTMs replaced above: rebuild it.
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell)
+        return data
 
     def _build_recurrent_networks(self) -> None:
         """Set ``lstm_actor`` and ``lstm_critic`` (and change the heads where needed)."""

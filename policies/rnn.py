@@ -42,13 +42,13 @@ class RNNPolicy(StackedRecurrentPolicy):
         net_arch: Sequence[int] = (20, 10),
         **kwargs: Any,
     ) -> None:
-        self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
-        self.cell = cell
         super().__init__(
             observation_space,
             action_space,
             lr_schedule,
-            latent_size=self.recurrent_sizes[-1],
+            recurrent_sizes=recurrent_sizes,
+            cell=cell,
+            latent_size=check_sizes("recurrent_sizes", recurrent_sizes)[-1],
             net_arch=list(net_arch),
             **kwargs,
         )
@@ -56,8 +56,3 @@ class RNNPolicy(StackedRecurrentPolicy):
     def _build_recurrent_networks(self) -> None:
         self.lstm_actor = RecurrentStack(self.features_dim, self.recurrent_sizes, self.cell)
         self.lstm_critic = RecurrentStack(self.features_dim, self.recurrent_sizes, self.cell)
-
-    def _get_constructor_parameters(self) -> dict[str, Any]:
-        data = super()._get_constructor_parameters()
-        data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell)
-        return data

@@ -7,8 +7,8 @@ Usage::
 
 Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`).
 The run folder ``DIR`` receives ``config.yml`` (what was run), ``logs/run_<start step>/``
-(TensorBoard events and ``progress.csv``), ``checkpoints/model_<step>_steps.zip`` and, at the
-end, ``model.zip``, which ``RecurrentPPO.load`` reads in a fresh process.
+(TensorBoard events and ``progress.csv``), ``checkpoints/model_<step>_steps.zip`` (with the
+reward-scaling statistics where ``normalize_reward`` is set) and, at the end, ``model.zip``, which ``RecurrentPPO.load`` reads in a fresh process.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import torch as th
 import yaml
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import VecEnv, VecMonitor
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 
 import nmn_envs
 from nmn_envs.sb3_vec_env import make_sb3_vec_env
@@ -60,15 +61,22 @@ def check_env_id(env_id: str) -> None:
         raise ValueError(f"unknown environment id {env_id!r}; the suite registers {suite}")
 
 
-def make_training_env(env_id: str, n_envs: int, seed: int, env_kwargs: dict[str, Any]) -> VecEnv:
+def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams) -> VecEnv:
     """``n_envs`` copies of ``env_id`` (sub-env ``i`` seeded ``seed + i``) as a monitored SB3 VecEnv.
 
     Tasks with a batched core step in the native vector env (many times faster than SB3's
-    ``DummyVecEnv``, with the same semantics); other ids go through ``make_vec_env``.
+    ``DummyVecEnv``, with the same semantics); other ids go through ``make_vec_env``. With
+    ``normalize_reward`` the training reward is scaled by ``VecNormalize`` (observations stay raw,
+    so a saved model acts without it).
     """
+    n_envs, env_kwargs = hyperparams.n_envs, hyperparams.env_kwargs
     if env_id in nmn_envs.BENCHMARKS or env_id in nmn_envs.CLASSIC_TASKS:
-        return VecMonitor(make_sb3_vec_env(env_id, n_envs, seed=seed, **env_kwargs))
-    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+        env: VecEnv = VecMonitor(make_sb3_vec_env(env_id, n_envs, seed=seed, **env_kwargs))
+    else:
+        env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    if hyperparams.normalize_reward:
+        env = VecNormalize(env, norm_obs=False, norm_reward=True, gamma=hyperparams.gamma)
+    return env
 
 
 def build_model(
@@ -76,7 +84,7 @@ def build_model(
 ) -> RecurrentPPO:
     """A fresh RecurrentPPO model of ``policy`` on ``env_id`` with ``hyperparams``."""
     check_env_id(env_id)
-    env = make_training_env(env_id, hyperparams.n_envs, seed, hyperparams.env_kwargs)
+    env = make_training_env(env_id, seed, hyperparams)
     return RecurrentPPO(
         policy_class(policy, env.observation_space),
         env,
@@ -106,6 +114,7 @@ def learn(model: RecurrentPPO, run_dir: Path, timesteps: int, checkpoint_freq: i
         save_freq=max(checkpoint_freq // model.n_envs, 1),
         save_path=str(run_dir / CHECKPOINT_DIR),
         name_prefix=CHECKPOINT_PREFIX,
+        save_vecnormalize=True,
     )
     model.learn(
         total_timesteps=timesteps - start,
@@ -160,7 +169,10 @@ def resume(
     else:
         steps, checkpoint = latest
         # Fresh task draws after the restart: the sub-envs are seeded past the steps done.
-        env = make_training_env(config["env_id"], hyperparams.n_envs, config["seed"] + steps, hyperparams.env_kwargs)
+        env = make_training_env(config["env_id"], config["seed"] + steps, hyperparams)
+        statistics = checkpoint.with_name(f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl")
+        if isinstance(env, VecNormalize) and statistics.is_file():
+            env = VecNormalize.load(str(statistics), env.venv)
         model = RecurrentPPO.load(checkpoint, env=env, device=device)
     learn(model, run_dir, config["timesteps"], checkpoint_freq, progress_bar)
     return model
@@ -179,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hyperparams", help="YAML file to use instead of policies/hyperparams/<ENV_ID>.yml")
     parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="environment steps between checkpoints")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch CPU threads (default: 1, the fastest for these small recurrent networks)",
+    )
     parser.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
     return parser
 
@@ -186,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    th.set_num_threads(args.threads)
     options = {
         "checkpoint_freq": args.checkpoint_freq,
         "progress_bar": not args.no_progress_bar,

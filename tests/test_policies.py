@@ -22,6 +22,10 @@ BENCH2_RNN = {"recurrent_sizes": (100, 75), "net_arch": (45, 30, 10)}
 OUR_POLICIES = [(NMNPolicy, {}), (RNNPolicy, {}), (NMNPolicy, {"cell": "lstm"}), (RNNPolicy, BENCH2_RNN)]
 POLICY_IDS = ["nmn-gru", "rnn-gru", "nmn-lstm", "rnn-two-layers"]
 
+# One intra-op thread: the networks are tiny, and OpenMP threads spinning on a busy machine
+# slow every call many times over.
+th.set_num_threads(1)
+
 
 def constant_schedule(_: float) -> float:
     return 3e-4

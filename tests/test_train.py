@@ -7,11 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch as th
 import yaml
 from pydantic import ValidationError
 
 from policies.config import HYPERPARAMS_DIR, load_hyperparams
 from policies.train import latest_checkpoint, main, train
+
+# One intra-op thread, as nmn-train uses: the networks are tiny.
+th.set_num_threads(1)
 
 TINY = {
     "n_envs": 2,
