@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from gymnasium import error as gym_error
 
-from evaluate.harness import DEFAULT_N_TASKS, evaluate
+from evaluate.analyses import write_analyses
+from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
 from evaluate.references import REFERENCE_NAMES
-from evaluate.report import write_report
+from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
 
 
@@ -75,9 +77,14 @@ def main(argv: list[str] | None = None) -> None:
         )
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
-    out = args.out or f"out/{args.env_id}-{result.agent.name}"
-    print(write_report(result, out))
-    print(f"wrote {out}/result.json, report.md and plots")
+    out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
+    table = write_report(result, out)
+    extra = write_analyses(resolve_agent(args.agent, args.env_id, env_kwargs), args.env_id, args.n_tasks, out, env_kwargs)
+    if extra:
+        table = f"{table}\n{extra}"
+        (out / TABLE_FILE).write_text(table)
+    print(table)
+    print(f"wrote {out}/{RESULT_FILE}, {TABLE_FILE} and plots")
 
 
 if __name__ == "__main__":

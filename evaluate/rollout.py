@@ -25,10 +25,16 @@ class Rollout:
             meta-episode (``NaN`` after a meta-episode that ended early).
         trial_rewards: shape ``(n_tasks, K)``: summed reward of each trial, for
             environments that mark trials (``trial_start`` in the observation), else ``None``.
+        observations: with ``record=True``, the base observation before each step, shape
+            ``(n_tasks, T, *observation_shape)``; else ``None``.
+        actions: with ``record=True``, the agent's action at each step, shape
+            ``(n_tasks, T, *action_shape)``; else ``None``.
     """
 
     step_rewards: np.ndarray
     trial_rewards: np.ndarray | None
+    observations: np.ndarray | None = None
+    actions: np.ndarray | None = None
 
     @property
     def returns(self) -> np.ndarray:
@@ -71,6 +77,7 @@ def play(
     env_kwargs: dict[str, Any] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
+    record: bool = False,
 ) -> Rollout:
     """Play one meta-episode of ``policy`` on each task (task ``i`` reset with ``seeds[i]``).
 
@@ -82,34 +89,35 @@ def play(
         env_kwargs: kwargs of the environment (for example ``max_episode_steps``).
         batch_size: sub-environments played at once.
         progress: show a progress bar.
+        record: keep every base observation and action (for analyses).
 
     Raises:
         ValueError: if the agent returns actions of the wrong shape, NaN or infinite values.
     """
     env_kwargs = dict(env_kwargs or {})
-    steps: list[np.ndarray] = []
-    trials: list[np.ndarray | None] = []
+    blocks: list[Rollout] = []
     for start in range(0, len(tasks), batch_size):
         stop = min(start + batch_size, len(tasks))
         env = make_vector_env(env_id, stop - start, env_kwargs)
         try:
-            step_rewards, trial_rewards = _play_batch(
-                policy, env, list(tasks[start:stop]), list(seeds[start:stop]), progress
-            )
+            blocks.append(_play_batch(policy, env, list(tasks[start:stop]), list(seeds[start:stop]), progress, record))
         finally:
             env.close()
-        steps.append(step_rewards)
-        trials.append(trial_rewards)
-    width = max(block.shape[1] for block in steps)
-    step_rewards = np.concatenate([_pad(block, width) for block in steps])
-    if trials[0] is None:
-        return Rollout(step_rewards, None)
-    trial_width = max(block.shape[1] for block in trials)
-    return Rollout(step_rewards, np.concatenate([_pad(block, trial_width) for block in trials]))
+
+    def joined(name: str) -> np.ndarray | None:
+        arrays = [getattr(block, name) for block in blocks]
+        if arrays[0] is None:
+            return None
+        width = max(array.shape[1] for array in arrays)
+        return np.concatenate([_pad(array, width) for array in arrays])
+
+    return Rollout(*(joined(name) for name in ("step_rewards", "trial_rewards", "observations", "actions")))
 
 
 def _pad(block: np.ndarray, width: int) -> np.ndarray:
-    return np.pad(block, ((0, 0), (0, width - block.shape[1])), constant_values=np.nan)
+    """Pad the step (or trial) axis of ``block`` to ``width`` with NaN (or -1 for integers)."""
+    padding = [(0, 0), (0, width - block.shape[1])] + [(0, 0)] * (block.ndim - 2)
+    return np.pad(block, padding, constant_values=-1 if block.dtype.kind in "iu" else np.nan)
 
 
 def _play_batch(
@@ -118,7 +126,8 @@ def _play_batch(
     tasks: list[Task],
     seeds: list[int],
     progress: bool,
-) -> tuple[np.ndarray, np.ndarray | None]:
+    record: bool,
+) -> Rollout:
     num_envs = env.num_envs
     length = episode_length(env)
     observation, _ = env.reset(seed=seeds, options={"tasks": tasks})
@@ -126,17 +135,22 @@ def _play_batch(
     marks_trials = isinstance(observation, dict) and "trial_start" in observation
     step_rewards = np.full((num_envs, length), np.nan)
     trial_rewards = np.zeros((num_envs, length)) if marks_trials else None
+    observations: list[np.ndarray] = []
+    actions_played: list[np.ndarray] = []
     trial = np.zeros(num_envs, dtype=np.int64)
     running = np.ones(num_envs, dtype=bool)
     episode_start = np.ones(num_envs, dtype=bool)
-    bar = tqdm(total=length, desc=f"{policy.name} on {env.spec.id if env.spec else ''}",
-               leave=False, disable=not progress, unit="step")
+    name = env.spec.id if env.spec else "env"
+    bar = tqdm(total=length, desc=f"{policy.name} on {name}", leave=False, disable=not progress, unit="step")
     for t in range(length):
         actions = policy.act(observation, episode_start)
         try:
             observation_next, rewards, terminated, truncated, _ = env.step(actions)
         except ValueError as error:
             raise ValueError(f"agent {policy.name!r} gave invalid actions at step {t}: {error}") from None
+        if record:
+            observations.append(np.array(observation["observation"]))
+            actions_played.append(np.array(actions))
         rows = np.flatnonzero(running)
         step_rewards[rows, t] = rewards[rows]
         if trial_rewards is not None:
@@ -152,4 +166,9 @@ def _play_batch(
     bar.close()
     if trial_rewards is not None:
         trial_rewards = trial_rewards[:, : int(trial.max()) + 1]
-    return step_rewards[:, : t + 1], trial_rewards
+    return Rollout(
+        step_rewards[:, : t + 1],
+        trial_rewards,
+        np.stack(observations, axis=1) if record else None,
+        np.stack(actions_played, axis=1) if record else None,
+    )

@@ -1,0 +1,63 @@
+"""Analyses: two-step stay probabilities, and the NMN agent's signal z (trace, lock/unlock)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from evaluate.agents import as_policy
+from evaluate.analyses import (
+    LOCK_FILE,
+    MODULATION_FILE,
+    STAY_FILE,
+    lock_unlock,
+    modulation_trace,
+    write_analyses,
+)
+from evaluate.references import reference
+
+BENCH1 = "NMN-Bench1-v0"
+
+
+def test_the_bayes_agent_shows_the_model_based_stay_signature(tmp_path):
+    markdown = write_analyses(reference("bayes", "NMN-TwoStep-v0"), "NMN-TwoStep-v0", 200, tmp_path)
+    rows = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| common") or line.startswith("| uncommon")}
+    def cell(transition, column):
+        return float(rows[transition].split("|")[column].split("±")[0])
+    assert cell("common", 2) > cell("uncommon", 2) + 0.2   # rewarded: stay after common only
+    assert cell("uncommon", 3) > cell("common", 3) + 0.2   # unrewarded: stay after uncommon only
+    assert (tmp_path / STAY_FILE).read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.fixture(scope="module")
+def nmn_agent(tmp_path_factory):
+    from sb3_contrib import RecurrentPPO
+
+    from policies import NMNPolicy
+
+    model = RecurrentPPO(NMNPolicy, gym.make(BENCH1), n_steps=8, batch_size=8, seed=0, device="cpu")
+    path = tmp_path_factory.mktemp("nmn") / "nmn.zip"
+    model.save(path)
+    return as_policy(str(path))
+
+
+def test_modulation_trace_has_one_z_per_step_and_task(nmn_agent):
+    z, tasks = modulation_trace(nmn_agent, BENCH1, 6, {"max_episode_steps": 30})
+    assert z.shape == (6, 30, 20)
+    assert len(tasks) == 6
+    assert np.all(z >= 0.0)  # z = ReLU(...)
+
+
+def test_locked_z_stays_fixed_and_released_z_moves(nmn_agent):
+    study = lock_unlock(nmn_agent, BENCH1, n_tasks=4, phases=(5, 6, 5))
+    z = study.z
+    assert z.shape == (4, 16, 20)
+    assert np.all(z[:, 5:11] == z[:, 4:5])  # locked at the last adapted value
+    assert not np.all(z[:, 11:] == z[:, 4:5])
+    assert study.curve.shape == (16,)
+
+
+def test_write_analyses_plots_z_and_lock_unlock_for_nmn_agents(nmn_agent, tmp_path):
+    markdown = write_analyses(nmn_agent, BENCH1, 4, tmp_path, {"max_episode_steps": 30})
+    assert "Lock/unlock" in markdown
+    for name in (MODULATION_FILE, LOCK_FILE):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
