@@ -1,73 +1,72 @@
-"""The main job of ``make demo``: every environment played by a random agent and by an oracle.
+"""The main job of ``make demo``: the evaluation harness on every environment with a native vector env.
 
-Each agent plays ``--episodes`` meta-episodes of full length (the registered
-``max_episode_steps``) per environment, in the native vector env where there is one (Gymnasium's
-``SyncVectorEnv`` for the MuJoCo tasks, which are listed only when the ``mujoco`` extra is
-installed and have no oracle); the table shows the mean meta-episode return with its
-standard error.
+For each environment the reference agents (``random``, ``oracle``, and ``bayes``: the
+Bayes-optimal policy where it is exact, the belief planner on NMN-Bench2/3) play the first
+``--n-tasks`` tasks of its evaluation set. A summary table is printed (Monte Carlo means next
+to the exact Bayes bounds), and each environment's full report (``result.json``, Markdown
+table, adaptation-curve and return-distribution plots, and the two-step stay-probability plot)
+is written under ``--out``. The MuJoCo tasks have no native vector env and are not played.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from collections.abc import Callable
-
-import gymnasium as gym
-import numpy as np
-from tqdm import tqdm
+from pathlib import Path
 
 import nmn_envs
-from evaluate.oracles import ORACLES
+from evaluate.analyses import write_analyses
+from evaluate.harness import evaluate
+from evaluate.references import BAYES, reference
+from evaluate.report import write_report
+from evaluate.schema import EvaluationResult
 
-Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
+DEMO_ENVS = (*nmn_envs.BENCHMARKS, *nmn_envs.CLASSIC_TASKS)
 
 
-def play(env_id: str, agent: str, episodes: int, seed: int) -> np.ndarray:
-    """Meta-episode returns of ``agent`` ("random" or "oracle") on ``episodes`` tasks."""
-    env = gym.make_vec(env_id, num_envs=episodes)
-    observation, _ = env.reset(seed=seed)
-    env.action_space.seed(seed)
-    returns = np.zeros(episodes)
-    for _ in tqdm(range(nmn_envs.ENV_IDS[env_id]), desc=f"{env_id} {agent}", leave=False):
-        if agent == "oracle":
-            actions = ORACLES[env_id](observation["observation"], env.unwrapped.tasks)
-        else:
-            actions = env.action_space.sample()
-        observation, rewards, _, _, _ = env.step(actions)
-        returns += rewards
-    env.close()
-    return returns
+def _mean(result: EvaluationResult, name: str) -> str:
+    try:
+        interval = result.score(name).mean
+    except KeyError:
+        return "–"
+    return f"{interval.value:.1f} [{interval.low:.1f}, {interval.high:.1f}]"
+
+
+def summary_row(result: EvaluationResult) -> str:
+    """One line of the summary: the reference agents' means, the bounds, bayes's normalised score."""
+    bounds = {bound.name: bound for bound in result.bounds}
+    bayes = bounds.get("bayes")
+    bound = "–" if bayes is None else f"{bayes.value:.2f} ({bayes.kind})"
+    normalised = "–"
+    if "bayes" in {score.name for score in (result.agent, *result.references)}:
+        score = result.score("bayes").normalised_score
+        normalised = "–" if score is None else f"{score.value:.3f}"
+    cells = [result.env_id, str(result.max_episode_steps), _mean(result, "random"),
+             _mean(result, "bayes"), bound, _mean(result, "oracle"), normalised]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--episodes", type=int, default=32, help="meta-episodes per agent and env")
-    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--n-tasks", type=int, default=32, help="evaluation tasks per environment")
+    parser.add_argument("--reps", type=int, default=500, help="bootstrap resamples per interval")
+    parser.add_argument("--out", default="demo_out", help="folder of the per-environment reports")
+    parser.add_argument("--envs", nargs="*", default=list(DEMO_ENVS), help="environment ids to play")
     args = parser.parse_args(argv)
     rows = []
-    has_mujoco = importlib.util.find_spec("mujoco") is not None
-    for env_id in nmn_envs.ENV_IDS:
-        if env_id in nmn_envs.MUJOCO_TASKS and not has_mujoco:
-            continue
-        cells = []
-        for agent in ("random", "oracle"):
-            if agent == "oracle" and env_id not in ORACLES:
-                cells.append(f"{'-':>22}")
-                continue
-            returns = play(env_id, agent, args.episodes, args.seed)
-            error = returns.std(ddof=1) / np.sqrt(returns.size)
-            cells.append(f"{returns.mean():12.1f} ± {error:7.1f}")
-        rows.append(f"| {env_id:<21} | {nmn_envs.ENV_IDS[env_id]:>5} | {cells[0]} | {cells[1]} |")
-    print(f"\nMean meta-episode return over {args.episodes} tasks (± standard error)\n")
-    print(
-        f"| {'environment':<21} | {'steps':>5} | {'random agent':>22} |"
-        f" {'oracle (told the task)':>22} |"
-    )
-    print(f"|{'-' * 23}|{'-' * 7}|{'-' * 24}|{'-' * 24}|")
+    for env_id in args.envs:
+        agent = "bayes" if env_id in BAYES else "random"
+        result = evaluate(agent, env_id, n_tasks=args.n_tasks, reps=args.reps, progress=True)
+        out = Path(args.out) / env_id
+        write_report(result, out)
+        write_analyses(reference(agent, env_id), env_id, args.n_tasks, out)
+        rows.append(summary_row(result))
+    print(f"\nReference agents on the first {args.n_tasks} tasks of each evaluation set "
+          "(mean meta-episode return, 95% bootstrap CI)\n")
+    print("| environment | steps | random | bayes (Monte Carlo) | Bayes bound | oracle | bayes, normalised |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
-    if not has_mujoco:
-        print("\nThe HalfCheetah tasks need the mujoco extra: pip install 'nmn-bench[mujoco]'.")
+    print(f"\nFull reports and plots: {args.out}/<environment>/ (report.md, result.json, *.png).")
+    print("Score your own agent: nmn-eval ENV_ID --agent path/to/model.zip --out DIR")
 
 
 if __name__ == "__main__":
