@@ -100,7 +100,8 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperp
 def test_lstm_baseline_trains_through_the_cli(tmp_path: Path, tiny_hyperparams: Path) -> None:
     out = tmp_path / "lstm"
     model = train("NMN-Bench1-v0", "lstm", 0, 64, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
-    assert model.policy.lstm_actor.hidden_size == 44
+    sizes = load_hyperparams("NMN-Bench1-v0").policy_kwargs["lstm"]
+    assert model.policy.lstm_actor.hidden_size == sizes["lstm_hidden_size"]
     assert (out / "model.zip").is_file()
 
 
