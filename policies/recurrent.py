@@ -28,6 +28,7 @@ from torch import nn
 Cell = Literal["gru", "lstm"]
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 RecurrentState = tuple[th.Tensor, th.Tensor]
+LSTM_ARGUMENTS = {"lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm", "lstm_kwargs"}
 
 
 def check_sizes(name: str, sizes: Sequence[int]) -> tuple[int, ...]:
@@ -108,6 +109,12 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         self.cell = cell
         if kwargs.get("use_sde"):
             raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
+        unsupported = sorted(LSTM_ARGUMENTS & kwargs.keys())
+        if unsupported:
+            raise ValueError(
+                f"{type(self).__name__} does not take {unsupported}: its actor and critic have"
+                " separate recurrent networks, sized by recurrent_sizes and cell"
+            )
         if isinstance(observation_space, spaces.Dict):
             kwargs.setdefault("features_extractor_class", CombinedExtractor)
         else:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from stable_baselines3.common.callbacks import CheckpointCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
+from tqdm import TqdmExperimentalWarning
 
 import nmn_envs
 from nmn_envs.sb3_vec_env import make_sb3_vec_env
@@ -203,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     th.set_num_threads(args.threads)
+    # SB3 draws its progress bar with tqdm's rich front end, which tqdm labels experimental.
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
     options = {
         "checkpoint_freq": args.checkpoint_freq,
         "progress_bar": not args.no_progress_bar,

@@ -263,3 +263,26 @@ def test_smoke_training_per_action_space(env_id: str, cls: type) -> None:
     changed = [not th.equal(a, b) for a, b in zip(before, after, strict=True)]
     assert all(th.all(th.isfinite(p)) for p in after)
     assert sum(changed) >= len(changed) - 1  # all trained (log_std has no use for Discrete)
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [
+        (NMNPolicy, {"cell": "rnn"}, "cell must be one of"),
+        (NMNPolicy, {"activation": "relu"}, "activation must be one of"),
+        (NMNPolicy, {"recurrent_sizes": []}, "recurrent_sizes must be a non-empty"),
+        (NMNPolicy, {"main_sizes": [10, 0]}, "main_sizes must be a non-empty"),
+        (NMNPolicy, {"modulation_size": 0}, "modulation_size must be a positive int"),
+        (RNNPolicy, {"shared_lstm": True}, r"does not take \['shared_lstm'\]"),
+        (RNNPolicy, {"use_sde": True}, "does not support gSDE"),
+    ],
+)
+def test_bad_arguments_are_rejected_clearly(cls: type, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make_policy(cls, **kwargs)
+
+
+def test_a_dict_observation_without_a_base_entry_is_rejected() -> None:
+    space = gym.spaces.Dict({"position": gym.spaces.Box(-1, 1, (2,)), "prev_reward": gym.spaces.Box(-1, 1, (1,))})
+    with pytest.raises(ValueError, match="needs an 'observation' key"):
+        NMNPolicy(space, gym.spaces.Discrete(2), constant_schedule)
