@@ -29,15 +29,13 @@ from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError, make_card, parse_submission_json
 from leaderboard.validation import MAX_SUBMISSION_BYTES, validate
 
-_console = Console()
-
-
 def _interval(value: float, low: float, high: float, digits: int) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def print_table(board: Table, console: Console = _console) -> None:
-    """Print the ranked board of one environment and its bounds."""
+def print_table(board: Table, console: Console | None = None) -> None:
+    """Print the ranked board of one environment and its bounds (to stdout by default)."""
+    console = console or Console()
     ranking = RichTable(title=f"{board.env_id} leaderboard", title_justify="left")
     for heading in ("#", "id", "agent", "normalised IQM [95% CI]", "mean return [95% CI]",
                     "regret", "kind"):
@@ -197,17 +195,21 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("id", type=int)
     remove.set_defaults(handler=_remove)
 
+    harness = argparse.ArgumentParser(add_help=False)  # commands that run the harness
+    harness.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
     verify = commands.add_parser(
-        "verify", help="re-run the harness on an entry's agent (loads it on this machine)"
+        "verify", parents=[harness],
+        help="re-run the harness on an entry's agent (loads it on this machine)",
     )
     verify.add_argument("id", type=int)
     verify.add_argument("--agent", required=True, help="the agent's model zip (or a reference name)")
-    verify.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     verify.set_defaults(handler=_verify)
 
-    seed = commands.add_parser("seed", help="store the reference agents' results")
+    seed = commands.add_parser(
+        "seed", parents=[harness], help="store the reference agents' results"
+    )
     seed.add_argument("--env", action="append", default=[], help="environment id (repeatable)")
-    seed.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     seed.set_defaults(handler=_seed)
 
     export = commands.add_parser("export", help="write the board as a static site")

@@ -8,7 +8,9 @@ which every submission is ranked. Seeding again skips the rows already on the bo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from evaluate.references import REFERENCE_NAMES
 from evaluate.task_sets import SET_SIZE
@@ -25,12 +27,14 @@ _DESCRIPTIONS = {
 }
 
 
-def reference_submissions(env_id: str, progress: bool = False) -> dict[str, Submission]:
+@functools.cache
+def reference_submissions(env_id: str, progress: bool = False) -> Mapping[str, Submission]:
     """The reference agents' submissions on ``env_id``'s full task set, by agent name.
 
     One harness run plays every reference agent on the same tasks; each agent's submission is
     that result with the agent in the ``agent`` slot and the others as its references (the
-    result ``nmn-eval --agent NAME`` writes, with the agent's role ``reference``).
+    result ``nmn-eval --agent NAME`` writes, with the agent's role ``reference``). The task
+    set and the reference agents are fixed, so one run per process serves every caller.
     """
     from evaluate import evaluate
 
@@ -45,7 +49,7 @@ def reference_submissions(env_id: str, progress: bool = False) -> dict[str, Subm
             name=score.name, authors=REFERENCE_AUTHORS, description=_DESCRIPTIONS[score.name]
         )
         submissions[score.name] = Submission(card=card, result=rotated)
-    return submissions
+    return MappingProxyType(submissions)
 
 
 def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = False) -> list[Entry]:

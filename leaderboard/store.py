@@ -23,7 +23,7 @@ import platformdirs
 from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, event, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from leaderboard.submission import Submission
 
@@ -168,10 +168,7 @@ class Store:
             UnknownEntry: no such entry.
         """
         with self._sessions.begin() as session:
-            entry = session.get(Entry, entry_id)
-        if entry is None:
-            raise UnknownEntry(f"no leaderboard entry with id {entry_id}")
-        return entry
+            return _existing(session, entry_id)
 
     def remove(self, entry_id: int) -> Entry:
         """Delete the entry ``entry_id`` and return it.
@@ -180,9 +177,7 @@ class Store:
             UnknownEntry: no such entry.
         """
         with self._sessions.begin() as session:
-            entry = session.get(Entry, entry_id)
-            if entry is None:
-                raise UnknownEntry(f"no leaderboard entry with id {entry_id}")
+            entry = _existing(session, entry_id)
             session.delete(entry)
         return entry
 
@@ -193,3 +188,10 @@ class Store:
     def _id_of(self, content_hash: str) -> int | None:
         with self._sessions.begin() as session:
             return session.scalar(select(Entry.id).where(Entry.content_hash == content_hash))
+
+
+def _existing(session: Session, entry_id: int) -> Entry:
+    entry = session.get(Entry, entry_id)
+    if entry is None:
+        raise UnknownEntry(f"no leaderboard entry with id {entry_id}")
+    return entry

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -37,12 +37,12 @@ INJECTED = "<img src=x onerror=\"document.title='owned'\">"
 
 
 @pytest.fixture(scope="module")
-def references() -> dict[str, Submission]:
+def references() -> Mapping[str, Submission]:
     return reference_submissions(ENV)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, references: dict[str, Submission]) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, references: Mapping[str, Submission]) -> Iterator[str]:
     """The app on a free localhost port, with the seeded reference rows stored."""
     store = Store(tmp_path_factory.mktemp("board") / "board.sqlite")
     for submission in references.values():
@@ -108,7 +108,7 @@ def test_a_column_sorts_on_click(page: Page, server: str) -> None:
 
 
 def test_a_submission_made_through_the_api_appears_on_the_page(
-    page: Page, server: str, references: dict[str, Submission]
+    page: Page, server: str, references: Mapping[str, Submission]
 ) -> None:
     card = AgentCard(name=INJECTED, authors=["Ada"], description="a posted agent")
     body = references["bayes"].model_copy(update={"card": card}).model_dump_json()

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,12 @@ SUBMISSIONS_PER_WRITER = 6
 
 
 @pytest.fixture(scope="module")
-def references() -> dict[str, Submission]:
+def references() -> Mapping[str, Submission]:
     return reference_submissions("NMN-Bench1-v0")
 
 
 @pytest.fixture(scope="module")
-def submission(references: dict[str, Submission]) -> Submission:
+def submission(references: Mapping[str, Submission]) -> Submission:
     return references["random"]
 
 
@@ -59,7 +60,7 @@ def test_add_get_list_remove(tmp_path: Path, submission: Submission) -> None:
 
 
 def test_entries_are_ranked_by_normalised_iqm(
-    tmp_path: Path, references: dict[str, Submission]
+    tmp_path: Path, references: Mapping[str, Submission]
 ) -> None:
     store = Store(tmp_path / "board.sqlite")
     for name in ("random", "bayes", "oracle"):
