@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import Env, Wrapper, error, spaces
+from gymnasium.utils import RecordConstructorArgs
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
@@ -49,7 +50,7 @@ def _trial_flag(info: dict[str, Any], default: bool) -> bool:
     return bool(info.get("trial_start", default))
 
 
-class FeedbackWrapper(Wrapper):
+class FeedbackWrapper(Wrapper, RecordConstructorArgs):
     """Append the previous action and reward to the observation of a single environment.
 
     Args:
@@ -63,7 +64,8 @@ class FeedbackWrapper(Wrapper):
     def __init__(self, env: Env, trials_per_task: int = 1, mark_trials: bool | None = None) -> None:
         if not isinstance(trials_per_task, (int, np.integer)) or trials_per_task < 1:
             raise ValueError(f"trials_per_task must be a positive integer, got {trials_per_task!r}")
-        super().__init__(env)
+        RecordConstructorArgs.__init__(self, trials_per_task=trials_per_task, mark_trials=mark_trials)
+        Wrapper.__init__(self, env)
         self.trials_per_task = int(trials_per_task)
         self.mark_trials = self.trials_per_task > 1 if mark_trials is None else bool(mark_trials)
         self.observation_space = feedback_space(
