@@ -19,6 +19,7 @@ on localhost unless told otherwise.
 
 from __future__ import annotations
 
+import gymnasium as gym
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -78,8 +79,8 @@ def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> Fast
     def known_board(env_id: str) -> Table:
         try:
             check_env_id(env_id)
-        except Exception as error:  # gymnasium's NameNotFound and friends
-            raise HTTPException(404, f"unknown environment id {env_id!r}") from error
+        except gym.error.Error as error:
+            raise HTTPException(404, str(error)) from error
         return table(store, env_id)
 
     @app.get("/api/envs")
