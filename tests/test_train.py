@@ -12,13 +12,14 @@ import yaml
 from pydantic import ValidationError
 
 from policies.config import HYPERPARAMS_DIR, load_hyperparams
-from policies.train import latest_checkpoint, main, train
+from policies.train import latest_checkpoint, main, resume, train
 
 # One intra-op thread, as nmn-train uses: the networks are tiny.
 th.set_num_threads(1)
 
 TINY = {
     "n_envs": 2,
+    "normalize_reward": True,
     "env_kwargs": {"max_episode_steps": 30},
     "gamma": 0.998,
     "gae_lambda": 0.98,
@@ -91,7 +92,11 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperp
     (out / "model.zip").unlink()
     (out / "checkpoints" / "model_128_steps.zip").unlink()
     assert latest_checkpoint(out)[0] == 64
-    assert main(["--resume", str(out), "--checkpoint-freq", "64", "--no-progress-bar"]) == 0
+    assert (out / "checkpoints" / "model_vecnormalize_64_steps.pkl").is_file()  # reward scaling restored
+    model = resume(out, checkpoint_freq=64, progress_bar=False)
+    assert model.num_timesteps == 128
+    # 64 steps of 2 envs before the checkpoint and 64 after: the statistics went on from there
+    assert model.get_vec_normalize_env().ret_rms.count == pytest.approx(128, abs=1)
     assert (out / "model.zip").is_file()
     assert latest_checkpoint(out)[0] == 128
     assert (out / "logs" / "run_64" / "progress.csv").is_file()
