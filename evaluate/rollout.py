@@ -55,7 +55,13 @@ class Rollout:
 
 
 def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
-    """The native vector env of ``env_id`` with ``env_kwargs``."""
+    """The native vector env of ``env_id`` with ``env_kwargs``.
+
+    Raises:
+        ValueError: for an id without a native vector env (the MuJoCo tasks).
+    """
+    if gym.spec(env_id).vector_entry_point is None:
+        raise ValueError(f"the harness plays native vector envs in batch, and {env_id} has none")
     return gym.make_vec(
         env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs
     )
