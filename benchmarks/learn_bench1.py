@@ -10,7 +10,8 @@ and the exact Bayes-optimal agent; and the training speed in environment steps p
 
 Usage::
 
-    python benchmarks/learn_bench1.py --timesteps 1000000 --seeds 0 1 2 --jobs 2 --out runs/learn_bench1
+    python benchmarks/learn_bench1.py --timesteps 500000 --seeds 0 1 2 --jobs 2 --out runs/learn_bench1
+    python benchmarks/learn_bench1.py --cell gru ...   # the source's GRU cells instead of LSTM
 
 This is a measurement, not a test; run it on an otherwise idle machine.
 """
@@ -24,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import torch as th
+import yaml
 
 from evaluate.agents import CallablePolicy, Observation, Policy, as_policy
 from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.task_sets import task_set
 from nmn_envs.moving_target import ACTION_SCALE
+from policies.config import load_hyperparams
 from policies.train import train
 
 ENV_ID = "NMN-Bench1-v0"
@@ -48,11 +51,23 @@ def evaluate(policy: Policy, n_tasks: int) -> tuple[float, float]:
     return float(np.mean(np.sum(rewards, axis=1))), float(np.mean(np.sum(rewards[:, :TRAINED_STEPS], axis=1)))
 
 
-def run(policy: str, seed: int, timesteps: int, out: Path, n_tasks: int) -> dict:
+def hyperparams_with_cell(cell: str, out: Path) -> Path:
+    """A copy of the Bench1 hyperparameter file whose NMN and RNN use ``cell``."""
+    hyperparams = load_hyperparams(ENV_ID)
+    for policy in ("nmn", "rnn"):
+        hyperparams.policy_kwargs[policy]["cell"] = cell
+    path = out / f"hyperparams-{cell}.yml"
+    path.write_text(yaml.safe_dump(hyperparams.model_dump()))
+    return path
+
+
+def run(policy: str, seed: int, timesteps: int, out: Path, n_tasks: int, hyperparams: Path | None) -> dict:
     """Train one policy on one seed, then evaluate it."""
     th.set_num_threads(1)
     start = time.perf_counter()
-    model = train(ENV_ID, policy, seed, timesteps, out / f"{policy}-{seed}", progress_bar=False)
+    model = train(
+        ENV_ID, policy, seed, timesteps, out / f"{policy}-{seed}", hyperparams_file=hyperparams, progress_bar=False
+    )
     seconds = time.perf_counter() - start
     full, first = evaluate(as_policy(model, policy), n_tasks)
     return {"agent": policy, "seed": seed, "return": full, "first": first,
@@ -65,20 +80,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--policies", nargs="+", default=["nmn", "rnn"], choices=["nmn", "rnn", "lstm"])
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at the same time")
+    parser.add_argument("--cell", choices=["gru", "lstm"], help="recurrent cell of nmn and rnn (default: the file's)")
     parser.add_argument("--eval-tasks", type=int, default=1000, help="tasks of the evaluation set played")
     parser.add_argument("--out", type=Path, default=Path("runs/learn_bench1"))
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists; choose another --out")
+    args.out.mkdir(parents=True)
+    hyperparams = hyperparams_with_cell(args.cell, args.out) if args.cell else None
 
-    print(f"{ENV_ID}: training budget {args.timesteps} steps per run, {args.jobs} runs at a time;"
+    cell = args.cell or "the hyperparameter file's"
+    print(f"{ENV_ID}: training budget {args.timesteps} steps per run, {args.jobs} runs at a time, {cell} cells;"
           f" evaluation on {args.eval_tasks} tasks of the set {task_set(ENV_ID).version}, 1400-step meta-episodes")
     rows = [{"agent": name, **dict(zip(("return", "first"), evaluate(agent, args.eval_tasks)))}
             for name, agent in [("random", reference("random", ENV_ID)),
                                 ("never-adapting", CallablePolicy(never_adapting, "never-adapting")),
                                 ("bayes-optimal", reference("bayes", ENV_ID))]]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run, policy, seed, args.timesteps, args.out, args.eval_tasks)
+        futures = [pool.submit(run, policy, seed, args.timesteps, args.out, args.eval_tasks, hyperparams)
                    for policy in args.policies for seed in args.seeds]
         rows += [future.result() for future in futures]
 
