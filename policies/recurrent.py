@@ -84,11 +84,11 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     """Base of the policies of this package: separate actor and critic recurrent networks.
 
     ``recurrent_sizes`` and ``cell`` describe the recurrent stack (see :class:`RecurrentStack`);
-    ``latent_size`` is the size of the networks' per-step output. Subclasses implement
-    :meth:`_build_recurrent_networks`, which sets ``lstm_actor`` and
-    ``lstm_critic`` to modules with the interface of :class:`RecurrentStack` (``input_size``, ``hidden_size``, ``num_layers = 1``,
-    ``forward(x, (h, c))``). Its per-step output is the latent the parent feeds to
-    ``mlp_extractor`` and then ``action_net`` / ``value_net``.
+    ``latent_size`` is the size of the networks' per-step output, the latent the parent feeds to
+    ``mlp_extractor`` and then to ``action_net`` / ``value_net``. Subclasses implement
+    :meth:`_build_recurrent_networks`, which sets ``lstm_actor`` and ``lstm_critic`` to modules
+    with the interface of :class:`RecurrentStack` (``input_size``, ``hidden_size``,
+    ``num_layers = 1``, ``forward(x, (h, c))``).
 
     Dict observations are flattened by SB3's :class:`CombinedExtractor` (one vector, keys in
     the space's order), other observations by :class:`FlattenExtractor`.
