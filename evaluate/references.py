@@ -154,6 +154,14 @@ class WindNavigationPlanner(Policy):
         self.previous = np.zeros((n, 2))
         self.heading = np.zeros((n, 2))
 
+    @property
+    def believed_wind(self) -> np.ndarray:
+        """The wind direction steered against, per row (``NaN`` before the first wind sample)."""
+        wind = np.full(self.anchor.shape, np.nan)
+        known = ~np.isnan(self.anchor)
+        wind[known] = self.anchor[known] + 0.5 * (self.low[known] + self.high[known])
+        return wind
+
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
         relative = observation["observation"].astype(np.float64)
         reward = observation["prev_reward"][:, 0]
@@ -170,8 +178,7 @@ class WindNavigationPlanner(Policy):
             self.low[moved] = np.maximum(self.low[moved], offset - WIND_SPREAD)
             self.high[moved] = np.minimum(self.high[moved], offset + WIND_SPREAD)
         known = ~np.isnan(self.anchor)
-        wind = np.zeros(len(known))
-        wind[known] = self.anchor[known] + 0.5 * (self.low[known] + self.high[known])
+        wind = np.where(known, np.nan_to_num(self.believed_wind), 0.0)
         still_air = _heading_action(arena.wrap(relative))
         actions = np.where(known[:, None], wind_heading(relative, wind), still_air)
         self.previous = relative
