@@ -54,7 +54,9 @@ class Policy:
 
 def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
     """Flatten a batch of ``Dict`` observations as ``FlattenObservation`` flattens one."""
-    parts = [np.asarray(observation[key]).reshape(len(observation[key]), -1) for key in space.spaces]
+    parts = [
+        np.asarray(observation[key]).reshape(len(observation[key]), -1) for key in space.spaces
+    ]
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -118,7 +120,9 @@ def load_model(path: str | Path) -> Any:
             return algorithm.load(path, device="cpu")
         except Exception as error:  # noqa: BLE001  (each loader fails its own way)
             errors.append(f"{algorithm.__name__}: {type(error).__name__}: {error}")
-    raise ValueError(f"agent file {str(path)!r} is not a loadable RecurrentPPO or PPO model ({'; '.join(errors)})")
+    raise ValueError(
+        f"agent file {str(path)!r} is not a loadable RecurrentPPO or PPO model ({'; '.join(errors)})"
+    )
 
 
 def as_policy(agent: Any, name: str | None = None, deterministic: bool = True) -> Policy:

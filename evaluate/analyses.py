@@ -20,14 +20,14 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch as th  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch as th
 
-from evaluate.agents import Policy, PredictPolicy  # noqa: E402
-from evaluate.rollout import make_vector_env, play  # noqa: E402
-from evaluate.task_sets import task_set  # noqa: E402
-from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, stay_table  # noqa: E402
+from evaluate.agents import Policy, PredictPolicy
+from evaluate.rollout import make_vector_env, play
+from evaluate.task_sets import task_set
+from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, stay_table
 
 TWO_STEP_ID = "NMN-TwoStep-v0"
 STAY_FILE = "stay_probability.png"
@@ -36,7 +36,9 @@ LOCK_FILE = "lock_unlock.png"
 
 
 # ------------------------------------------------------------------------------ two-step
-def stay_probability_report(policy: Policy, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None) -> str:
+def stay_probability_report(
+    policy: Policy, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None
+) -> str:
     """Play ``policy`` on NMN-TwoStep, write the stay-probability bar plot; return the Markdown table."""
     tasks, seeds = task_set(TWO_STEP_ID, **(env_kwargs or {})).head(n_tasks)
     rollout = play(policy, TWO_STEP_ID, tasks, seeds, env_kwargs, record=True)
@@ -63,7 +65,11 @@ def stay_probability_report(policy: Policy, n_tasks: int, out: Path, env_kwargs:
             for outcome in OUTCOMES
         ]
         lines.append(f"| {transition} | " + " | ".join(cells) + " |")
-    return f"Stay probability of {policy.name} after each kind of trial (± s.e.):\n\n" + "\n".join(lines) + "\n"
+    return (
+        f"Stay probability of {policy.name} after each kind of trial (± s.e.):\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 # ------------------------------------------------------------------------------ NMN signal z
@@ -125,11 +131,17 @@ def modulation_trace(
     return np.stack(probe.trace, axis=1), tasks
 
 
-def plot_modulation(z: np.ndarray, colour_values: np.ndarray, colour_label: str, path: Path) -> None:
+def plot_modulation(
+    z: np.ndarray, colour_values: np.ndarray, colour_label: str, path: Path
+) -> None:
     """``z`` projected on its first principal component over time, one line per task."""
     flat = z.reshape(-1, z.shape[-1])
     centred = flat - flat.mean(axis=0)
-    direction = np.linalg.svd(centred, full_matrices=False)[2][0] if np.any(centred) else np.eye(z.shape[-1])[0]
+    direction = (
+        np.linalg.svd(centred, full_matrices=False)[2][0]
+        if np.any(centred)
+        else np.eye(z.shape[-1])[0]
+    )
     projected = (z - flat.mean(axis=0)) @ direction
     figure, axes = plt.subplots(figsize=(8, 4.5))
     colours = plt.get_cmap("coolwarm")
@@ -171,7 +183,7 @@ def lock_unlock(
     and the task becomes task ``n_tasks + i`` for ``phases[1]`` steps; then ``z`` is released
     for ``phases[2]`` steps.
     """
-    adapt, locked, released = phases
+    adapt, locked, _ = phases
     tasks, seeds = task_set(env_id).head(2 * n_tasks)
     env = make_vector_env(env_id, n_tasks, {"max_episode_steps": sum(phases)})
     observation, _ = env.reset(seed=seeds[:n_tasks], options={"tasks": tasks[:n_tasks]})
@@ -206,7 +218,9 @@ def plot_lock_unlock(result: LockUnlock, title: str, path: Path) -> None:
     adapt, locked, _ = result.phases
     figure, axes = plt.subplots(figsize=(8, 4))
     axes.plot(np.arange(1, result.curve.size + 1), result.curve, linewidth=1)
-    axes.axvspan(adapt + 0.5, adapt + locked + 0.5, color="grey", alpha=0.25, label="z locked, task switched")
+    axes.axvspan(
+        adapt + 0.5, adapt + locked + 0.5, color="grey", alpha=0.25, label="z locked, task switched"
+    )
     axes.set_xlabel("step")
     axes.set_ylabel("mean reward per step across tasks")
     axes.set_title(title)
@@ -216,7 +230,9 @@ def plot_lock_unlock(result: LockUnlock, title: str, path: Path) -> None:
     plt.close(figure)
 
 
-def write_analyses(policy: Policy, env_id: str, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None) -> str:
+def write_analyses(
+    policy: Policy, env_id: str, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None
+) -> str:
     """Run the analyses that apply to ``policy`` on ``env_id``; write their plots; return Markdown.
 
     NMN-TwoStep: the stay-probability table. An NMN agent on an environment of the suite:
@@ -228,7 +244,12 @@ def write_analyses(policy: Policy, env_id: str, n_tasks: int, out: Path, env_kwa
     if isinstance(policy, PredictPolicy) and is_neuromodulated(policy):
         z, tasks = modulation_trace(policy, env_id, min(n_tasks, 64), env_kwargs)
         field = tasks[0].field_names()[0]
-        plot_modulation(z, np.array([getattr(task, field) for task in tasks]), f"task {field}", out / MODULATION_FILE)
+        plot_modulation(
+            z,
+            np.array([getattr(task, field) for task in tasks]),
+            f"task {field}",
+            out / MODULATION_FILE,
+        )
         steps = int(env_kwargs.get("max_episode_steps", 0)) if env_kwargs else 0
         third = max(1, (steps or 600) // 3)
         study = lock_unlock(policy, env_id, min(n_tasks, 64), (third, third, third))

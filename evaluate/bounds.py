@@ -38,7 +38,9 @@ def episode_steps(env_id: str, env_kwargs: dict[str, Any]) -> int:
     return int(steps)
 
 
-def _check_kwargs(env_id: str, env_kwargs: dict[str, Any], free: tuple[str, ...] = (), **defaults: Any) -> None:
+def _check_kwargs(
+    env_id: str, env_kwargs: dict[str, Any], free: tuple[str, ...] = (), **defaults: Any
+) -> None:
     """Refuse kwargs under which an exact derivation does not hold.
 
     ``free`` kwargs (and the meta-episode length) may take any value; those in ``defaults``
@@ -62,7 +64,9 @@ def _same(value: Any, default: Any) -> bool:
     return value == default
 
 
-def _exact_pair(bayes: float, bayes_description: str, oracle: float, oracle_description: str) -> list[Bound]:
+def _exact_pair(
+    bayes: float, bayes_description: str, oracle: float, oracle_description: str
+) -> list[Bound]:
     return [
         Bound(name="bayes", kind="exact", value=bayes, description=bayes_description),
         Bound(name="oracle", kind="ceiling", value=oracle, description=oracle_description),
@@ -91,12 +95,22 @@ def _bandit(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
     else:
         best_arm = PAIRED_PROBABILITIES[variant]
         how = "myopic rule on the two-point posterior of p1"
-    return _exact_pair(exact.bandit_value(steps, variant), how, best_arm * steps, "told the better arm")
+    return _exact_pair(
+        exact.bandit_value(steps, variant), how, best_arm * steps, "told the better arm"
+    )
 
 
 def _two_step(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
-    _check_kwargs("NMN-TwoStep-v0", env_kwargs, ("common_probability", "reward_probability", "swap_probability"))
-    parameters = {key.removesuffix("_probability"): value for key, value in env_kwargs.items() if key.endswith("probability")}
+    _check_kwargs(
+        "NMN-TwoStep-v0",
+        env_kwargs,
+        ("common_probability", "reward_probability", "swap_probability"),
+    )
+    parameters = {
+        key.removesuffix("_probability"): value
+        for key, value in env_kwargs.items()
+        if key.endswith("probability")
+    }
     trials = steps // 2
     common = parameters.get("common", COMMON_PROBABILITY)
     reward = parameters.get("reward", REWARD_PROBABILITY)
@@ -111,8 +125,12 @@ def _two_step(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
 
 def _harlow(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
     _check_kwargs("NMN-Harlow-v0", env_kwargs, ("pool",))
-    return _exact_pair(exact.harlow_value(steps), "a blind first choice, then the rewarded object",
-                       HARLOW_REWARD * steps, "told the rewarded object")
+    return _exact_pair(
+        exact.harlow_value(steps),
+        "a blind first choice, then the rewarded object",
+        HARLOW_REWARD * steps,
+        "told the rewarded object",
+    )
 
 
 EXACT_BOUNDS: dict[str, ExactBounds] = {
@@ -139,12 +157,21 @@ def reference_bound(name: str, returns: np.ndarray) -> Bound:
     returns = np.asarray(returns, dtype=np.float64)
     error = float(returns.std(ddof=1) / np.sqrt(returns.size)) if returns.size > 1 else None
     kind, description = REFERENCE_KINDS[name]
-    return Bound(name=name, kind=kind, value=float(returns.mean()), standard_error=error, description=description)
+    return Bound(
+        name=name,
+        kind=kind,
+        value=float(returns.mean()),
+        standard_error=error,
+        description=description,
+    )
 
 
 REFERENCE_KINDS: dict[str, tuple[str, str]] = {
     "oracle": ("ceiling", "scripted oracle told the task (Monte Carlo on the evaluation set)"),
-    "bayes": ("reference", "belief planner, not a proven optimum (Monte Carlo on the evaluation set)"),
+    "bayes": (
+        "reference",
+        "belief planner, not a proven optimum (Monte Carlo on the evaluation set)",
+    ),
 }
 
 

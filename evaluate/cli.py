@@ -43,15 +43,35 @@ def parser() -> argparse.ArgumentParser:
         prog="nmn-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     arguments.add_argument("env_id", help="a registered environment id, e.g. NMN-Bench1-v0")
-    arguments.add_argument("--agent", required=True, help=f"one of {list(REFERENCE_NAMES)} or a model zip")
-    arguments.add_argument("--baseline", action="append", default=[], help="agent to compare against (repeatable)")
-    arguments.add_argument("--n-tasks", type=int, default=DEFAULT_N_TASKS, help="tasks of the evaluation set to play")
-    arguments.add_argument("--out", default=None, help="report folder (default: out/<env id>-<agent>)")
-    arguments.add_argument("--max-episode-steps", type=int, default=None, help="meta-episode length")
-    arguments.add_argument("--env-kwarg", type=_env_kwarg, action="append", default=[],
-                           metavar="KEY=VALUE", help="environment kwarg, VALUE read as JSON (repeatable)")
-    arguments.add_argument("--references", nargs="*", default=list(REFERENCE_NAMES),
-                           help="reference agents to play too (random always)")
+    arguments.add_argument(
+        "--agent", required=True, help=f"one of {list(REFERENCE_NAMES)} or a model zip"
+    )
+    arguments.add_argument(
+        "--baseline", action="append", default=[], help="agent to compare against (repeatable)"
+    )
+    arguments.add_argument(
+        "--n-tasks", type=int, default=DEFAULT_N_TASKS, help="tasks of the evaluation set to play"
+    )
+    arguments.add_argument(
+        "--out", default=None, help="report folder (default: out/<env id>-<agent>)"
+    )
+    arguments.add_argument(
+        "--max-episode-steps", type=int, default=None, help="meta-episode length"
+    )
+    arguments.add_argument(
+        "--env-kwarg",
+        type=_env_kwarg,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment kwarg, VALUE read as JSON (repeatable)",
+    )
+    arguments.add_argument(
+        "--references",
+        nargs="*",
+        default=list(REFERENCE_NAMES),
+        help="reference agents to play too (random always)",
+    )
     arguments.add_argument("--reps", type=int, default=DEFAULT_REPS, help="bootstrap resamples")
     arguments.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -79,7 +99,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"nmn-eval: error: {problem}")
     out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
     table = write_report(result, out)
-    extra = write_analyses(resolve_agent(args.agent, args.env_id, env_kwargs), args.env_id, args.n_tasks, out, env_kwargs)
+    extra = write_analyses(
+        resolve_agent(args.agent, args.env_id, env_kwargs),
+        args.env_id,
+        args.n_tasks,
+        out,
+        env_kwargs,
+    )
     if extra:
         table = f"{table}\n{extra}"
         (out / TABLE_FILE).write_text(table)

@@ -40,8 +40,15 @@ def summary_row(result: EvaluationResult) -> str:
     if "bayes" in {score.name for score in (result.agent, *result.references)}:
         score = result.score("bayes").normalised_score
         normalised = "–" if score is None else f"{score.value:.3f}"
-    cells = [result.env_id, str(result.max_episode_steps), _mean(result, "random"),
-             _mean(result, "bayes"), bound, _mean(result, "oracle"), normalised]
+    cells = [
+        result.env_id,
+        str(result.max_episode_steps),
+        _mean(result, "random"),
+        _mean(result, "bayes"),
+        bound,
+        _mean(result, "oracle"),
+        normalised,
+    ]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -50,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-tasks", type=int, default=32, help="evaluation tasks per environment")
     parser.add_argument("--reps", type=int, default=500, help="bootstrap resamples per interval")
     parser.add_argument("--out", default="demo_out", help="folder of the per-environment reports")
-    parser.add_argument("--envs", nargs="*", default=list(DEMO_ENVS), help="environment ids to play")
+    parser.add_argument(
+        "--envs", nargs="*", default=list(DEMO_ENVS), help="environment ids to play"
+    )
     args = parser.parse_args(argv)
     rows = []
     for env_id in args.envs:
@@ -60,9 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         write_report(result, out)
         write_analyses(reference(agent, env_id), env_id, args.n_tasks, out)
         rows.append(summary_row(result))
-    print(f"\nReference agents on the first {args.n_tasks} tasks of each evaluation set "
-          "(mean meta-episode return, 95% bootstrap CI)\n")
-    print("| environment | steps | random | bayes (Monte Carlo) | Bayes bound | oracle | bayes, normalised |")
+    print(
+        f"\nReference agents on the first {args.n_tasks} tasks of each evaluation set "
+        "(mean meta-episode return, 95% bootstrap CI)\n"
+    )
+    print(
+        "| environment | steps | random | bayes (Monte Carlo) | Bayes bound | oracle | bayes, normalised |"
+    )
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nFull reports and plots: {args.out}/<environment>/ (report.md, result.json, *.png).")

@@ -82,7 +82,11 @@ def moving_target_value(max_episode_steps: int) -> float:
     Raises:
         ValueError: unless ``max_episode_steps`` is a positive integer.
     """
-    if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1:
+    if (
+        isinstance(max_episode_steps, bool)
+        or not isinstance(max_episode_steps, int)
+        or max_episode_steps < 1
+    ):
         raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
     if max_episode_steps == 1:
         return (2.0 * _R * _H - (_A**2 - _R**2)) / (2.0 * _A)
@@ -117,7 +121,10 @@ def independent_bandit_policy(horizon: int) -> tuple[float, tuple[np.ndarray, ..
         mean1 = (s1 + 1) / (s1 + f1 + 2)
         size = made + 1
         stay = following[:size, :size, :size]  # a failure of arm 1 only raises f1
-        pull0 = mean0 * (1 + following[1 : size + 1, :size, :size]) + (1 - mean0) * following[:size, 1 : size + 1, :size]
+        pull0 = (
+            mean0 * (1 + following[1 : size + 1, :size, :size])
+            + (1 - mean0) * following[:size, 1 : size + 1, :size]
+        )
         pull1 = mean1 * (1 + following[:size, :size, 1 : size + 1]) + (1 - mean1) * stay
         choices[made] = pull1 > pull0
         following = np.maximum(pull0, pull1)
@@ -153,7 +160,11 @@ def dependent_bandit_value(horizon: int, variant: str) -> float:
     for made in range(horizon - 1, -1, -1):
         evidence = np.arange(made + 1, dtype=np.float64)
         mean = dependent_bandit_mean(evidence, np.float64(made), variant)
-        following = np.maximum(mean, 1 - mean) + mean * following[1 : made + 2] + (1 - mean) * following[: made + 1]
+        following = (
+            np.maximum(mean, 1 - mean)
+            + mean * following[1 : made + 2]
+            + (1 - mean) * following[: made + 1]
+        )
     return float(following[0])
 
 
@@ -196,7 +207,12 @@ def two_step_value(
     The value is ``V_K((1/2, 1/2))``: the first good state is a fair coin. Lines within
     ``ENVELOPE_TOLERANCE`` of the envelope are pruned, which bounds the error (see there).
     """
-    chance = np.array([common * reward + (1 - common) * (1 - reward), common * (1 - reward) + (1 - common) * reward])
+    chance = np.array(
+        [
+            common * reward + (1 - common) * (1 - reward),
+            common * (1 - reward) + (1 - common) * reward,
+        ]
+    )
     immediate = np.stack([chance, chance[::-1]])
     mixing = np.array([[1 - swap, swap], [swap, 1 - swap]])
     up, down = np.array([reward, 1 - reward]), np.array([1 - reward, reward])
@@ -204,7 +220,9 @@ def two_step_value(
     for _ in range(trials):
         carried = vectors @ mixing  # rows: S^T alpha
         combined = (
-            immediate[:, None, None, :] + (up * carried)[None, :, None, :] + (down * carried)[None, None, :, :]
+            immediate[:, None, None, :]
+            + (up * carried)[None, :, None, :]
+            + (down * carried)[None, None, :, :]
         ).reshape(-1, 2)
         vectors = upper_envelope(combined)
     return float(np.max(vectors @ np.array([0.5, 0.5])))

@@ -23,7 +23,12 @@ from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
 from evaluate.schema import AgentRole, AgentScore, Bound, EvaluationResult, Interval
-from evaluate.stats import DEFAULT_REPS, improvement_interval, iqm_interval, mean_interval
+from evaluate.stats import (
+    DEFAULT_REPS,
+    improvement_interval,
+    iqm_interval,
+    mean_interval,
+)
 from evaluate.task_sets import check_env_id, task_set
 
 DEFAULT_N_TASKS = 100
@@ -39,7 +44,9 @@ def package_version() -> str:
         return __version__
 
 
-def resolve_agent(agent: Any, env_id: str, env_kwargs: dict[str, Any], name: str | None = None) -> Policy:
+def resolve_agent(
+    agent: Any, env_id: str, env_kwargs: dict[str, Any], name: str | None = None
+) -> Policy:
     """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy."""
     if isinstance(agent, str) and agent in REFERENCE_NAMES and not Path(agent).exists():
         policy = reference(agent, env_id, **env_kwargs)
@@ -65,7 +72,12 @@ def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, 
 def _affine(interval: Interval, scale: float, shift: float) -> Interval:
     """``scale * x + shift`` of an interval (``scale`` may be negative)."""
     ends = sorted((scale * interval.low + shift, scale * interval.high + shift))
-    return Interval(value=scale * interval.value + shift, low=ends[0], high=ends[1], confidence=interval.confidence)
+    return Interval(
+        value=scale * interval.value + shift,
+        low=ends[0],
+        high=ends[1],
+        confidence=interval.confidence,
+    )
 
 
 def score(
@@ -169,7 +181,11 @@ def evaluate(
         found = exact_bounds(env_id, **env_kwargs)
     except ValueError:  # non-default dynamics: no exact value, the reference agents stand in
         found = []
-    found += [reference_bound(name, rollouts[name].returns) for name in missing_bounds(found) if name in rollouts]
+    found += [
+        reference_bound(name, rollouts[name].returns)
+        for name in missing_bounds(found)
+        if name in rollouts
+    ]
     normaliser = _normaliser(found, rollouts)
     baseline_returns = {name: rollout.returns for name, rollout in baseline_rollouts.items()}
 

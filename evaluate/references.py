@@ -119,7 +119,9 @@ class MovingTargetBayes(Policy):
         lower, upper = self.offset - distance, self.offset + distance
         lower_fits, upper_fits = lower >= -OFFSET_LIMIT, upper <= OFFSET_LIMIT
         both = read_probe & ~hit & lower_fits & upper_fits
-        self.offset = np.where(read_probe & ~hit & ~both, np.where(lower_fits, lower, upper), self.offset)
+        self.offset = np.where(
+            read_probe & ~hit & ~both, np.where(lower_fits, lower, upper), self.offset
+        )
         phase[read_probe & ~both] = self.EXPLOIT
         self.lower = np.where(both, lower, self.lower)
         self.upper = np.where(both, upper, self.upper)
@@ -207,15 +209,17 @@ class TwoTargetsBayes(Policy):
         reward = observation["prev_reward"][:, 0]
         self.good[episode_start] = -1
         distances = np.stack(
-            [np.linalg.norm(self.previous[:, :2], axis=1), np.linalg.norm(self.previous[:, 2:], axis=1)], 1
+            [
+                np.linalg.norm(self.previous[:, :2], axis=1),
+                np.linalg.norm(self.previous[:, 2:], axis=1),
+            ],
+            1,
         )
         reached = np.argmin(distances, axis=1)
         scored = ~episode_start & (reward != 0.0) & (self.good < 0)
         self.good[scored] = np.where(reward[scored] > 0, reached[scored], 1 - reached[scored])
         torus = [arena.wrap(relative[:, :2]), arena.wrap(relative[:, 2:])]
-        nearer = np.where(
-            np.linalg.norm(torus[1], axis=1) < np.linalg.norm(torus[0], axis=1), 1, 0
-        )
+        nearer = np.where(np.linalg.norm(torus[1], axis=1) < np.linalg.norm(torus[0], axis=1), 1, 0)
         self.first = np.where(episode_start, nearer, self.first)
         goal = np.where(self.good >= 0, self.good, self.first)
         direction = np.where(goal[:, None] == 0, torus[0], torus[1])
@@ -251,12 +255,15 @@ class BanditBayes(Policy):
         if self.variant == "independent":
             choices = independent_bandit_policy(self.horizon)[1]
             made = np.minimum(pulls, self.horizon - 1)
-            actions = np.array([
-                choices[t][s[0], f[0], s[1]] for t, s, f in zip(made, successes, failures)
-            ], dtype=np.int64)
+            actions = np.array(
+                [choices[t][s[0], f[0], s[1]] for t, s, f in zip(made, successes, failures)],
+                dtype=np.int64,
+            )
         else:
             evidence = successes[:, 0] + failures[:, 1]
-            mean = dependent_bandit_mean(evidence.astype(np.float64), pulls.astype(np.float64), self.variant)
+            mean = dependent_bandit_mean(
+                evidence.astype(np.float64), pulls.astype(np.float64), self.variant
+            )
             actions = (mean < 0.5).astype(np.int64)
         self.last = actions
         return actions
@@ -289,7 +296,11 @@ class TwoStepBayes(Policy):
         finished = (state == 0) & (self.landed >= 0)
         agrees = (self.landed == 1) == (reward > 0.5)  # the outcome favours S2 being good
         favour_s2 = np.where(agrees, self.reward, 1.0 - self.reward)
-        posterior = self.belief * favour_s2 / (self.belief * favour_s2 + (1 - self.belief) * (1 - favour_s2))
+        posterior = (
+            self.belief
+            * favour_s2
+            / (self.belief * favour_s2 + (1 - self.belief) * (1 - favour_s2))
+        )
         swapped = (1 - self.swap) * posterior + self.swap * (1 - posterior)
         self.belief = np.where(finished, swapped, self.belief)
         self.landed = np.where(state == 0, -1, state)
@@ -310,14 +321,18 @@ class HarlowBayes(Policy):
         self.known = np.zeros(env.num_envs, dtype=bool)
 
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
-        objects = observation["observation"].reshape(len(episode_start), 2, self.width).astype(np.float64)
+        objects = (
+            observation["observation"].reshape(len(episode_start), 2, self.width).astype(np.float64)
+        )
         reward = observation["prev_reward"][:, 0]
         learning = ~episode_start & ~self.known
         self.rewarded = np.where(learning, reward > 0, self.rewarded)
         self.known = np.where(episode_start, False, self.known | learning)
         distance = np.linalg.norm(objects - self.remembered[:, None, :], axis=2)
         remembered_side = np.argmin(distance, axis=1)
-        actions = np.where(self.known, np.where(self.rewarded, remembered_side, 1 - remembered_side), 0)
+        actions = np.where(
+            self.known, np.where(self.rewarded, remembered_side, 1 - remembered_side), 0
+        )
         first = ~self.known
         self.remembered[first] = objects[first, 0]
         return actions.astype(np.int64)

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from evaluate.schema import AgentScore, EvaluationResult, Interval  # noqa: E402
+from evaluate.schema import AgentScore, EvaluationResult, Interval
 
 RESULT_FILE = "result.json"
 TABLE_FILE = "report.md"
@@ -34,9 +34,11 @@ def markdown(result: EvaluationResult) -> str:
     lines = [
         f"## {result.agent.name} on {result.env_id}",
         "",
-        f"Task set {result.task_set.version} (sha256 {result.task_set.sha256[:12]}…), "
-        f"{result.task_set.n_tasks} tasks, {result.max_episode_steps} steps per meta-episode; "
-        f"95% stratified-bootstrap CIs ({result.bootstrap_reps} resamples).",
+        (
+            f"Task set {result.task_set.version} (sha256 {result.task_set.sha256[:12]}…), "
+            f"{result.task_set.n_tasks} tasks, {result.max_episode_steps} steps per meta-episode; "
+            f"95% stratified-bootstrap CIs ({result.bootstrap_reps} resamples)."
+        ),
         "",
         "| agent | role | mean return | IQM | normalised score | regret to bayes |"
         + "".join(f" P(> {name}) |" for name in baselines),
@@ -60,7 +62,9 @@ def markdown(result: EvaluationResult) -> str:
     ]
     played = {entry.name: np.asarray(entry.returns) for entry in (*result.references, result.agent)}
     for bound in result.bounds:
-        value = f"{bound.value:.2f}" + (f" ± {bound.standard_error:.2f}" if bound.standard_error else "")
+        value = f"{bound.value:.2f}" + (
+            f" ± {bound.standard_error:.2f}" if bound.standard_error else ""
+        )
         monte_carlo = gap = "–"
         returns = played.get(bound.name)
         if returns is not None and returns.size > 1:
@@ -82,8 +86,13 @@ def plot_adaptation_curves(result: EvaluationResult, path: Path) -> None:
     length = len(result.agent.adaptation_curve)
     for bound in result.bounds:
         style = "--" if bound.name == "bayes" else ":"
-        axes.axhline(bound.value / length, color="black", linestyle=style, linewidth=1,
-                     label=f"{bound.name} bound ({bound.kind}), per {unit}")
+        axes.axhline(
+            bound.value / length,
+            color="black",
+            linestyle=style,
+            linewidth=1,
+            label=f"{bound.name} bound ({bound.kind}), per {unit}",
+        )
     if unit == "step" and length > 50:
         axes.set_xscale("log")
     axes.set_xlabel(f"{unit} of the meta-episode")
@@ -103,7 +112,13 @@ def plot_returns(result: EvaluationResult, path: Path) -> None:
     axes.set_xticks(range(1, len(scores) + 1), [entry.name for entry in scores])
     for bound in result.bounds:
         style = "--" if bound.name == "bayes" else ":"
-        axes.axhline(bound.value, color="black", linestyle=style, linewidth=1, label=f"{bound.name} ({bound.kind})")
+        axes.axhline(
+            bound.value,
+            color="black",
+            linestyle=style,
+            linewidth=1,
+            label=f"{bound.name} ({bound.kind})",
+        )
     axes.set_ylabel("meta-episode return")
     axes.set_title(f"Per-task returns on {result.env_id}")
     if result.bounds:

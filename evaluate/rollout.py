@@ -106,7 +106,11 @@ def play(
         stop = min(start + batch_size, len(tasks))
         env = make_vector_env(env_id, stop - start, env_kwargs)
         try:
-            blocks.append(_play_batch(policy, env, list(tasks[start:stop]), list(seeds[start:stop]), progress, record))
+            blocks.append(
+                _play_batch(
+                    policy, env, list(tasks[start:stop]), list(seeds[start:stop]), progress, record
+                )
+            )
         finally:
             env.close()
 
@@ -117,7 +121,9 @@ def play(
         width = max(array.shape[1] for array in arrays)
         return np.concatenate([_pad(array, width) for array in arrays])
 
-    return Rollout(*(joined(name) for name in ("step_rewards", "trial_rewards", "observations", "actions")))
+    return Rollout(
+        *(joined(name) for name in ("step_rewards", "trial_rewards", "observations", "actions"))
+    )
 
 
 def _pad(block: np.ndarray, width: int) -> np.ndarray:
@@ -147,13 +153,21 @@ def _play_batch(
     running = np.ones(num_envs, dtype=bool)
     episode_start = np.ones(num_envs, dtype=bool)
     name = env.spec.id if env.spec else "env"
-    bar = tqdm(total=length, desc=f"{policy.name} on {name}", leave=False, disable=not progress, unit="step")
+    bar = tqdm(
+        total=length,
+        desc=f"{policy.name} on {name}",
+        leave=False,
+        disable=not progress,
+        unit="step",
+    )
     for t in range(length):
         actions = policy.act(observation, episode_start)
         try:
             observation_next, rewards, terminated, truncated, _ = env.step(actions)
         except ValueError as error:
-            raise ValueError(f"agent {policy.name!r} gave invalid actions at step {t}: {error}") from None
+            raise ValueError(
+                f"agent {policy.name!r} gave invalid actions at step {t}: {error}"
+            ) from None
         if record:
             observations.append(np.array(observation["observation"]))
             actions_played.append(np.array(actions))

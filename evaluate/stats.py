@@ -38,7 +38,9 @@ def _estimate(
         )
     low, high = intervals["scores"][:, 0]
     value = float(points["scores"][0])
-    return Interval(value=value, low=min(float(low), value), high=max(float(high), value), confidence=CONFIDENCE)
+    return Interval(
+        value=value, low=min(float(low), value), high=max(float(high), value), confidence=CONFIDENCE
+    )
 
 
 def _column(returns: np.ndarray) -> np.ndarray:
@@ -48,12 +50,16 @@ def _column(returns: np.ndarray) -> np.ndarray:
     return values
 
 
-def mean_interval(returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED) -> Interval:
+def mean_interval(
+    returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
+) -> Interval:
     """Mean return with its 95% stratified-bootstrap confidence interval."""
     return _estimate(_column(returns), metrics.aggregate_mean, reps, seed)
 
 
-def iqm_interval(returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED) -> Interval:
+def iqm_interval(
+    returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
+) -> Interval:
     """Interquartile mean with its 95% stratified-bootstrap confidence interval."""
     return _estimate(_column(returns), metrics.aggregate_iqm, reps, seed)
 
@@ -62,4 +68,6 @@ def improvement_interval(
     returns: np.ndarray, baseline: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """``P(agent > baseline)`` over meta-episodes with its 95% bootstrap confidence interval."""
-    return _estimate([_column(returns), _column(baseline)], metrics.probability_of_improvement, reps, seed)
+    return _estimate(
+        [_column(returns), _column(baseline)], metrics.probability_of_improvement, reps, seed
+    )

@@ -1,7 +1,7 @@
 """Exact bounds of the classic tasks: brute force on tiny horizons and Monte Carlo of the bayes agents."""
 
 import itertools
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -29,7 +29,7 @@ def brute_force_bandit(horizon: int, variant: str, cells: int = 400) -> float:
         p1, p2 = np.array([q, 1 - q]), np.array([1 - q, q])
     arms = np.stack([p1, p2])
 
-    @lru_cache(maxsize=None)
+    @cache
     def value(history: tuple[tuple[int, int], ...]) -> float:
         if len(history) == horizon:
             return 0.0
@@ -39,7 +39,10 @@ def brute_force_bandit(horizon: int, variant: str, cells: int = 400) -> float:
         best = -np.inf
         for arm in (0, 1):
             pays = float(np.sum(weights * arms[arm]) / np.sum(weights))
-            best = max(best, pays * (1 + value((*history, (arm, 1)))) + (1 - pays) * value((*history, (arm, 0))))
+            best = max(
+                best,
+                pays * (1 + value((*history, (arm, 1)))) + (1 - pays) * value((*history, (arm, 0))),
+            )
         return best
 
     return value(())
@@ -50,7 +53,7 @@ def brute_force_two_step(trials: int, common=0.8, reward=0.9, swap=0.025) -> flo
     paths = np.array(list(itertools.product((0, 1), repeat=trials)))  # good state per trial
     prior = 0.5 * np.prod(np.where(paths[:, 1:] != paths[:, :-1], swap, 1 - swap), axis=1)
 
-    @lru_cache(maxsize=None)
+    @cache
     def value(history: tuple[tuple[int, int], ...]) -> float:
         trial = len(history)
         if trial == trials:
@@ -67,7 +70,10 @@ def brute_force_two_step(trials: int, common=0.8, reward=0.9, swap=0.025) -> flo
             for landed in (0, 1):
                 reach = common if landed == action else 1 - common
                 pays = float(np.sum(weights * np.where(good_now == landed, reward, 1 - reward)))
-                total += reach * (pays * (1 + value((*history, (landed, 1)))) + (1 - pays) * value((*history, (landed, 0))))
+                total += reach * (
+                    pays * (1 + value((*history, (landed, 1))))
+                    + (1 - pays) * value((*history, (landed, 0)))
+                )
             best = max(best, total)
         return best
 
@@ -78,7 +84,9 @@ def brute_force_two_step(trials: int, common=0.8, reward=0.9, swap=0.025) -> flo
 @pytest.mark.parametrize("horizon", [1, 2, 4])
 def test_bandit_value_matches_brute_force(variant, horizon):
     # The grid prior integrates polynomials of degree <= horizon per axis with error O(1/cells^2).
-    assert bandit_value(horizon, variant) == pytest.approx(brute_force_bandit(horizon, variant), abs=1e-4)
+    assert bandit_value(horizon, variant) == pytest.approx(
+        brute_force_bandit(horizon, variant), abs=1e-4
+    )
 
 
 @pytest.mark.parametrize("trials", [1, 2, 3, 5])
@@ -88,7 +96,9 @@ def test_two_step_value_matches_brute_force(trials):
 
 def test_two_step_value_with_other_parameters():
     parameters = {"common": 0.7, "reward": 0.8, "swap": 0.1}
-    assert two_step_value(4, **parameters) == pytest.approx(brute_force_two_step(4, **parameters), abs=1e-9)
+    assert two_step_value(4, **parameters) == pytest.approx(
+        brute_force_two_step(4, **parameters), abs=1e-9
+    )
 
 
 def test_harlow_value():

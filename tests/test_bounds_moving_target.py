@@ -1,6 +1,6 @@
 """NMN-Bench1's exact Bayes bound: closed form vs brute force vs Monte Carlo of the bayes agent."""
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ def brute_force_value(horizon: int, unit: float) -> float:
     distance = np.abs(offsets[None, :] - guesses[:, None])
     rewards = np.where(distance < round(1 / unit), 10.0, -distance * unit)
 
-    @lru_cache(maxsize=None)
+    @cache
     def value(belief: tuple[int, ...], steps: int) -> float:
         rows = np.array(belief)
         if steps == 1:

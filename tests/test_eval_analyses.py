@@ -20,11 +20,17 @@ BENCH1 = "NMN-Bench1-v0"
 
 def test_the_bayes_agent_shows_the_model_based_stay_signature(tmp_path):
     markdown = write_analyses(reference("bayes", "NMN-TwoStep-v0"), "NMN-TwoStep-v0", 200, tmp_path)
-    rows = {line.split("|")[1].strip(): line for line in markdown.splitlines() if line.startswith("| common") or line.startswith("| uncommon")}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in markdown.splitlines()
+        if line.startswith(("| common", "| uncommon"))
+    }
+
     def cell(transition, column):
         return float(rows[transition].split("|")[column].split("±")[0])
-    assert cell("common", 2) > cell("uncommon", 2) + 0.2   # rewarded: stay after common only
-    assert cell("uncommon", 3) > cell("common", 3) + 0.2   # unrewarded: stay after uncommon only
+
+    assert cell("common", 2) > cell("uncommon", 2) + 0.2  # rewarded: stay after common only
+    assert cell("uncommon", 3) > cell("common", 3) + 0.2  # unrewarded: stay after uncommon only
     assert (tmp_path / STAY_FILE).read_bytes().startswith(b"\x89PNG")
 
 

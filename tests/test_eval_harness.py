@@ -48,7 +48,9 @@ def test_bayes_scores_one_and_random_zero_and_the_result_round_trips(tmp_path):
 
 def test_tasks_are_played_with_their_seeds_as_single_envs_would():
     """A plain callable's per-task returns equal single-env rollouts of the same task and seed."""
-    result = evaluate(lambda observation: np.full((len(observation["observation"]), 1), 0.3), ENV_ID, **FAST)
+    result = evaluate(
+        lambda observation: np.full((len(observation["observation"]), 1), 0.3), ENV_ID, **FAST
+    )
     tasks, seeds = task_set(ENV_ID).head(3)
     for index, (task, seed) in enumerate(zip(tasks, seeds)):
         env = gym.make(ENV_ID, **SHORT)
@@ -77,7 +79,7 @@ def test_predict_agents_get_their_state_back_and_episode_starts():
     agent = CountingAgent()
     evaluate(agent, ENV_ID, **FAST)
     assert agent.starts[0].all()
-    assert not any(start.any() for start in agent.starts[1:SHORT["max_episode_steps"]])
+    assert not any(start.any() for start in agent.starts[1 : SHORT["max_episode_steps"]])
     assert len(agent.starts) == SHORT["max_episode_steps"]
 
 
@@ -85,11 +87,22 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path):
     from sb3_contrib import RecurrentPPO
     from stable_baselines3 import PPO
 
-    recurrent = RecurrentPPO("MultiInputLstmPolicy", gym.make(ENV_ID), n_steps=8, batch_size=8, seed=0, device="cpu")
+    recurrent = RecurrentPPO(
+        "MultiInputLstmPolicy", gym.make(ENV_ID), n_steps=8, batch_size=8, seed=0, device="cpu"
+    )
     recurrent.save(tmp_path / "recurrent.zip")
-    flat = PPO("MlpPolicy", gym.wrappers.FlattenObservation(gym.make(ENV_ID)), n_steps=8, batch_size=8, seed=0, device="cpu")
+    flat = PPO(
+        "MlpPolicy",
+        gym.wrappers.FlattenObservation(gym.make(ENV_ID)),
+        n_steps=8,
+        batch_size=8,
+        seed=0,
+        device="cpu",
+    )
     flat.save(tmp_path / "flat.zip")
-    first = evaluate(str(tmp_path / "recurrent.zip"), ENV_ID, baselines=[tmp_path / "flat.zip"], **FAST)
+    first = evaluate(
+        str(tmp_path / "recurrent.zip"), ENV_ID, baselines=[tmp_path / "flat.zip"], **FAST
+    )
     again = evaluate(str(tmp_path / "recurrent.zip"), ENV_ID, **FAST)
     assert first.agent.name == "recurrent"
     assert first.agent.returns == again.agent.returns
@@ -98,8 +111,22 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path):
 
 def test_cli_writes_a_valid_report(tmp_path, capsys):
     out = tmp_path / "report"
-    main([ENV_ID, "--agent", "random", "--n-tasks", "8", "--max-episode-steps", "20", "--reps", "100",
-          "--out", str(out), "--no-progress"])
+    main(
+        [
+            ENV_ID,
+            "--agent",
+            "random",
+            "--n-tasks",
+            "8",
+            "--max-episode-steps",
+            "20",
+            "--reps",
+            "100",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     printed = capsys.readouterr().out
     assert "| random | agent |" in printed and "| bayes | exact |" in printed
     result = load_result(out / RESULT_FILE)
@@ -115,7 +142,12 @@ def test_cli_writes_a_valid_report(tmp_path, capsys):
         ("bayes", {"env_id": "NMN-Nothing-v0"}, gym.error.NameNotFound, "unknown environment id"),
         ("no-such-agent", {}, ValueError, "neither a reference agent"),
         ("bayes", {"n_tasks": SET_SIZE + 1}, ValueError, "exceeds the 1000 tasks"),
-        (lambda obs: np.zeros((len(obs["observation"]), 2)), {}, ValueError, "invalid actions at step 0"),
+        (
+            lambda obs: np.zeros((len(obs["observation"]), 2)),
+            {},
+            ValueError,
+            "invalid actions at step 0",
+        ),
         (lambda obs: np.full((len(obs["observation"]), 1), np.nan), {}, ValueError, "NaN"),
     ],
 )
