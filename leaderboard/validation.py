@@ -119,7 +119,8 @@ def _check_task_set(result: EvaluationResult, published: TaskSet) -> None:
     if claimed.n_tasks != SET_SIZE:
         raise SubmissionError(
             "result.task_set.n_tasks",
-            f"{claimed.n_tasks} tasks played; the board needs the full set of {SET_SIZE}",
+            f"{claimed.n_tasks} tasks played; the board needs the full set of {SET_SIZE} "
+            f"(nmn-eval {result.env_id} --n-tasks {SET_SIZE} ...)",
         )
     if result.seeds != list(published.seeds):
         raise SubmissionError("result.seeds", f"not the seeds of {published.version}")
