@@ -125,12 +125,17 @@ def load_model(path: str | Path) -> Any:
     )
 
 
+def model_name(path: Path) -> str:
+    """The name of a saved model: its file stem, or its run folder for a run's ``model.zip``."""
+    return path.parent.name if path.stem == "model" and path.parent.name else path.stem
+
+
 def as_policy(agent: Any, name: str | None = None, deterministic: bool = True) -> Policy:
     """Wrap any supported agent as a :class:`Policy` (see the module docstring).
 
     Args:
         agent: a policy, an object with ``predict``, a path to a model zip, or a callable.
-        name: the name shown in results (default: the file stem or the class name).
+        name: the name shown in results (default: :func:`model_name` or the class name).
         deterministic: passed to ``predict``.
 
     Raises:
@@ -141,7 +146,7 @@ def as_policy(agent: Any, name: str | None = None, deterministic: bool = True) -
             agent.name = name
         return agent
     if isinstance(agent, (str, Path)):
-        return PredictPolicy(load_model(agent), name or Path(agent).stem, deterministic)
+        return PredictPolicy(load_model(agent), name or model_name(Path(agent)), deterministic)
     if callable(getattr(agent, "predict", None)):
         return PredictPolicy(agent, name or type(agent).__name__, deterministic)
     if callable(agent):

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from gymnasium import error as gym_error
 
 from evaluate.analyses import write_analyses
@@ -74,12 +75,21 @@ def parser() -> argparse.ArgumentParser:
     )
     arguments.add_argument("--reps", type=int, default=DEFAULT_REPS, help="bootstrap resamples")
     arguments.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    arguments.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads for model agents (default: 1, the fastest for small recurrent nets)",
+    )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    if args.threads < 1:
+        sys.exit(f"nmn-eval: error: --threads must be a positive integer, got {args.threads}")
+    torch.set_num_threads(args.threads)
     env_kwargs = dict(args.env_kwarg)
     if args.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = args.max_episode_steps

@@ -1,12 +1,14 @@
 """The evaluation harness: task sets, agents of every kind, scores, reports and bad input."""
 
 import json
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from evaluate import evaluate, load_result
+from evaluate.agents import model_name
 from evaluate.cli import main
 from evaluate.report import CURVE_FILE, RESULT_FILE, RETURNS_FILE, TABLE_FILE
 from evaluate.task_sets import EVALUATION_SEED_BASE, PINNED, SET_SIZE, task_set
@@ -83,7 +85,18 @@ def test_predict_agents_get_their_state_back_and_episode_starts():
     assert len(agent.starts) == SHORT["max_episode_steps"]
 
 
-def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path):
+@pytest.fixture
+def one_torch_thread():
+    """Small recurrent nets step fastest on one thread (as nmn-eval --threads 1 does)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path, one_torch_thread):
     from sb3_contrib import RecurrentPPO
     from stable_baselines3 import PPO
 
@@ -107,6 +120,11 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path):
     assert first.agent.name == "recurrent"
     assert first.agent.returns == again.agent.returns
     assert "flat" in first.agent.probability_of_improvement
+
+
+def test_saved_models_are_named_by_file_or_run_folder():
+    assert model_name(Path("runs/nmn-bench1/model.zip")) == "nmn-bench1"
+    assert model_name(Path("agents/rnn_baseline.zip")) == "rnn_baseline"
 
 
 def test_cli_writes_a_valid_report(tmp_path, capsys):
