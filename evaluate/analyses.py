@@ -146,8 +146,9 @@ def plot_modulation(
     figure, axes = plt.subplots(figsize=(8, 4.5))
     colours = plt.get_cmap("coolwarm")
     low, high = float(np.min(colour_values)), float(np.max(colour_values))
+    steps = np.arange(1, z.shape[1] + 1)
     for line, value in zip(projected, colour_values):
-        axes.plot(line, color=colours((value - low) / (high - low + 1e-12)), linewidth=0.8)
+        axes.plot(steps, line, color=colours((value - low) / (high - low + 1e-12)), linewidth=0.8)
     mappable = plt.cm.ScalarMappable(cmap=colours, norm=plt.Normalize(low, high))
     figure.colorbar(mappable, ax=axes, label=colour_label)
     axes.set_xscale("log")
