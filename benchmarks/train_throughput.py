@@ -20,8 +20,8 @@ stock setup. Each budget is rounded up to whole rollouts; the steps actually run
 
 Usage::
 
-    python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 6,400 steps
-    python benchmarks/train_throughput.py --budget 25600 --repeats 3 --native-envs 128
+    python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 51,200 steps
+    python benchmarks/train_throughput.py --budget 102400 --repeats 3 --native-envs 512
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def steps_per_second(setup: Setup, budget: int) -> tuple[float, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-id", default="NMN-Bench1-v0")
-    parser.add_argument("--budget", type=int, default=6_400, help="env steps per run")
-    parser.add_argument("--native-envs", type=int, default=32, help="sub-envs of the many-envs run")
+    parser.add_argument("--budget", type=int, default=51_200, help="env steps per run")
+    parser.add_argument("--native-envs", type=int, default=256, help="sub-envs of the many-envs run")
     parser.add_argument("--repeats", type=int, default=1, help="runs per setup (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (nmn-train's default)")
     parser.add_argument("--seed", type=int, default=0)
