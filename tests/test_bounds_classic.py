@@ -101,9 +101,61 @@ def test_two_step_value_with_other_parameters():
     )
 
 
-def test_harlow_value():
-    assert harlow_value(6) == 25.0
-    assert harlow_value(1) == 0.0
+def brute_force_harlow(trials: int) -> float:
+    """Backward induction over whole histories of the Harlow task, the hidden part enumerated.
+
+    Hidden: which of the two objects (``A`` or ``B``) is rewarded, and the shuffled side
+    schedule (one of the 20 arrangements of L,L,L,R,R,R). The agent sees which object is on
+    the left, picks a side, and gets +5 or -5.
+    """
+    schedules = [
+        tuple(1 if i in rights else 0 for i in range(6))
+        for rights in itertools.combinations(range(6), 3)
+    ]
+    hidden = [(rewarded, schedule) for rewarded in "AB" for schedule in schedules]
+
+    def left_object(rewarded: str, schedule: tuple[int, ...], trial: int) -> str:
+        other = "B" if rewarded == "A" else "A"
+        return rewarded if schedule[trial % 6] == 0 else other
+
+    def consistent(history):
+        return [
+            (rewarded, schedule)
+            for rewarded, schedule in hidden
+            if all(
+                left_object(rewarded, schedule, t) == seen
+                and (5 if schedule[t % 6] == side else -5) == reward
+                for t, (seen, side, reward) in enumerate(history)
+            )
+        ]
+
+    @cache
+    def value(history) -> float:
+        trial = len(history)
+        if trial == trials:
+            return 0.0
+        worlds = consistent(history)
+        total = 0.0
+        for seen in "AB":
+            given = [world for world in worlds if left_object(*world, trial) == seen]
+            if not given:
+                continue
+            best = -np.inf
+            for side in (0, 1):
+                outcomes = [5 if schedule[trial % 6] == side else -5 for _, schedule in given]
+                expected = sum(
+                    reward + value((*history, (seen, side, reward))) for reward in outcomes
+                )
+                best = max(best, expected / len(given))
+            total += len(given) / len(worlds) * best
+        return total
+
+    return value(())
+
+
+@pytest.mark.parametrize("trials", [1, 2, 3, 6])
+def test_harlow_value_matches_brute_force(trials):
+    assert harlow_value(trials) == pytest.approx(brute_force_harlow(trials), abs=1e-12)
 
 
 @pytest.mark.parametrize(
