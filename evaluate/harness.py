@@ -156,6 +156,11 @@ def evaluate(
     """
     check_env_id(env_id)
     env_kwargs = dict(env_kwargs or {})
+    if env_kwargs.get("feedback", True) is not True:
+        raise ValueError(
+            "the harness plays the meta-RL ready env (observation, prev_action, prev_reward); "
+            "feedback=False is not supported"
+        )
     tasks_set = task_set(env_id, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
     policy = resolve_agent(agent, env_id, env_kwargs, agent_name)

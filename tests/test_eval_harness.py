@@ -160,6 +160,7 @@ def test_cli_writes_a_valid_report(tmp_path, capsys):
         ("bayes", {"env_id": "NMN-Nothing-v0"}, gym.error.NameNotFound, "unknown environment id"),
         ("no-such-agent", {}, ValueError, "neither a reference agent"),
         ("bayes", {"n_tasks": SET_SIZE + 1}, ValueError, "exceeds the 1000 tasks"),
+        ("bayes", {"env_kwargs": {"feedback": False}}, ValueError, "feedback=False"),
         (
             lambda obs: np.zeros((len(obs["observation"]), 2)),
             {},
