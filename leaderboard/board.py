@@ -59,9 +59,7 @@ class Table:
         }
 
 
-def _row(
-    score: AgentScore, result: EvaluationResult, card: AgentCard, entry: Entry | None
-) -> Row:
+def _row(score: AgentScore, result: EvaluationResult, card: AgentCard, entry: Entry | None) -> Row:
     return Row(
         rank=0,
         id=entry.id if entry else None,

@@ -24,21 +24,32 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from evaluate.schema import Interval
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError, make_card, parse_submission_json
 from leaderboard.validation import MAX_SUBMISSION_BYTES, validate
 
-def _interval(value: float, low: float, high: float, digits: int) -> str:
-    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _interval(interval: Interval, digits: int) -> str:
+    return f"{interval.value:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
 
 
 def print_table(board: Table, console: Console | None = None) -> None:
     """Print the ranked board of one environment and its bounds (to stdout by default)."""
     console = console or Console()
     ranking = RichTable(title=f"{board.env_id} leaderboard", title_justify="left")
-    for heading in ("#", "id", "agent", "normalised IQM [95% CI]", "mean return [95% CI]",
-                    "regret", "kind"):
+    for heading in (
+        "#",
+        "id",
+        "agent",
+        "normalised IQM [95% CI]",
+        "mean return [95% CI]",
+        "regret",
+        "kind",
+    ):
         ranking.add_column(heading, overflow="fold")
     for row in board.rows:
         score, mean = row.normalised_iqm, row.mean_return
@@ -46,8 +57,8 @@ def print_table(board: Table, console: Console | None = None) -> None:
             str(row.rank),
             "" if row.id is None else str(row.id),
             row.agent,
-            _interval(score.value, score.low, score.high, 3),
-            _interval(mean.value, mean.low, mean.high, 1),
+            _interval(score, 3),
+            _interval(mean, 1),
             "" if row.regret is None else f"{row.regret:.1f}",
             row.role,
         )
@@ -72,8 +83,10 @@ def _submit(store: Store, args: argparse.Namespace) -> int:
         )
         submission = submission.model_copy(update={"card": card})
     entry = store.add(validate(submission))
-    print(f"stored entry {entry.id}: {entry.agent_name} on {entry.env_id}, normalised IQM "
-          f"{_interval(entry.score, entry.score_low, entry.score_high, 3)}")
+    print(
+        f"stored entry {entry.id}: {entry.agent_name} on {entry.env_id}, normalised IQM "
+        f"{_interval(submission.normalised_iqm(), 3)}"
+    )
     return 0
 
 
@@ -92,19 +105,18 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     if args.json:
         print(entry.payload)
         return 0
-    card, result = submission.card, submission.result
-    score = submission.normalised_iqm()
+    card, result, task_set = submission.card, submission.result, submission.result.task_set
     lines = [
         f"entry {entry.id} ({entry.content_hash})",
         f"agent: {card.name}",
         f"authors: {', '.join(card.authors)}",
         f"url: {card.url or ''}",
         f"description: {card.description}",
-        f"environment: {result.env_id} (task set {result.task_set.version}, "
-        f"{result.task_set.n_tasks} tasks, sha256 {result.task_set.sha256})",
-        f"normalised IQM: {_interval(score.value, score.low, score.high, 3)}",
-        f"mean return: {_interval(result.agent.mean.value, result.agent.mean.low, result.agent.mean.high, 2)}",
-        f"IQM: {_interval(result.agent.iqm.value, result.agent.iqm.low, result.agent.iqm.high, 2)}",
+        f"environment: {result.env_id}",
+        f"task set: {task_set.version}, {task_set.n_tasks} tasks, sha256 {task_set.sha256}",
+        f"normalised IQM: {_interval(submission.normalised_iqm(), 3)}",
+        f"mean return: {_interval(result.agent.mean, 2)}",
+        f"IQM: {_interval(result.agent.iqm, 2)}",
         f"submitted: {entry.submitted:%Y-%m-%d %H:%M:%S} UTC",
     ]
     lines += [f"bound {bound.name} ({bound.kind}): {bound.value:.2f}" for bound in result.bounds]
@@ -127,8 +139,10 @@ def _verify(store: Store, args: argparse.Namespace) -> int:
     for check in outcome.checks:
         claimed, rerun = check.claimed, check.rerun
         verdict = "inside" if check.inside else "OUTSIDE"
-        print(f"{check.statistic}: claimed {claimed.value:.3f}, re-run "
-              f"{_interval(rerun.value, rerun.low, rerun.high, 3)}: claim {verdict} the re-run CI")
+        print(
+            f"{check.statistic}: claimed {claimed.value:.3f}, re-run "
+            f"{_interval(rerun, 3)}: claim {verdict} the re-run CI"
+        )
     if outcome.consistent:
         print(f"entry {entry.id} is consistent with a re-run of {args.agent}")
         return 0
@@ -158,6 +172,8 @@ def _serve(store: Store, args: argparse.Namespace) -> int:
 
     from leaderboard.web import create_app
 
+    if args.host not in LOCAL_HOSTS:
+        print(f"note: serving on {args.host}, reachable from other machines", file=sys.stderr)
     uvicorn.run(create_app(store), host=args.host, port=args.port)
     return 0
 
@@ -168,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nmn-leaderboard", description="The nmn-bench leaderboard of meta-RL results."
     )
     parser.add_argument(
-        "--db", default=None,
+        "--db",
+        default=None,
         help="SQLite file or SQLAlchemy URL (default: $NMN_LEADERBOARD_DB, else a file in the "
         "user data directory)",
     )
@@ -199,11 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     harness.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     verify = commands.add_parser(
-        "verify", parents=[harness],
+        "verify",
+        parents=[harness],
         help="re-run the harness on an entry's agent (loads it on this machine)",
     )
     verify.add_argument("id", type=int)
-    verify.add_argument("--agent", required=True, help="the agent's model zip (or a reference name)")
+    verify.add_argument(
+        "--agent", required=True, help="the agent's model zip (or a reference name)"
+    )
     verify.set_defaults(handler=_verify)
 
     seed = commands.add_parser(

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from leaderboard.board import table
-from leaderboard.pages import STATIC_FILES, Links, curve_png, env_page, index_page, static_file
+from leaderboard.pages import (
+    STATIC_FILES,
+    Links,
+    curve_png,
+    env_page,
+    index_page,
+    static_file,
+)
 from leaderboard.store import Store
 
 _LINKS = Links(served=False)

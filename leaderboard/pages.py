@@ -16,10 +16,10 @@ import jinja2
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from leaderboard.board import Table  # noqa: E402
+from leaderboard.board import Table
 
 STATIC_FILES = ("style.css", "sort.js")
 CURVES_SHOWN = 8

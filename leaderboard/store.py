@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, event, select
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker

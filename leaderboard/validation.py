@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterator
+
 import gymnasium as gym
 import numpy as np
 from rliable import metrics
@@ -78,7 +79,7 @@ def validate(submission: Submission) -> Submission:
     return submission
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def published_task_set(env_id: str) -> TaskSet:
     """The current published evaluation task set of ``env_id`` (generated once per process)."""
     return task_set(env_id)
@@ -134,12 +135,19 @@ def _check_bounds(result: EvaluationResult) -> None:
     for name, bound in derived.items():
         if name not in claimed:
             raise SubmissionError(f"result.bounds.{name}", "missing")
-        _check_value(f"result.bounds.{name}.value", claimed[name].value, bound.value, "derived value")
+        _check_value(
+            f"result.bounds.{name}.value", claimed[name].value, bound.value, "derived value"
+        )
     scores = {score.name: score for _, score in _scores(result)}
     for index, bound in enumerate(result.bounds):
         if bound.name not in derived and bound.name in scores:
             mean = scores[bound.name].mean.value
-            _check_value(f"result.bounds.{index}.value", bound.value, mean, f"mean return of the {bound.name} agent")
+            _check_value(
+                f"result.bounds.{index}.value",
+                bound.value,
+                mean,
+                f"mean return of the {bound.name} agent",
+            )
     if "bayes" not in claimed or "random" not in scores:
         raise SubmissionError("result", "needs the bayes bound and the random agent to normalise")
     anchors = (
@@ -223,7 +231,9 @@ def _check_value(field: str, claimed: float, recomputed: float, source: str) -> 
 def _check_estimate(field: str, claimed: Interval, recomputed: float) -> None:
     if not all(math.isfinite(value) for value in (claimed.value, claimed.low, claimed.high)):
         raise SubmissionError(field, "holds a value that is not finite")
-    _check_value(f"{field}.value", claimed.value, recomputed, "recomputed from the per-task returns")
+    _check_value(
+        f"{field}.value", claimed.value, recomputed, "recomputed from the per-task returns"
+    )
     if not claimed.low <= claimed.value <= claimed.high:
         raise SubmissionError(
             field, f"interval [{claimed.low}, {claimed.high}] excludes {claimed.value}"

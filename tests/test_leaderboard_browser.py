@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
 from leaderboard.seed import reference_submissions
 from leaderboard.store import Store
 from leaderboard.submission import AgentCard, Submission
-from leaderboard.web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,6 +31,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ENV = "NMN-Bench1-v0"
+STARTUP_POLLS = 480  # of 0.25 s: imports are slow on a busy machine
 INJECTED = "<img src=x onerror=\"document.title='owned'\">"
 
 
@@ -42,23 +41,48 @@ def references() -> Mapping[str, Submission]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, references: Mapping[str, Submission]) -> Iterator[str]:
-    """The app on a free localhost port, with the seeded reference rows stored."""
-    store = Store(tmp_path_factory.mktemp("board") / "board.sqlite")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, references: Mapping[str, Submission]
+) -> Iterator[str]:
+    """``nmn-leaderboard serve`` on a free localhost port, over a store holding the references."""
+    db = tmp_path_factory.mktemp("board") / "board.sqlite"
+    store = Store(db)
     for submission in references.values():
         store.add(submission)
+    store.close()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    app_server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=app_server.run, daemon=True)
-    thread.start()
-    while not app_server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    app_server.should_exit = True
-    thread.join()
-    store.close()
+    command = [
+        sys.executable,
+        "-m",
+        "leaderboard.cli",
+        "--db",
+        str(db),
+        "serve",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen) -> None:
+    for _ in range(STARTUP_POLLS):
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/envs"):
+                return
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError(f"the server did not answer within {STARTUP_POLLS * 0.25} s")
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,17 @@ def result_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``nmn-eval`` of the random agent on the full evaluation set, as a user runs it."""
     out = tmp_path_factory.mktemp("eval") / "r"
     command = [
-        sys.executable, "-m", "evaluate", ENV, "--agent", "random",
-        "--n-tasks", str(SET_SIZE), "--out", str(out), "--no-progress",
+        sys.executable,
+        "-m",
+        "evaluate",
+        ENV,
+        "--agent",
+        "random",
+        "--n-tasks",
+        str(SET_SIZE),
+        "--out",
+        str(out),
+        "--no-progress",
     ]
     subprocess.run(command, check=True, capture_output=True)
     return out / "result.json"
@@ -47,7 +56,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_submit_then_list_shows_the_entry_ranked_with_its_ci(
     db: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(capsys, "submit", str(result_file), "--author", "Ada", "--url", "https://example.org/x")
+    code, out, _ = run(
+        capsys, "submit", str(result_file), "--author", "Ada", "--url", "https://example.org/x"
+    )
     assert code == 0
     assert out.startswith("stored entry 1: random on NMN-Bench1-v0, normalised IQM ")
 
@@ -58,7 +69,9 @@ def test_submit_then_list_shows_the_entry_ranked_with_its_ci(
     assert list(ranked) == ["oracle", "bayes", "random"]  # the references rank beside it
     entry = [cell.strip() for cell in ranked["random"].split("│")[1:-1]]
     assert entry[:3] == ["3", "1", "random"]
-    value, low, high = (float(x) for x in entry[3].replace("[", " ").replace("]", " ").replace(",", " ").split())
+    value, low, high = (
+        float(x) for x in entry[3].replace("[", " ").replace("]", " ").replace(",", " ").split()
+    )
     assert low <= value <= high
     assert any(line.startswith("bound bayes (exact): ") for line in lines)
 
@@ -89,14 +102,18 @@ def test_duplicates_missing_files_and_unknown_ids_are_refused(
     assert code == 1 and "duplicate submission" in err and "already entry 1" in err
     code, _, err = run(capsys, "submit", str(result_file.parent / "missing.json"))
     assert code == 1 and "missing.json" in err
-    code, _, err = run(capsys, "submit", str(result_file), "--name", "x", "--url", "javascript:alert(1)")
+    code, _, err = run(
+        capsys, "submit", str(result_file), "--name", "x", "--url", "javascript:alert(1)"
+    )
     assert code == 1 and err.startswith("refused: card.url")
     assert run(capsys, "show", "7")[0] == 1
     assert run(capsys, "remove", "1") == (0, "removed entry 1: random on NMN-Bench1-v0\n", "")
     assert run(capsys, "remove", "1")[2] == "no leaderboard entry with id 1\n"
 
 
-def test_export_and_the_db_option(tmp_path: Path, result_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_and_the_db_option(
+    tmp_path: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "chosen.sqlite"
     assert run(capsys, "--db", str(db), "submit", str(result_file))[0] == 0
     code, out, _ = run(capsys, "--db", str(db), "export", "--html", str(tmp_path / "site"))

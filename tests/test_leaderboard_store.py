@@ -71,7 +71,9 @@ def test_entries_are_ranked_by_normalised_iqm(
     assert ranked[0].score > ranked[1].score > ranked[2].score
 
 
-def test_duplicate_is_refused_and_names_the_existing_entry(tmp_path: Path, submission: Submission) -> None:
+def test_duplicate_is_refused_and_names_the_existing_entry(
+    tmp_path: Path, submission: Submission
+) -> None:
     store = Store(tmp_path / "board.sqlite")
     entry = store.add(submission)
     with pytest.raises(DuplicateSubmission, match=f"already entry {entry.id}"):

@@ -106,7 +106,9 @@ TAMPERINGS: list[tuple[Callable[[Document], None], str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("tamper", "field", "reason"), TAMPERINGS, ids=lambda t: getattr(t, "__name__", None))
+@pytest.mark.parametrize(
+    ("tamper", "field", "reason"), TAMPERINGS, ids=lambda t: getattr(t, "__name__", None)
+)
 def test_tampered_numbers_are_refused_naming_the_mismatch(
     result: Document, tamper: Callable[[Document], None], field: str, reason: str
 ) -> None:
@@ -166,9 +168,7 @@ def test_edited_tasks_and_seeds_are_refused(result: Document) -> None:
 
 
 def test_non_finite_numbers_are_refused(result: Document) -> None:
-    text = json.dumps(result).replace(
-        json.dumps(result["agent"]["returns"][0]), "NaN", 1
-    )
+    text = json.dumps(result).replace(json.dumps(result["agent"]["returns"][0]), "NaN", 1)
     with pytest.raises(SubmissionError, match="NaN is not a number JSON allows"):
         accept(text)
 

@@ -46,7 +46,9 @@ def carded(submission: Submission, **card: object) -> str:
 def test_a_posted_submission_is_ranked_and_served_back(
     client: TestClient, random_submission: Submission
 ) -> None:
-    response = client.post("/api/submissions", content=random_submission.model_dump_json(), headers=JSON_HEADERS)
+    response = client.post(
+        "/api/submissions", content=random_submission.model_dump_json(), headers=JSON_HEADERS
+    )
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["content_hash"] == random_submission.content_hash()
@@ -107,13 +109,17 @@ def test_malformed_bodies_are_422_json(client: TestClient, body: bytes, field: s
 
 
 def test_bodies_that_are_not_json_are_415(client: TestClient) -> None:
-    response = client.post("/api/submissions", content=b"a=b", headers={"content-type": "text/plain"})
+    response = client.post(
+        "/api/submissions", content=b"a=b", headers={"content-type": "text/plain"}
+    )
     assert response.status_code == 415
 
 
 def test_oversized_bodies_are_413_with_or_without_a_length(store: Store) -> None:
     client = TestClient(create_app(store, max_body_bytes=1024))
-    declared = client.post("/api/submissions", content=b"{" + b" " * 2048 + b"}", headers=JSON_HEADERS)
+    declared = client.post(
+        "/api/submissions", content=b"{" + b" " * 2048 + b"}", headers=JSON_HEADERS
+    )
     assert declared.status_code == 413
     streamed = client.post(
         "/api/submissions",
@@ -127,7 +133,9 @@ def test_oversized_bodies_are_413_with_or_without_a_length(store: Store) -> None
 def test_user_text_is_escaped_on_pages_and_script_is_locked_down(
     client: TestClient, random_submission: Submission
 ) -> None:
-    body = carded(random_submission, name=SCRIPT_NAME, authors=[SCRIPT_NAME], description=IMAGE_DESCRIPTION)
+    body = carded(
+        random_submission, name=SCRIPT_NAME, authors=[SCRIPT_NAME], description=IMAGE_DESCRIPTION
+    )
     assert client.post("/api/submissions", content=body, headers=JSON_HEADERS).status_code == 201
     for path in ("/", f"/env/{ENV}"):
         page = client.get(path)
@@ -141,7 +149,9 @@ def test_user_text_is_escaped_on_pages_and_script_is_locked_down(
     assert client.get(f"/env/{ENV}/curve.png").content.startswith(b"\x89PNG")
 
 
-def test_sql_injection_strings_are_plain_data(client: TestClient, random_submission: Submission, store: Store) -> None:
+def test_sql_injection_strings_are_plain_data(
+    client: TestClient, random_submission: Submission, store: Store
+) -> None:
     body = carded(random_submission, name=SQL_NAME, authors=["' OR '1'='1"])
     created = client.post("/api/submissions", content=body, headers=JSON_HEADERS).json()
     assert store.get(created["id"]).agent_name == SQL_NAME
