@@ -178,8 +178,10 @@ def evaluate(
         except ValueError:  # the environment has no such reference agent
             continue
         rollouts[name] = run(player)
-    reused = isinstance(agent, str) and agent in rollouts and agent_name is None
-    agent_rollout = rollouts[agent] if reused else run(policy)
+    reused = (
+        isinstance(agent, str) and agent in rollouts and not Path(agent).exists() and not agent_name
+    )
+    agent_rollout = rollouts[agent] if reused else run(policy)  # a reference plays once
     baseline_rollouts = {player.name: run(player) for player in baseline_policies}
 
     try:
