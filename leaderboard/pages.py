@@ -13,11 +13,8 @@ from importlib.resources import files
 from urllib.parse import quote
 
 import jinja2
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from leaderboard.board import Table
 
@@ -83,7 +80,9 @@ def static_file(name: str) -> bytes:
 
 def curve_png(board: Table) -> bytes:
     """PNG of the adaptation curves of the top entries (moving average over steps)."""
-    figure, axes = plt.subplots(figsize=(8, 4.5), dpi=100)
+    # A bare Figure, not pyplot: no global state, so the server's threads may plot at once.
+    figure = Figure(figsize=(8, 4.5), dpi=100)
+    axes = figure.subplots()
     for row in board.rows[:CURVES_SHOWN]:
         curve = np.asarray(row.adaptation_curve, dtype=np.float64)
         window = max(1, min(SMOOTHING_STEPS, len(curve) // 10))
@@ -94,12 +93,11 @@ def curve_png(board: Table) -> bytes:
         label = f"#{row.rank} {row.agent}"[:40].replace("$", r"\$")
         axes.plot(steps, smoothed, style, label=label)
     axes.set_xlabel("step (or trial) of the meta-episode")
-    axes.set_ylabel(f"mean reward (moving average over {SMOOTHING_STEPS})")
+    axes.set_ylabel(f"mean reward (moving average, up to {SMOOTHING_STEPS} steps)")
     axes.set_title(f"{board.env_id}: adaptation curves")
     axes.legend(fontsize="small", loc="lower right")
     axes.grid(alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close(figure)
     return buffer.getvalue()

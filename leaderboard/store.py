@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.engine import Engine, make_url
@@ -167,8 +168,13 @@ class Store:
 
     def env_ids(self) -> list[str]:
         """The environments that have at least one entry, sorted."""
+        return list(self.counts())
+
+    def counts(self) -> dict[str, int]:
+        """How many entries each environment has (those with at least one), sorted by id."""
+        query = select(Entry.env_id, func.count()).group_by(Entry.env_id).order_by(Entry.env_id)
         with self._sessions.begin() as session:
-            return list(session.scalars(select(Entry.env_id).distinct().order_by(Entry.env_id)))
+            return {env_id: count for env_id, count in session.execute(query)}
 
     def get(self, entry_id: int) -> Entry:
         """The entry ``entry_id``.

@@ -149,6 +149,12 @@ def test_user_text_is_escaped_on_pages_and_script_is_locked_down(
     assert client.get(f"/env/{ENV}/curve.png").content.startswith(b"\x89PNG")
 
 
+def test_names_are_plain_text_in_the_plot(client: TestClient, random_submission: Submission) -> None:
+    body = carded(random_submission, name=r"$\frac{broken mathtext$")
+    assert client.post("/api/submissions", content=body, headers=JSON_HEADERS).status_code == 201
+    assert client.get(f"/env/{ENV}/curve.png").content.startswith(b"\x89PNG")
+
+
 def test_sql_injection_strings_are_plain_data(
     client: TestClient, random_submission: Submission, store: Store
 ) -> None:
