@@ -29,9 +29,9 @@ from evaluate.stats import (
     iqm_interval,
     mean_interval,
 )
-from evaluate.task_sets import check_env_id, task_set
+from evaluate.task_sets import SET_SIZE, check_env_id, task_set
 
-DEFAULT_N_TASKS = 100
+DEFAULT_N_TASKS = SET_SIZE
 
 
 def package_version() -> str:
@@ -220,6 +220,7 @@ def evaluate(
         bounds=found,
         normaliser=normaliser,
         bootstrap_reps=reps,
+        bootstrap_seed=seed,
     )
 
 

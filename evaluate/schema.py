@@ -123,6 +123,9 @@ class EvaluationResult(_Frozen):
         description='the "random" and "bayes" values the normalised score uses',
     )
     bootstrap_reps: int = Field(gt=0)
+    bootstrap_seed: int = Field(
+        default=0, ge=0, description="seed of every bootstrap, so that the intervals reproduce"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> EvaluationResult:

@@ -2,13 +2,16 @@
 
 Each meta-episode is one run of one environment, so an agent's returns form a
 ``(n_tasks, 1)`` score matrix; rliable's stratified bootstrap resamples the meta-episodes.
-Every bootstrap draws from a ``numpy.random.RandomState`` seeded with ``seed``.
+Every bootstrap is seeded with ``seed``, so the same returns give the same interval. rliable's
+stratified bootstraps draw their indices from NumPy's global generator whatever ``random_state``
+they are given; :func:`_seeded_global_generator` seeds it for the call and restores it after.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from rliable import library as rly
@@ -21,13 +24,24 @@ DEFAULT_SEED = 0
 CONFIDENCE = 0.95
 
 
+@contextmanager
+def _seeded_global_generator(seed: int) -> Iterator[None]:
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def _estimate(
     scores: np.ndarray | list[np.ndarray],
     aggregate: Callable[..., float],
     reps: int,
     seed: int,
 ) -> Interval:
-    with warnings.catch_warnings():  # rliable passes its RandomState the way arch deprecates
+    with warnings.catch_warnings(), _seeded_global_generator(seed):
+        # rliable passes its RandomState the way arch deprecates
         warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
         points, intervals = rly.get_interval_estimates(
             {"scores": scores},

@@ -11,10 +11,10 @@ field and the reason, unless:
   mean and an IQM that equal those recomputed from the per-task returns, intervals that hold
   their point estimates, an adaptation curve that sums to the mean return, and a normalised
   score and regret that follow from the mean and the normaliser;
-- the submitted agent's mean and IQM confidence intervals agree with a fresh stratified
-  bootstrap (rliable, through :mod:`evaluate.stats`) of its returns, within
-  :data:`CI_TOLERANCE` of the interval's width (a resampling estimate is never reproduced to
-  the last digit, but a narrowed or shifted interval is caught);
+- the submitted agent's mean and IQM confidence intervals equal a fresh stratified bootstrap
+  (rliable, through :mod:`evaluate.stats`) of its returns with the result's own
+  ``bootstrap_reps`` and ``bootstrap_seed`` (at most :data:`MAX_BOOTSTRAP_REPS` resamples), so
+  a narrowed or shifted interval is caught;
 - its bounds agree with the harness: exact bounds equal the derived values, Monte Carlo bounds
   equal the mean return of the reference agent they come from; the normaliser is the ``bayes``
   bound and the ``random`` agent's mean, and spans a positive range.
@@ -43,11 +43,9 @@ MAX_SUBMISSION_BYTES = 8 * 2**20
 RELATIVE_TOLERANCE = 1e-9
 # The adaptation curve sums thousands of per-step means; allow for their rounding.
 CURVE_RELATIVE_TOLERANCE = 1e-6
-# The submitted agent's intervals are re-estimated with this many bootstrap resamples; their
-# ends then scatter by a few percent of the width, far inside CI_TOLERANCE (a fraction of it).
-CI_RESAMPLES = 500
-CI_SEED = 0
-CI_TOLERANCE = 0.2
+# The submitted agent's intervals are re-estimated with the result's own bootstrap settings;
+# this caps the work one submission can ask of the server.
+MAX_BOOTSTRAP_REPS = 10_000
 
 
 def accept(text: str | bytes) -> Submission:
@@ -203,11 +201,16 @@ def _check_score(field: str, score: AgentScore, result: EvaluationResult) -> Non
 
 
 def _check_agent_intervals(result: EvaluationResult) -> None:
+    if result.bootstrap_reps > MAX_BOOTSTRAP_REPS:
+        raise SubmissionError(
+            "result.bootstrap_reps",
+            f"{result.bootstrap_reps} resamples; the board recomputes at most {MAX_BOOTSTRAP_REPS}",
+        )
     returns = np.asarray(result.agent.returns, dtype=np.float64)
     for name, estimate in (("mean", mean_interval), ("iqm", iqm_interval)):
         claimed = getattr(result.agent, name)
-        fresh = estimate(returns, CI_RESAMPLES, CI_SEED)
-        tolerance = CI_TOLERANCE * (fresh.high - fresh.low) + _tolerance(fresh.value)
+        fresh = estimate(returns, result.bootstrap_reps, result.bootstrap_seed)
+        tolerance = _tolerance(fresh.high - fresh.low) + _tolerance(fresh.value)
         for end in ("low", "high"):
             if abs(getattr(claimed, end) - getattr(fresh, end)) > tolerance:
                 raise SubmissionError(

@@ -64,6 +64,7 @@ def verify(submission: Submission, agent: Any, progress: bool = False) -> Verifi
         references=(),
         env_kwargs=dict(claimed.env_kwargs),
         reps=claimed.bootstrap_reps,
+        seed=claimed.bootstrap_seed,
         progress=progress,
     )
     checks = [
