@@ -7,8 +7,19 @@ ceiling; :mod:`evaluate.references` holds the reference agents (``random``, ``or
 ``bayes``). ``nmn-eval`` (or ``python -m evaluate``) is the command line.
 """
 
+from typing import Any
+
 from evaluate.bounds import bounds
-from evaluate.harness import evaluate
 from evaluate.schema import SCHEMA_VERSION, EvaluationResult, load_result
+
+
+def __getattr__(name: str) -> Any:
+    # The harness pulls in rliable and its statistics stack (seconds to import): load it on
+    # first use, so that reading a result or a schema stays quick.
+    if name == "evaluate":
+        from evaluate.harness import evaluate
+
+        return evaluate
+    raise AttributeError(f"module 'evaluate' has no attribute {name!r}")
 
 __all__ = ["SCHEMA_VERSION", "EvaluationResult", "bounds", "evaluate", "load_result"]

@@ -29,7 +29,7 @@ from evaluate.stats import (
     iqm_interval,
     mean_interval,
 )
-from evaluate.task_sets import SET_SIZE, check_env_id, task_set
+from evaluate.task_sets import SET_SIZE, check_env_id, evaluation_kwargs, task_set
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -142,7 +142,8 @@ def evaluate(
             probability-of-improvement entry.
         references: reference agents to play as well; ``random`` is always played (it
             anchors the normalised score) and so is ``bayes`` where it exists.
-        env_kwargs: kwargs of the environment (for example ``max_episode_steps``).
+        env_kwargs: kwargs of the environment (for example ``max_episode_steps``), on top of
+            those the protocol fixes (:data:`~evaluate.task_sets.EVALUATION_KWARGS`).
         agent_name: the name shown in the result.
         batch_size: sub-environments played at once.
         reps: bootstrap resamples of each confidence interval.
@@ -155,7 +156,7 @@ def evaluate(
             agent that returns actions of the wrong shape or NaN.
     """
     check_env_id(env_id)
-    env_kwargs = dict(env_kwargs or {})
+    env_kwargs = evaluation_kwargs(env_id, env_kwargs)
     if env_kwargs.get("feedback", True) is not True:
         raise ValueError(
             "the harness plays the meta-RL ready env (observation, prev_action, prev_reward); "

@@ -40,6 +40,10 @@ VERSIONS: dict[str, tuple[int, int]] = {
     "NMN-Harlow-v0": (1, EVALUATION_SEED_BASE + 6_000_000),
     "NMN-Navigation2D-v0": (1, EVALUATION_SEED_BASE + 7_000_000),
 }
+EVALUATION_KWARGS: dict[str, dict[str, Any]] = {"NMN-Harlow-v0": {"pool": "test"}}
+"""Env kwargs the evaluation protocol fixes: Harlow is scored on its held-out object pool, whose
+objects no agent met in training (the pool changes the objects' features, not the tasks)."""
+
 UNPUBLISHED_SEED = EVALUATION_SEED_BASE + 9_000_000
 """Generator seed of the sets of ids without a published version (labelled ``unpublished``)."""
 
@@ -150,6 +154,11 @@ def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
     return TaskSet(env_id, version, generator_seed, tasks, seeds, digest)
 
 
+def evaluation_kwargs(env_id: str, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``env_kwargs`` on top of the kwargs the evaluation protocol fixes for ``env_id``."""
+    return {**EVALUATION_KWARGS.get(env_id, {}), **(env_kwargs or {})}
+
+
 def _distribution_kwargs(env_kwargs: dict[str, Any]) -> bool:
-    """Whether kwargs other than the episode length and rendering were given."""
-    return bool(set(env_kwargs) - {"max_episode_steps", "render_mode"})
+    """Whether kwargs other than the episode length, rendering and the object pool were given."""
+    return bool(set(env_kwargs) - {"max_episode_steps", "render_mode", "pool"})

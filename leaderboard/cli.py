@@ -31,6 +31,7 @@ from leaderboard.submission import SubmissionError, make_card, parse_submission_
 from leaderboard.validation import MAX_SUBMISSION_BYTES, validate
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+PIPED_WIDTH = 160
 
 
 def _interval(interval: Interval, digits: int) -> str:
@@ -38,8 +39,12 @@ def _interval(interval: Interval, digits: int) -> str:
 
 
 def print_table(board: Table, console: Console | None = None) -> None:
-    """Print the ranked board of one environment and its bounds (to stdout by default)."""
-    console = console or Console()
+    """Print the ranked board of one environment and its bounds (to stdout by default).
+
+    A terminal gets its own width; piped output is 160 columns wide, so that rows never wrap
+    for the scripts that read them.
+    """
+    console = console or Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
     ranking = RichTable(title=f"{board.env_id} leaderboard", title_justify="left")
     for heading in (
         "#",

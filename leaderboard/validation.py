@@ -35,7 +35,7 @@ from rliable import metrics
 from evaluate.bounds import exact_bounds
 from evaluate.schema import AgentScore, EvaluationResult, Interval
 from evaluate.stats import iqm_interval, mean_interval
-from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, task_set
+from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, evaluation_kwargs, task_set
 from leaderboard.submission import Submission, SubmissionError, parse_submission_json
 
 MAX_SUBMISSION_BYTES = 8 * 2**20
@@ -95,7 +95,9 @@ def _check_environment(result: EvaluationResult) -> None:
             f"{result.max_episode_steps} is not the registered length {registered_steps} "
             f"of {result.env_id}; the board ranks the registered configuration",
         )
-    registered = {**gym.spec(result.env_id).kwargs, "max_episode_steps": registered_steps}
+    registered = evaluation_kwargs(
+        result.env_id, {**gym.spec(result.env_id).kwargs, "max_episode_steps": registered_steps}
+    )
     # Compared, never passed to the environment: submitted kwargs are not run on the server.
     for name, value in result.env_kwargs.items():
         if name not in registered or registered[name] != value:
