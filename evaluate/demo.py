@@ -6,6 +6,9 @@ Bayes-optimal policy where it is exact, the belief planner on NMN-Bench2/3) play
 to the exact Bayes bounds), and each environment's full report (``result.json``, Markdown
 table, adaptation-curve and return-distribution plots, and the two-step stay-probability plot)
 is written under ``--out``. The MuJoCo tasks have no native vector env and are not played.
+
+Last, a leaderboard in ``--out`` is seeded with the reference rows of NMN-Bench1-v0 (the full
+task set), printed, and exported as a static site.
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ from evaluate.harness import evaluate
 from evaluate.references import BAYES, reference
 from evaluate.report import write_report
 from evaluate.schema import EvaluationResult
+from leaderboard.board import table
+from leaderboard.cli import print_table
+from leaderboard.export import export_site
+from leaderboard.seed import seed
+from leaderboard.store import Store
 
 DEMO_ENVS = (*nmn_envs.BENCHMARKS, *nmn_envs.CLASSIC_TASKS)
+BOARD_ENV = "NMN-Bench1-v0"
 
 
 def _mean(result: EvaluationResult, name: str) -> str:
@@ -80,6 +89,17 @@ def main(argv: list[str] | None = None) -> None:
     print("\n".join(rows))
     print(f"\nFull reports and plots: {args.out}/<environment>/ (report.md, result.json, *.png).")
     print("Score your own agent: nmn-eval ENV_ID --agent path/to/model.zip --out DIR")
+    show_leaderboard(Path(args.out))
+
+
+def show_leaderboard(out: Path) -> None:
+    """Seed a leaderboard in ``out`` with the reference rows of NMN-Bench1, print it, export it."""
+    store = Store(out / "leaderboard.sqlite")
+    print(f"\nSeeding the leaderboard of {BOARD_ENV} (reference agents on the full task set)")
+    seed(store, [BOARD_ENV], progress=True)
+    print_table(table(store, BOARD_ENV))
+    print(f"Leaderboard site: {export_site(store, out / 'site')}")
+    print("Submit a result: nmn-leaderboard submit DIR/result.json")
 
 
 if __name__ == "__main__":
