@@ -2,11 +2,13 @@
 
 Each policy is trained with RecurrentPPO and the hyperparameters of
 ``policies/hyperparams/NMN-Bench1-v0.yml`` (400-step training meta-episodes, as in the source)
-for a fixed budget of environment steps per seed, then played deterministically on the
-evaluation task set over full 1400-step meta-episodes. The table gives the mean return per
-meta-episode (and over its first 400 steps) next to the references: uniform random actions,
-the best agent that never adapts (it plays the target of the prior mean offset, ``e = x``)
-and the exact Bayes-optimal agent; and the training speed in environment steps per second.
+for a fixed budget of environment steps per seed, then played on the evaluation task set over
+full 1400-step meta-episodes. The table gives the mean return per meta-episode (and over its
+first 400 steps) of the trained policy, whose sampled actions are part of how it probes the
+hidden offset, and the return of its mean actions alone (``mean-action``); next to the
+references: uniform random actions, the best agent that never adapts (it plays the target of
+the prior mean offset, ``e = x``) and the exact Bayes-optimal agent; and the training speed in
+environment steps per second.
 
 Usage::
 
@@ -37,6 +39,7 @@ from policies.train import train
 
 ENV_ID = "NMN-Bench1-v0"
 TRAINED_STEPS = 400
+EVALUATION_SEED = 0
 
 
 def never_adapting(observation: Observation) -> np.ndarray:
@@ -47,6 +50,7 @@ def never_adapting(observation: Observation) -> np.ndarray:
 def evaluate(policy: Policy, n_tasks: int) -> tuple[float, float]:
     """Mean return per meta-episode and over its first 400 steps, on the evaluation set."""
     tasks = task_set(ENV_ID)
+    th.manual_seed(EVALUATION_SEED)  # the draws of sampled actions
     rewards = play(policy, ENV_ID, tasks.tasks[:n_tasks], tasks.seeds[:n_tasks]).step_rewards
     return float(np.mean(np.sum(rewards, axis=1))), float(np.mean(np.sum(rewards[:, :TRAINED_STEPS], axis=1)))
 
@@ -69,8 +73,9 @@ def run(policy: str, seed: int, timesteps: int, out: Path, n_tasks: int, hyperpa
         ENV_ID, policy, seed, timesteps, out / f"{policy}-{seed}", hyperparams_file=hyperparams, progress_bar=False
     )
     seconds = time.perf_counter() - start
-    full, first = evaluate(as_policy(model, policy), n_tasks)
-    return {"agent": policy, "seed": seed, "return": full, "first": first,
+    full, first = evaluate(as_policy(model, policy, deterministic=False), n_tasks)
+    mean_action, _ = evaluate(as_policy(model, policy, deterministic=True), n_tasks)
+    return {"agent": policy, "seed": seed, "return": full, "first": first, "mean_action": mean_action,
             "steps_per_s": model.num_timesteps / seconds, "minutes": seconds / 60}
 
 
@@ -101,11 +106,12 @@ def main() -> None:
                    for policy in args.policies for seed in args.seeds]
         rows += [future.result() for future in futures]
 
-    print(f"{'agent':<16}{'seed':>5}{'return':>12}{'first 400':>12}{'train steps/s':>15}{'train min':>11}")
+    print(f"{'agent':<16}{'seed':>5}{'return':>12}{'first 400':>12}{'mean-action':>13}{'train steps/s':>15}"
+          f"{'train min':>11}")
     for row in rows:
         trained = "seed" in row
         print(f"{row['agent']:<16}{row['seed'] if trained else '':>5}{row['return']:>12.0f}{row['first']:>12.0f}"
-              + (f"{row['steps_per_s']:>15.0f}{row['minutes']:>11.1f}" if trained else ""))
+              + (f"{row['mean_action']:>13.0f}{row['steps_per_s']:>15.0f}{row['minutes']:>11.1f}" if trained else ""))
     for policy in args.policies:
         returns = np.array([row["return"] for row in rows if row["agent"] == policy])
         error = returns.std(ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else float("nan")
