@@ -8,6 +8,7 @@ which runs the policy under ``torch.no_grad``). The script times
 * ``evaluate``: the whole harness call (:func:`evaluate.harness.evaluate`): the agent, the
   ``random`` and ``bayes`` reference agents on the same tasks, bounds and bootstrap intervals.
 
+Both are timed ``--repeats`` times, alternately; the table shows the medians.
 The agent is a saved RecurrentPPO model (``--model``) or, without one, a freshly built NMN
 model with the hyperparameters ``nmn-train`` uses: its weights are untrained, its inference
 cost is that of a trained one.
@@ -21,7 +22,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch as th
 
@@ -35,15 +39,23 @@ from policies.train import build_model
 ENV_ID = "NMN-Bench1-v0"
 
 
+def timed(call: Callable[[], Any]) -> tuple[float, Any]:
+    """Wall time of ``call()`` and its result."""
+    start = time.perf_counter()
+    result = call()
+    return time.perf_counter() - start, result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a saved RecurrentPPO zip (default: a fresh NMN model)")
     parser.add_argument("--n-tasks", type=int, default=1000, help="meta-episodes to play")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="meta-episodes at once")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--repeats", type=int, default=3, help="timings of each call (median)")
     args = parser.parse_args(argv)
-    if min(args.n_tasks, args.batch_size, args.threads) < 1:
-        parser.error("--n-tasks, --batch-size and --threads must be positive")
+    if min(args.n_tasks, args.batch_size, args.threads, args.repeats) < 1:
+        parser.error("--n-tasks, --batch-size, --threads and --repeats must be positive")
     th.set_num_threads(args.threads)
 
     agent = args.model or build_model(ENV_ID, "nmn", 0, load_hyperparams(ENV_ID))
@@ -52,12 +64,17 @@ def main(argv: list[str] | None = None) -> None:
           f" torch {th.__version__} with {th.get_num_threads()} threads,"
           f" agent {args.model or 'fresh NMN model'}")
 
-    start = time.perf_counter()
-    rollout = play(as_policy(agent, name="nmn"), ENV_ID, tasks, seeds, batch_size=args.batch_size)
-    played = time.perf_counter() - start
-    start = time.perf_counter()
-    result = evaluate(agent, ENV_ID, n_tasks=args.n_tasks, references=(), batch_size=args.batch_size)
-    harness = time.perf_counter() - start
+    play_times, harness_times = [], []
+    for _ in range(args.repeats):
+        seconds, rollout = timed(
+            lambda: play(as_policy(agent, name="nmn"), ENV_ID, tasks, seeds, batch_size=args.batch_size)
+        )
+        play_times.append(seconds)
+        seconds, result = timed(
+            lambda: evaluate(agent, ENV_ID, n_tasks=args.n_tasks, references=(), batch_size=args.batch_size)
+        )
+        harness_times.append(seconds)
+    played, harness = statistics.median(play_times), statistics.median(harness_times)
     steps = rollout.step_rewards.size
 
     print(f"{'timed':<44}{'seconds':>9}{'agent steps/s':>15}")
