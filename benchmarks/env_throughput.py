@@ -8,7 +8,7 @@ both alike and the ratio stays meaningful; the table shows medians over the repe
 
 Usage::
 
-    python benchmarks/env_throughput.py                     # every NMN benchmark, N in 1 64 1024 4096
+    python benchmarks/env_throughput.py          # every NMN benchmark, N in 1 64 1024 4096
     python benchmarks/env_throughput.py --envs NMN-Bench1-v0 --sizes 4096 --repeats 7
 """
 
@@ -33,10 +33,13 @@ def machine_description() -> str:
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+            model = next(
+                line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
-    return f"{model}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores"
 
 
 def steps_per_second(env: gym.vector.VectorEnv, actions: list[np.ndarray], seconds: float) -> float:
@@ -72,7 +75,9 @@ def measure(env_id: str, num_envs: int, repeats: int, seconds: float) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--envs", nargs="+", default=list(nmn_envs.BENCHMARKS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 64, 1024, 4096])
     parser.add_argument("--repeats", type=int, default=5, help="measurements per form (median)")
@@ -81,8 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.repeats < 1 or args.seconds <= 0 or any(size < 1 for size in args.sizes):
         parser.error("--repeats and --sizes must be positive integers, --seconds positive")
 
-    print(f"{machine_description()}; Python {platform.python_version()}, numpy {np.__version__},"
-          f" gymnasium {gym.__version__}")
+    print(
+        f"{machine_description()}; Python {platform.python_version()}, numpy {np.__version__},"
+        f" gymnasium {gym.__version__}"
+    )
     print(f"median of {args.repeats} repeats of {args.seconds:g} s each; env steps per second")
     header = f"{'env':<16}{'N':>6}{'native':>14}{'sync':>12}{'ratio':>9}"
     print(header)
@@ -91,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         for num_envs in args.sizes:
             rates = measure(env_id, num_envs, args.repeats, args.seconds)
             native, sync = rates["vector_entry_point"], rates["sync"]
-            print(f"{env_id:<16}{num_envs:>6}{native:>14,.0f}{sync:>12,.0f}{native / sync:>8.0f}x",
-                  flush=True)
+            print(
+                f"{env_id:<16}{num_envs:>6}{native:>14,.0f}{sync:>12,.0f}{native / sync:>8.0f}x",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -47,10 +47,14 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", help="a saved RecurrentPPO zip (default: a fresh NMN model)")
     parser.add_argument("--n-tasks", type=int, default=1000, help="meta-episodes to play")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="meta-episodes at once")
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="meta-episodes at once"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--repeats", type=int, default=3, help="timings of each call (median)")
     args = parser.parse_args(argv)
@@ -60,29 +64,39 @@ def main(argv: list[str] | None = None) -> None:
 
     agent = args.model or build_model(ENV_ID, "nmn", 0, load_hyperparams(ENV_ID))
     tasks, seeds = task_set(ENV_ID).head(args.n_tasks)
-    print(f"{ENV_ID}: {len(tasks):,} meta-episodes, batch {args.batch_size},"
-          f" torch {th.__version__} with {th.get_num_threads()} threads,"
-          f" agent {args.model or 'fresh NMN model'}")
+    print(
+        f"{ENV_ID}: {len(tasks):,} meta-episodes, batch {args.batch_size},"
+        f" torch {th.__version__} with {th.get_num_threads()} threads,"
+        f" agent {args.model or 'fresh NMN model'}"
+    )
 
     play_times, harness_times = [], []
     for _ in range(args.repeats):
         seconds, rollout = timed(
-            lambda: play(as_policy(agent, name="nmn"), ENV_ID, tasks, seeds, batch_size=args.batch_size)
+            lambda: play(
+                as_policy(agent, name="nmn"), ENV_ID, tasks, seeds, batch_size=args.batch_size
+            )
         )
         play_times.append(seconds)
         seconds, result = timed(
-            lambda: evaluate(agent, ENV_ID, n_tasks=args.n_tasks, references=(), batch_size=args.batch_size)
+            lambda: evaluate(
+                agent, ENV_ID, n_tasks=args.n_tasks, references=(), batch_size=args.batch_size
+            )
         )
         harness_times.append(seconds)
     played, harness = statistics.median(play_times), statistics.median(harness_times)
     steps = rollout.step_rewards.size
 
     print(f"{'timed':<44}{'seconds':>9}{'agent steps/s':>15}")
-    print(f"{'play: the agent, ' + format(len(tasks), ',') + ' meta-episodes':<44}{played:>9.1f}"
-          f"{steps / played:>15,.0f}")
+    print(
+        f"{'play: the agent, ' + format(len(tasks), ',') + ' meta-episodes':<44}{played:>9.1f}"
+        f"{steps / played:>15,.0f}"
+    )
     print(f"{'evaluate: agent + random + bayes + intervals':<44}{harness:>9.1f}")
-    print(f"{steps:,} agent steps; mean return: play {rollout.returns.mean():.1f},"
-          f" evaluate {result.agent.mean.value:.1f}")
+    print(
+        f"{steps:,} agent steps; mean return: play {rollout.returns.mean():.1f},"
+        f" evaluate {result.agent.mean.value:.1f}"
+    )
 
 
 if __name__ == "__main__":

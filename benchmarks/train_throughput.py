@@ -46,6 +46,7 @@ Setup = Callable[[], RecurrentPPO]
 
 def stock_lstm(env_id: str, hyperparams: Hyperparams, seed: int) -> RecurrentPPO:
     """sb3-contrib's ``MlpLstmPolicy`` on ``DummyVecEnv`` over the single env."""
+
     def make_env() -> gym.Env:
         return FlattenObservation(gym.make(env_id, **hyperparams.env_kwargs))
 
@@ -54,7 +55,10 @@ def stock_lstm(env_id: str, hyperparams: Hyperparams, seed: int) -> RecurrentPPO
     if hyperparams.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hyperparams.gamma)
     return RecurrentPPO(
-        "MlpLstmPolicy", venv, policy_kwargs=hyperparams.policy_kwargs["lstm"], seed=seed,
+        "MlpLstmPolicy",
+        venv,
+        policy_kwargs=hyperparams.policy_kwargs["lstm"],
+        seed=seed,
         **hyperparams.algorithm_kwargs(),
     )
 
@@ -81,12 +85,18 @@ def steps_per_second(setup: Setup, budget: int) -> tuple[float, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env-id", default="NMN-Bench1-v0")
     parser.add_argument("--budget", type=int, default=51_200, help="env steps per run")
-    parser.add_argument("--native-envs", type=int, default=256, help="sub-envs of the many-envs run")
+    parser.add_argument(
+        "--native-envs", type=int, default=256, help="sub-envs of the many-envs run"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="runs per setup (median)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (nmn-train's default)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (nmn-train's default)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if min(args.budget, args.native_envs, args.repeats, args.threads) < 1:
@@ -102,8 +112,10 @@ def main(argv: list[str] | None = None) -> None:
             args.env_id, hyperparams, args.seed, args.native_envs
         ),
     }
-    print(f"{args.env_id}, budget {args.budget:,} env steps, n_steps {hyperparams.n_steps},"
-          f" {hyperparams.n_epochs} epochs, torch {th.__version__} with {th.get_num_threads()} threads")
+    print(
+        f"{args.env_id}, budget {args.budget:,} env steps, n_steps {hyperparams.n_steps},"
+        f" {hyperparams.n_epochs} epochs, torch {th.__version__}, {th.get_num_threads()} threads"
+    )
     rates: dict[str, list[float]] = {name: [] for name in setups}
     steps: dict[str, int] = {}
     for _ in range(args.repeats):

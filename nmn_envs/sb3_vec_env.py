@@ -1,6 +1,7 @@
-"""Stable-Baselines3 ``VecEnv`` over a Gymnasium vector env, for training on the native batched envs.
+"""Stable-Baselines3 ``VecEnv`` over a Gymnasium vector env, to train on the native batched envs.
 
-SB3 algorithms (and sb3-contrib's ``RecurrentPPO``) step a :class:`stable_baselines3.common.vec_env.VecEnv`.
+SB3 algorithms (and sb3-contrib's ``RecurrentPPO``) step a
+:class:`stable_baselines3.common.vec_env.VecEnv`.
 :class:`SB3VecEnv` presents any Gymnasium vector env with next-step autoreset and
 ``reset_mask`` support (the native :class:`~nmn_envs.views.TaskVectorEnv`, with or without
 feedback, and Gymnasium's ``SyncVectorEnv``) with the semantics of SB3's ``DummyVecEnv`` over
@@ -44,7 +45,9 @@ class SB3VecEnv(VecEnv):
 
     def __init__(self, env: VectorEnv) -> None:
         if not isinstance(env, VectorEnv):
-            raise ValueError(f"SB3VecEnv needs a gymnasium.vector.VectorEnv, got {type(env).__name__}")
+            raise ValueError(
+                f"SB3VecEnv needs a gymnasium.vector.VectorEnv, got {type(env).__name__}"
+            )
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         if mode != AutoresetMode.NEXT_STEP:
             raise ValueError(f"SB3VecEnv needs a vector env with next-step autoreset, got {mode}")
@@ -100,13 +103,21 @@ class SB3VecEnv(VecEnv):
         setattr(_holder_of(self.env, attr_name), attr_name, value)
 
     def env_method(
-        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
     ) -> list[Any]:
         _check_all_indices(indices, self.num_envs, "env_method")
-        result = getattr(_holder_of(self.env, method_name), method_name)(*method_args, **method_kwargs)
+        result = getattr(_holder_of(self.env, method_name), method_name)(
+            *method_args, **method_kwargs
+        )
         return [result] * self.num_envs
 
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
         return [False] * len(self._get_indices(indices))
 
 
@@ -138,7 +149,9 @@ def _check_all_indices(indices: VecEnvIndices, num_envs: int, method: str) -> No
         )
 
 
-def make_sb3_vec_env(env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any) -> SB3VecEnv:
+def make_sb3_vec_env(
+    env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
+) -> SB3VecEnv:
     """The native vector env of ``env_id`` as an SB3 ``VecEnv`` (``seed`` used at the first reset).
 
     Args:

@@ -52,7 +52,9 @@ def test_matches_dummy_vec_env_over_the_single_env(env_id):
             assert ("terminal_observation" in got) == ("terminal_observation" in expected)
             if "terminal_observation" in expected:
                 assert_same_observation(
-                    got["terminal_observation"], expected["terminal_observation"], f"step {t} row {row}"
+                    got["terminal_observation"],
+                    expected["terminal_observation"],
+                    f"step {t} row {row}",
                 )
                 ended += 1
                 truncated += expected["TimeLimit.truncated"]
@@ -102,7 +104,9 @@ def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="gymnasium.vector.VectorEnv"):
         SB3VecEnv(gym.make("NMN-Bench1-v0"))
     same_step = gym.make_vec(
-        "NMN-Bench1-v0", num_envs=2, vectorization_mode="sync",
+        "NMN-Bench1-v0",
+        num_envs=2,
+        vectorization_mode="sync",
         vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP},
     )
     with pytest.raises(ValueError, match="next-step autoreset"):
@@ -117,7 +121,12 @@ def test_recurrent_ppo_trains_on_the_native_vector_env():
     num_envs, n_steps, length = 4, 16, 8
     venv = VecMonitor(make_sb3_vec_env("NMN-Bench1-v0", num_envs, seed=0, max_episode_steps=length))
     model = RecurrentPPO(
-        "MultiInputLstmPolicy", venv, n_steps=n_steps, batch_size=32, n_epochs=1, seed=0,
+        "MultiInputLstmPolicy",
+        venv,
+        n_steps=n_steps,
+        batch_size=32,
+        n_epochs=1,
+        seed=0,
         policy_kwargs={"lstm_hidden_size": 8, "net_arch": []},
     )
     model.learn(total_timesteps=2 * num_envs * n_steps)
