@@ -14,9 +14,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import statistics
 import time
 
@@ -24,22 +21,9 @@ import gymnasium as gym
 import numpy as np
 
 import nmn_envs
+from measuring import benchmark_parser, machine_description, parse_positive
 
 ACTION_POOL = 64
-
-
-def machine_description() -> str:
-    """The CPU model and the number of cores this process may use."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(
-                line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores"
 
 
 def steps_per_second(env: gym.vector.VectorEnv, actions: list[np.ndarray], seconds: float) -> float:
@@ -75,21 +59,15 @@ def measure(env_id: str, num_envs: int, repeats: int, seconds: float) -> dict[st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__, repeats=5)
     parser.add_argument("--envs", nargs="+", default=list(nmn_envs.BENCHMARKS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[1, 64, 1024, 4096])
-    parser.add_argument("--repeats", type=int, default=5, help="measurements per form (median)")
     parser.add_argument("--seconds", type=float, default=0.3, help="stepping time per measurement")
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.seconds <= 0 or any(size < 1 for size in args.sizes):
-        parser.error("--repeats and --sizes must be positive integers, --seconds positive")
+    args = parse_positive(parser, argv, ["repeats", "seconds"])
+    if any(size < 1 for size in args.sizes):
+        parser.error("--sizes must be positive integers")
 
-    print(
-        f"{machine_description()}; Python {platform.python_version()}, numpy {np.__version__},"
-        f" gymnasium {gym.__version__}"
-    )
+    print(f"{machine_description()}, gymnasium {gym.__version__}")
     print(f"median of {args.repeats} repeats of {args.seconds:g} s each; env steps per second")
     header = f"{'env':<16}{'N':>6}{'native':>14}{'sync':>12}{'ratio':>9}"
     print(header)

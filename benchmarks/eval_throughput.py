@@ -21,7 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from evaluate.rollout import DEFAULT_BATCH_SIZE, play
 from evaluate.task_sets import task_set
 from policies.config import load_hyperparams
 from policies.train import build_model
+from measuring import benchmark_parser, machine_description, parse_positive
 
 ENV_ID = "NMN-Bench1-v0"
 
@@ -47,23 +47,19 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__, repeats=3)
     parser.add_argument("--model", help="a saved RecurrentPPO zip (default: a fresh NMN model)")
     parser.add_argument("--n-tasks", type=int, default=1000, help="meta-episodes to play")
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="meta-episodes at once"
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--repeats", type=int, default=3, help="timings of each call (median)")
-    args = parser.parse_args(argv)
-    if min(args.n_tasks, args.batch_size, args.threads, args.repeats) < 1:
-        parser.error("--n-tasks, --batch-size, --threads and --repeats must be positive")
+    args = parse_positive(parser, argv, ["n_tasks", "batch_size", "threads", "repeats"])
     th.set_num_threads(args.threads)
 
     agent = args.model or build_model(ENV_ID, "nmn", 0, load_hyperparams(ENV_ID))
     tasks, seeds = task_set(ENV_ID).head(args.n_tasks)
+    print(machine_description())
     print(
         f"{ENV_ID}: {len(tasks):,} meta-episodes, batch {args.batch_size},"
         f" torch {th.__version__} with {th.get_num_threads()} threads,"

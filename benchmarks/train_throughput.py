@@ -26,7 +26,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 import nmn_envs  # noqa: F401  (registers the environment ids)
 from policies.config import Hyperparams, load_hyperparams
 from policies.train import build_model
+from measuring import benchmark_parser, machine_description, parse_positive
 
 Setup = Callable[[], RecurrentPPO]
 
@@ -85,22 +85,17 @@ def steps_per_second(setup: Setup, budget: int) -> tuple[float, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = benchmark_parser(__doc__, repeats=1)
     parser.add_argument("--env-id", default="NMN-Bench1-v0")
     parser.add_argument("--budget", type=int, default=51_200, help="env steps per run")
     parser.add_argument(
         "--native-envs", type=int, default=256, help="sub-envs of the many-envs run"
     )
-    parser.add_argument("--repeats", type=int, default=1, help="runs per setup (median)")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (nmn-train's default)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if min(args.budget, args.native_envs, args.repeats, args.threads) < 1:
-        parser.error("--budget, --native-envs, --repeats and --threads must be positive")
+    args = parse_positive(parser, argv, ["budget", "native_envs", "repeats", "threads"])
     th.set_num_threads(args.threads)
 
     hyperparams = load_hyperparams(args.env_id)
@@ -112,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             args.env_id, hyperparams, args.seed, args.native_envs
         ),
     }
+    print(machine_description())
     print(
         f"{args.env_id}, budget {args.budget:,} env steps, n_steps {hyperparams.n_steps},"
         f" {hyperparams.n_epochs} epochs, torch {th.__version__}, {th.get_num_threads()} threads"

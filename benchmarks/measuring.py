@@ -1,0 +1,46 @@
+"""What the throughput scripts of ``benchmarks/`` share: their command line and the machine line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def benchmark_parser(description: str, repeats: int) -> argparse.ArgumentParser:
+    """A parser with the ``--repeats`` option (measurements of each setup; medians are shown)."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=repeats, help="measurements of each setup (median)"
+    )
+    return parser
+
+
+def parse_positive(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, names: Sequence[str]
+) -> argparse.Namespace:
+    """Parse ``argv``, refusing (with the option's name) any of ``names`` that is not positive."""
+    args = parser.parse_args(argv)
+    bad = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) <= 0]
+    if bad:
+        parser.error(f"{', '.join(bad)} must be positive")
+    return args
+
+
+def machine_description() -> str:
+    """The CPU model, the cores this process may use and the numpy version."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(
+                line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}"
