@@ -1,4 +1,4 @@
-"""The SB3 adapter over the native vector env behaves like SB3's DummyVecEnv over the single env."""
+"""The SB3 adapter over the adapted vector env behaves like SB3's DummyVecEnv over the single env."""
 
 import gymnasium as gym
 import numpy as np
@@ -25,23 +25,28 @@ def assert_same_observation(first, second, context):
         np.testing.assert_array_equal(first[key], second[key], err_msg=f"{context} {key}")
 
 
-@pytest.mark.parametrize("env_id", NATIVE_IDS)
-def test_matches_dummy_vec_env_over_the_single_env(env_id):
+@pytest.mark.parametrize(
+    ("env_id", "mode"),
+    [(env_id, "vector_entry_point") for env_id in NATIVE_IDS] + [("NMN-Bench1-v0", "sync")],
+)
+def test_matches_dummy_vec_env_over_the_single_env(env_id, mode):
     num_envs, seed = 3, 21
     length = short_length(env_id)
     steps = 2 * length + 5
-    native = make_sb3_vec_env(env_id, num_envs, seed=seed, max_episode_steps=length)
+    vector = gym.make_vec(env_id, num_envs, vectorization_mode=mode, max_episode_steps=length)
+    adapted = SB3VecEnv(vector)
+    adapted.seed(seed)
     dummy = DummyVecEnv([lambda: gym.make(env_id, max_episode_steps=length)] * num_envs)
     dummy.seed(seed)
-    assert native.observation_space == dummy.observation_space
-    assert native.action_space == dummy.action_space
-    assert_same_observation(native.reset(), dummy.reset(), "reset")
-    space = native.action_space
+    assert adapted.observation_space == dummy.observation_space
+    assert adapted.action_space == dummy.action_space
+    assert_same_observation(adapted.reset(), dummy.reset(), "reset")
+    space = adapted.action_space
     space.seed(0)
     ended = truncated = 0
     for t in range(steps):
         actions = np.stack([space.sample() for _ in range(num_envs)])
-        native_step = native.step(actions)
+        native_step = adapted.step(actions)
         dummy_step = dummy.step(actions)
         assert_same_observation(native_step[0], dummy_step[0], f"step {t}")
         for got, expected in zip(native_step[1:3], dummy_step[1:3]):
