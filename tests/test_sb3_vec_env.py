@@ -1,4 +1,4 @@
-"""The SB3 adapter over the adapted vector env behaves like SB3's DummyVecEnv over the single env."""
+"""The SB3 adapter over a Gymnasium vector env behaves like SB3's DummyVecEnv over the single env."""
 
 import gymnasium as gym
 import numpy as np
@@ -46,13 +46,13 @@ def test_matches_dummy_vec_env_over_the_single_env(env_id, mode):
     ended = truncated = 0
     for t in range(steps):
         actions = np.stack([space.sample() for _ in range(num_envs)])
-        native_step = adapted.step(actions)
+        adapted_step = adapted.step(actions)
         dummy_step = dummy.step(actions)
-        assert_same_observation(native_step[0], dummy_step[0], f"step {t}")
-        for got, expected in zip(native_step[1:3], dummy_step[1:3]):
+        assert_same_observation(adapted_step[0], dummy_step[0], f"step {t}")
+        for got, expected in zip(adapted_step[1:3], dummy_step[1:3]):
             np.testing.assert_array_equal(got, expected, err_msg=f"step {t}")
             assert got.dtype == expected.dtype
-        for row, (got, expected) in enumerate(zip(native_step[3], dummy_step[3])):
+        for row, (got, expected) in enumerate(zip(adapted_step[3], dummy_step[3])):
             assert got["TimeLimit.truncated"] == expected["TimeLimit.truncated"]
             assert ("terminal_observation" in got) == ("terminal_observation" in expected)
             if "terminal_observation" in expected:
