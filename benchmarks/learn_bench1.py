@@ -13,7 +13,7 @@ environment steps per second.
 Usage::
 
     python benchmarks/learn_bench1.py --timesteps 500000 --seeds 0 1 2 --jobs 2 --out runs/learn_bench1
-    python benchmarks/learn_bench1.py --cell gru ...   # the source's GRU cells instead of LSTM
+    python benchmarks/learn_bench1.py --cell lstm ...  # LSTM cells instead of the file's GRU
 
 This is a measurement, not a test; run it on an otherwise idle machine.
 """
