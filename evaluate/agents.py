@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch as th
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
@@ -63,16 +64,20 @@ def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
 class PredictPolicy(Policy):
     """An object with SB3's ``predict`` signature (recurrent state carried between steps)."""
 
-    def __init__(self, model: Any, name: str, deterministic: bool = True) -> None:
+    def __init__(self, model: Any, name: str, deterministic: bool = True, seed: int = 0) -> None:
         self.model = model
         self.name = name
-        self.description = type(model).__name__
         self.deterministic = deterministic
+        self.seed = seed
+        kind = "mean actions" if deterministic else f"sampled actions, torch seed {seed}"
+        self.description = f"{type(model).__name__} ({kind})"
         self._state: Any = None
         self._flatten: spaces.Dict | None = None
 
     def reset(self, env: VectorEnv) -> None:
         self._state = None
+        if not self.deterministic:  # SB3 samples actions from torch's global generator
+            th.manual_seed(self.seed)
         model_space = getattr(self.model, "observation_space", None)
         env_space = env.single_observation_space
         flat = isinstance(model_space, spaces.Box) and isinstance(env_space, spaces.Dict)
@@ -130,13 +135,17 @@ def model_name(path: Path) -> str:
     return path.parent.name if path.stem == "model" and path.parent.name else path.stem
 
 
-def as_policy(agent: Any, name: str | None = None, deterministic: bool = True) -> Policy:
+def as_policy(
+    agent: Any, name: str | None = None, deterministic: bool = True, seed: int = 0
+) -> Policy:
     """Wrap any supported agent as a :class:`Policy` (see the module docstring).
 
     Args:
         agent: a policy, an object with ``predict``, a path to a model zip, or a callable.
         name: the name shown in results (default: :func:`model_name` or the class name).
-        deterministic: passed to ``predict``.
+        deterministic: passed to ``predict``; ``False`` samples actions (meta-RL policies
+            often probe through their action noise).
+        seed: seed of torch's generator for sampled actions, set at every rollout.
 
     Raises:
         ValueError: for anything else, or a file that does not load.
@@ -146,9 +155,9 @@ def as_policy(agent: Any, name: str | None = None, deterministic: bool = True) -
             agent.name = name
         return agent
     if isinstance(agent, (str, Path)):
-        return PredictPolicy(load_model(agent), name or model_name(Path(agent)), deterministic)
+        return PredictPolicy(load_model(agent), name or model_name(Path(agent)), deterministic, seed)
     if callable(getattr(agent, "predict", None)):
-        return PredictPolicy(agent, name or type(agent).__name__, deterministic)
+        return PredictPolicy(agent, name or type(agent).__name__, deterministic, seed)
     if callable(agent):
         return CallablePolicy(agent, name or getattr(agent, "__name__", type(agent).__name__))
     raise ValueError(

@@ -81,6 +81,11 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="torch CPU threads for model agents (default: 1, the fastest for small recurrent nets)",
     )
+    arguments.add_argument(
+        "--sample-actions",
+        action="store_true",
+        help="model agents sample their actions (seeded) instead of playing the mean action",
+    )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
 
@@ -104,13 +109,14 @@ def main(argv: list[str] | None = None) -> None:
             reps=args.reps,
             seed=args.seed,
             progress=not args.no_progress,
+            sample_actions=args.sample_actions,
         )
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
     out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
     table = write_report(result, out)
     extra = write_analyses(
-        resolve_agent(args.agent, args.env_id, env_kwargs),
+        resolve_agent(args.agent, args.env_id, env_kwargs, sample_actions=args.sample_actions),
         args.env_id,
         args.n_tasks,
         out,

@@ -45,7 +45,11 @@ def package_version() -> str:
 
 
 def resolve_agent(
-    agent: Any, env_id: str, env_kwargs: dict[str, Any], name: str | None = None
+    agent: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    name: str | None = None,
+    sample_actions: bool = False,
 ) -> Policy:
     """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy."""
     if isinstance(agent, str) and agent in REFERENCE_NAMES and not Path(agent).exists():
@@ -58,7 +62,7 @@ def resolve_agent(
             f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
             "nor an existing model file"
         )
-    return as_policy(agent, name=name)
+    return as_policy(agent, name=name, deterministic=not sample_actions)
 
 
 def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
@@ -130,6 +134,7 @@ def evaluate(
     reps: int = DEFAULT_REPS,
     seed: int = 0,
     progress: bool = False,
+    sample_actions: bool = False,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
@@ -149,6 +154,8 @@ def evaluate(
         reps: bootstrap resamples of each confidence interval.
         seed: seed of the bootstrap.
         progress: show progress bars.
+        sample_actions: model agents sample their actions (seeded) instead of playing the
+            mean action; recorded in each agent's description.
 
     Raises:
         gymnasium.error.NameNotFound: for an unknown environment id.
@@ -164,8 +171,11 @@ def evaluate(
         )
     tasks_set = task_set(env_id, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
-    policy = resolve_agent(agent, env_id, env_kwargs, agent_name)
-    baseline_policies = [resolve_agent(baseline, env_id, env_kwargs) for baseline in baselines]
+    policy = resolve_agent(agent, env_id, env_kwargs, agent_name, sample_actions)
+    baseline_policies = [
+        resolve_agent(baseline, env_id, env_kwargs, sample_actions=sample_actions)
+        for baseline in baselines
+    ]
     _make_names_unique([policy, *baseline_policies])
 
     def run(player: Policy) -> Rollout:

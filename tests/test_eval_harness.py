@@ -122,6 +122,23 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path, one_torc
     assert "flat" in first.agent.probability_of_improvement
 
 
+def test_sampled_actions_reproduce_and_differ_from_mean_actions(tmp_path, one_torch_thread):
+    from sb3_contrib import RecurrentPPO
+
+    model = RecurrentPPO(
+        "MultiInputLstmPolicy", gym.make(ENV_ID), n_steps=8, batch_size=8, seed=0, device="cpu"
+    )
+    model.save(tmp_path / "model.zip")
+    sampled = [
+        evaluate(str(tmp_path / "model.zip"), ENV_ID, sample_actions=True, **FAST) for _ in range(2)
+    ]
+    mean = evaluate(str(tmp_path / "model.zip"), ENV_ID, **FAST)
+    assert sampled[0].agent.returns == sampled[1].agent.returns
+    assert sampled[0].agent.returns != mean.agent.returns
+    assert "sampled actions" in sampled[0].agent.description
+    assert "mean actions" in mean.agent.description
+
+
 def test_saved_models_are_named_by_file_or_run_folder():
     assert model_name(Path("runs/nmn-bench1/model.zip")) == "nmn-bench1"
     assert model_name(Path("agents/rnn_baseline.zip")) == "rnn_baseline"
