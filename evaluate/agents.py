@@ -18,6 +18,7 @@ key order of :mod:`nmn_envs.wrappers`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from gymnasium.vector import VectorEnv
 Observation = Mapping[str, np.ndarray]
 
 
-class Policy:
+class Policy(ABC):
     """A batched agent: :meth:`reset` before a batch of meta-episodes, :meth:`act` at each step.
 
     Subclasses override :meth:`act`; :meth:`reset` receives the vector env (reference agents
@@ -43,6 +44,7 @@ class Policy:
     def reset(self, env: VectorEnv) -> None:
         """Prepare for a batch of ``env.num_envs`` meta-episodes played in ``env``."""
 
+    @abstractmethod
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
         """A batch of actions for a batch of observations.
 
@@ -50,7 +52,6 @@ class Policy:
             observation: the vector env's observation (leading axis: sub-environments).
             episode_start: ``True`` for a sub-environment's first step of its meta-episode.
         """
-        raise NotImplementedError
 
 
 def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:

@@ -15,6 +15,8 @@ minibatch sequence in one fused recurrent call, and saves its own constructor ar
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -130,9 +132,9 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell)
         return data
 
+    @abstractmethod
     def _build_recurrent_networks(self) -> None:
         """Set ``lstm_actor`` and ``lstm_critic`` (and change the heads where needed)."""
-        raise NotImplementedError
 
     @staticmethod
     def _process_sequence(
