@@ -25,7 +25,7 @@ install-dev: $(PY)
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }
 
 demo: install
-	$(PY) -m evaluate.demo
+	$(PY) -m nmn_bench.demo
 
 test: install-dev
 	$(PY) -m pytest -n 2 --dist loadfile

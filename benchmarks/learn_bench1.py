@@ -33,7 +33,7 @@ from evaluate.agents import CallablePolicy, Observation, Policy, as_policy
 from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.task_sets import task_set
-from nmn_envs.moving_target import ACTION_SCALE
+from nmn_envs.envs.nmn.moving_target import ACTION_SCALE
 from policies.config import load_hyperparams
 from policies.train import train
 

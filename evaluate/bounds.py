@@ -22,10 +22,10 @@ import numpy as np
 from evaluate import exact
 from evaluate.schema import Bound
 from evaluate.task_sets import check_env_id
-from nmn_envs.bandit import PAIRED_PROBABILITIES
-from nmn_envs.harlow import REWARD as HARLOW_REWARD
-from nmn_envs.moving_target import HIT_REWARD
-from nmn_envs.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY
+from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES
+from nmn_envs.envs.classic.harlow import REWARD as HARLOW_REWARD
+from nmn_envs.envs.nmn.moving_target import HIT_REWARD
+from nmn_envs.envs.classic.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY
 
 ExactBounds = Callable[[int, dict[str, Any]], list[Bound]]
 

@@ -12,10 +12,10 @@ from functools import cache
 
 import numpy as np
 
-from nmn_envs.bandit import PAIRED_PROBABILITIES
-from nmn_envs.harlow import REWARD
-from nmn_envs.moving_target import HIT_RADIUS, HIT_REWARD, OFFSET_LIMIT
-from nmn_envs.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY, SWAP_PROBABILITY
+from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES
+from nmn_envs.envs.classic.harlow import REWARD
+from nmn_envs.envs.nmn.moving_target import HIT_RADIUS, HIT_REWARD, OFFSET_LIMIT
+from nmn_envs.envs.classic.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY, SWAP_PROBABILITY
 
 # ------------------------------------------------------------------------------ NMN-Bench1
 _R, _A, _H = HIT_RADIUS, OFFSET_LIMIT, HIT_REWARD

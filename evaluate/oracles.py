@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from nmn_envs import arena
-from nmn_envs.harlow import FEATURE_SIZE, POOL_SEEDS, object_pool
-from nmn_envs.moving_target import ACTION_SCALE
-from nmn_envs.navigation2d import MAX_STEP as NAVIGATION_MAX_STEP
+from nmn_envs.envs.nmn import arena
+from nmn_envs.envs.classic.harlow import FEATURE_SIZE, POOL_SEEDS, object_pool
+from nmn_envs.envs.nmn.moving_target import ACTION_SCALE
+from nmn_envs.envs.maml.navigation2d import MAX_STEP as NAVIGATION_MAX_STEP
 from nmn_envs.tasks import Task
-from nmn_envs.wind_navigation import WIND_SPREAD, WIND_STRENGTH
+from nmn_envs.envs.nmn.wind_navigation import WIND_SPREAD, WIND_STRENGTH
 
 Oracle = Callable[[np.ndarray, Sequence[Task]], np.ndarray]
 

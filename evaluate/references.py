@@ -26,9 +26,9 @@ from evaluate.exact import (
 )
 from evaluate.oracles import ORACLES, _heading_action, wind_heading
 from evaluate.rollout import episode_length
-from nmn_envs import arena
-from nmn_envs.moving_target import ACTION_SCALE, HIT_RADIUS, OFFSET_LIMIT
-from nmn_envs.wind_navigation import WIND_SPREAD
+from nmn_envs.envs.nmn import arena
+from nmn_envs.envs.nmn.moving_target import ACTION_SCALE, HIT_RADIUS, OFFSET_LIMIT
+from nmn_envs.envs.nmn.wind_navigation import WIND_SPREAD
 
 REFERENCE_NAMES = ("random", "oracle", "bayes")
 RANDOM_SEED = 20_200_527

@@ -23,16 +23,16 @@ The two HalfCheetah ids (``-v0``) need the ``mujoco`` extra and have no native v
 
 from gymnasium import Env
 
-from nmn_envs.bandit import BanditEnv, BanditTask
-from nmn_envs.half_cheetah import (
+from nmn_envs.envs.classic.bandit import BanditEnv, BanditTask
+from nmn_envs.envs.maml.half_cheetah import (
     HalfCheetahDirEnv,
     HalfCheetahDirTask,
     HalfCheetahVelEnv,
     HalfCheetahVelTask,
 )
-from nmn_envs.harlow import HarlowEnv, HarlowTask
-from nmn_envs.moving_target import MovingTargetEnv, MovingTargetTask
-from nmn_envs.navigation2d import Navigation2DEnv, Navigation2DTask
+from nmn_envs.envs.classic.harlow import HarlowEnv, HarlowTask
+from nmn_envs.envs.nmn.moving_target import MovingTargetEnv, MovingTargetTask
+from nmn_envs.envs.maml.navigation2d import Navigation2DEnv, Navigation2DTask
 from nmn_envs.registration import (
     DEFAULT_TRIALS_PER_TASK,
     make_task_env,
@@ -40,10 +40,10 @@ from nmn_envs.registration import (
     register_task,
 )
 from nmn_envs.tasks import Task
-from nmn_envs.two_step import TwoStepEnv, TwoStepTask
-from nmn_envs.two_targets import TwoTargetsEnv, TwoTargetsTask
+from nmn_envs.envs.classic.two_step import TwoStepEnv, TwoStepTask
+from nmn_envs.envs.nmn.two_targets import TwoTargetsEnv, TwoTargetsTask
 from nmn_envs.views import TaskEnv, TaskVectorEnv
-from nmn_envs.wind_navigation import WindNavigationEnv, WindNavigationTask
+from nmn_envs.envs.nmn.wind_navigation import WindNavigationEnv, WindNavigationTask
 from nmn_envs.wrappers import FeedbackVectorWrapper, FeedbackWrapper
 
 __version__ = "0.1.0"

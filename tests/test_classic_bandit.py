@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from nmn_envs.bandit import PAIRED_PROBABILITIES, BanditCore, BanditTask
+from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES, BanditCore, BanditTask
 
 
 def bare(**kwargs):

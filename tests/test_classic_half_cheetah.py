@@ -13,7 +13,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env  # noqa: E402
 from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
 
 import nmn_envs  # noqa: E402
-from nmn_envs.half_cheetah import CONTROL_COST_WEIGHT, HalfCheetahDirTask, HalfCheetahVelTask  # noqa: E402
+from nmn_envs.envs.maml.half_cheetah import CONTROL_COST_WEIGHT, HalfCheetahDirTask, HalfCheetahVelTask  # noqa: E402
 
 CHEETAH_IDS = list(nmn_envs.MUJOCO_TASKS)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaluate.oracles import harlow_oracle
-from nmn_envs.harlow import BLOCK, FEATURE_SIZE, POOL_SIZE, HarlowTask, object_pool, shuffled_blocks
+from nmn_envs.envs.classic.harlow import BLOCK, FEATURE_SIZE, POOL_SIZE, HarlowTask, object_pool, shuffled_blocks
 
 ARRANGEMENTS = [sides for sides in itertools.product((0, 1), repeat=BLOCK) if sum(sides) == BLOCK // 2]
 

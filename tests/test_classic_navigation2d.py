@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from evaluate.oracles import navigation2d_oracle
-from nmn_envs.navigation2d import Navigation2DTask
+from nmn_envs.envs.maml.navigation2d import Navigation2DTask
 
 GOAL = {"goal_x": 0.3, "goal_y": -0.2}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from evaluate.two_step_analysis import stay_table
-from nmn_envs.two_step import TwoStepTask
+from nmn_envs.envs.classic.two_step import TwoStepTask
 
 S1, S2, S3 = np.eye(3, dtype=np.float32)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nmn_envs import WindNavigationEnv
-from nmn_envs.arena import wrap
+from nmn_envs.envs.nmn.arena import wrap
 
 
 def placed(target, wind: float, position, **kwargs) -> WindNavigationEnv:

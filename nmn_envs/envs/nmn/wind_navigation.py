@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from nmn_envs import arena
+from nmn_envs.envs.nmn import arena
 from nmn_envs.core import TaskCore, check_point, check_state_keys, check_switch_steps
 from nmn_envs.rendering import GOOD, MARK
 from nmn_envs.tasks import Task, task_field

@@ -1,0 +1,1 @@
+"""The classic meta-RL tasks of Wang et al. (2016, 2018): two-armed bandits, two-step task, Harlow."""
