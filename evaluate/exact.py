@@ -75,7 +75,11 @@ def moving_target_value(max_episode_steps: int) -> float:
 
     So ``V(T) = 10 T - 17.69375`` for ``T >= 2``. With ``T = 1`` nothing learnt can be used:
     the best guess is ``d = 0``, worth ``(2RH - (A^2 - R^2)) / 2A = (20 - 99)/20 = -3.95``.
-    All actions stay in ``[-20, 20]`` (``|x| <= 5``, ``|d| <= A + R``). The hedged action is a
+    All actions stay in ``[-20, 20]`` (``|x| <= 5``, ``|d| <= A + R``). The env caps the cost
+    of a miss at 20; the cap never binds here (the probe misses by at most ``A + a* = 17.25``,
+    the hedged action by at most ``2(A - a*) - R = 4.5``), and a policy that would profit from it
+    must miss by more than 20, which reveals only that the miss exceeds 20 and costs 20 > L(a*)
+    on its own; the brute-force test of the capped env confirms the value. The hedged action is a
     supremum (``R^-``): the reference agent stays ``MOVING_TARGET_HEDGE_MARGIN`` inside the
     radius, which costs ``0.0875`` times the margin in expectation.
 

@@ -26,7 +26,7 @@ def brute_force_value(horizon: int, unit: float) -> float:
     offsets = np.arange(-half_width + 1, half_width, 2)
     guesses = np.arange(-round(11 / unit), round(11 / unit) + 1)
     distance = np.abs(offsets[None, :] - guesses[:, None])
-    rewards = np.where(distance < round(1 / unit), 10.0, -distance * unit)
+    rewards = np.where(distance < round(1 / unit), 10.0, -np.minimum(distance * unit, 20.0))
 
     @cache
     def value(belief: tuple[int, ...], steps: int) -> float:
@@ -84,6 +84,16 @@ def test_bayes_agent_attains_the_bound(horizon):
     returns = play(reference("bayes", ENV_ID, **kwargs), ENV_ID, tasks, seeds, kwargs).returns
     error = returns.std(ddof=1) / np.sqrt(returns.size)
     assert abs(returns.mean() - moving_target_value(horizon)) < 3 * error
+
+
+def test_bayes_agent_never_misses_by_more_than_the_probe_allows():
+    """The miss cap of 20 never binds on the Bayes policy: its worst miss is 10 + 7.25 = 17.25,
+    so the closed form (derived without the cap) is the bound of the capped env too."""
+    kwargs = {"max_episode_steps": 30}
+    tasks, seeds = task_set(ENV_ID, **kwargs).head(1000)
+    rewards = play(reference("bayes", ENV_ID, **kwargs), ENV_ID, tasks, seeds, kwargs).step_rewards
+    assert rewards.min() >= -(10.0 + MOVING_TARGET_PROBE) - 1e-9
+    assert rewards.min() < -17.0  # the worst case is reached on the evaluation set
 
 
 def test_public_bounds_follow_the_episode_length():

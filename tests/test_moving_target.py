@@ -76,3 +76,32 @@ def test_sample_task_uses_the_given_generator():
     first = env.sample_task(np.random.default_rng(3))
     assert first == env.sample_task(np.random.default_rng(3))
     assert isinstance(first, MovingTargetTask) and -10 <= first.offset <= 10
+
+
+def test_a_miss_costs_at_most_twenty():
+    env = placed(offset=-10.0, position=-5.0)  # target -15
+    _, reward, *_ = env.step(np.array([1.0]))  # e = 20: 35 away
+    assert reward == -20.0
+    _, reward, *_ = env.step(np.array([0.25]))  # e = 5: exactly 20 away
+    assert reward == -20.0
+    _, reward, *_ = env.step(np.array([0.2]))  # e = 4: 19 away
+    assert reward == pytest.approx(-19.0)
+
+
+def test_random_play_averages_the_sources_value_per_step():
+    """Uniform actions score -2399/240 per step; the s.e. is taken over independent meta-episodes."""
+    import gymnasium as gym
+
+    import nmn_envs  # noqa: F401
+
+    n_envs, steps = 2000, 400
+    env = gym.make_vec("NMN-Bench1-v0", num_envs=n_envs, vectorization_mode="vector_entry_point", feedback=False)
+    env.reset(seed=11)
+    rng = np.random.default_rng(12)
+    totals = np.zeros(n_envs)
+    for _ in range(steps):
+        _, rewards, *_ = env.step(rng.uniform(-1.0, 1.0, (n_envs, 1)).astype(np.float32))
+        totals += rewards
+    per_step = totals / steps
+    standard_error = per_step.std(ddof=1) / np.sqrt(n_envs)
+    assert abs(per_step.mean() - (-2399 / 240)) < 4 * standard_error

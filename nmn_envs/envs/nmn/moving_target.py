@@ -19,6 +19,7 @@ POSITION_LIMIT = 5.0
 ACTION_SCALE = 20.0
 HIT_RADIUS = 1.0
 HIT_REWARD = 10.0
+MAX_MISS_COST = 20.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +68,7 @@ class MovingTargetCore(TaskCore):
         self.played = np.where(active, played, self.played)
         miss = np.abs(self.position + self.task_params["offset"] - played)
         hit = active & (miss < HIT_RADIUS)
-        rewards = np.where(hit, HIT_REWARD, -miss)
+        rewards = np.where(hit, HIT_REWARD, -np.minimum(miss, MAX_MISS_COST))
         hit_rows = np.flatnonzero(hit)
         if hit_rows.size:
             self._redraw_position(hit_rows)
@@ -110,7 +111,8 @@ class MovingTargetEnv(TaskEnv):
 
     ## Rewards
     If ``|x + alpha - e| < 1`` (strictly) the reward is ``+10`` and ``x`` is redrawn;
-    otherwise the reward is ``-|x + alpha - e|`` and ``x`` stays.
+    otherwise the reward is ``max(-|x + alpha - e|, -20)`` (a miss costs at most 20) and ``x``
+    stays. Uniformly random play (``e ~ U[-20, 20]``) averages ``-2399/240 = -9.9958`` per step.
 
     ## Starting State
     ``alpha ~ U[-10, 10]`` and ``x ~ U[-5, 5]``; ``x`` is drawn again after every hit.
@@ -128,7 +130,8 @@ class MovingTargetEnv(TaskEnv):
       ``{"state": {"position": x}}``.
 
     ## Version History
-    * v0: initial version.
+    * v0: initial version; the cost of a miss is capped at 20, as in the source (the first
+      builds of v0 left it uncapped, which moved the random anchor of normalised scores by 5%).
     """
 
     core_class = MovingTargetCore
