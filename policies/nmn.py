@@ -127,21 +127,31 @@ class NeuromodulatedNetwork(nn.Module):
             self.layers[-1].weight.weight.mul_(output_gain)
         self.activation = ACTIVATIONS[activation]
 
-    def forward(self, x: th.Tensor, state: RecurrentState) -> tuple[th.Tensor, RecurrentState]:
-        hidden, state = self.neuromodulator(x, state)
+    @property
+    def recurrent(self) -> RecurrentStack:
+        """The neuromodulatory network's recurrent stack."""
+        return self.neuromodulator
+
+    def read_out(self, hidden: th.Tensor, x: th.Tensor) -> th.Tensor:
+        """The main network's output for the features ``x``, modulated by ``z = ReLU(Linear(hidden))``."""
         z = th.relu(self.modulation(hidden))
         y = x[..., self.base]
         for layer in self.layers[:-1]:
             y = self.activation(layer(y, z))
-        return self.layers[-1](y, z), state
+        return self.layers[-1](y, z)
+
+    def forward(self, x: th.Tensor, state: RecurrentState) -> tuple[th.Tensor, RecurrentState]:
+        hidden, state = self.neuromodulator(x, state)
+        return self.read_out(hidden, x), state
 
 
 class NMNPolicy(StackedRecurrentPolicy):
     """Actor-critic policy of two neuromodulated networks (actor and critic), for RecurrentPPO.
 
-    The actor's output layer gives the action distribution's parameters directly (the Gaussian
-    mean for ``Box`` actions, with SB3's state-independent log-std; the logits for
-    ``Discrete``); the critic's gives the value.
+    The actor's output layer gives the action distribution's parameters directly (for ``Box``
+    actions the Gaussian's mean and, with ``state_dependent_std``, its log-std: the output
+    layer is neuromodulated like the rest, so the exploration noise depends on the history;
+    the logits for ``Discrete``); the critic's gives the value.
 
     Args:
         observation_space: the Dict observation of the feedback wrapper (its ``"observation"``
@@ -153,6 +163,8 @@ class NMNPolicy(StackedRecurrentPolicy):
         main_sizes: hidden layers of the main network.
         cell: ``"gru"`` (the source's choice) or ``"lstm"``.
         activation: ``"clip"`` (the source's saturated activation) or ``"sigmoid"``.
+        state_dependent_std: the actor outputs the log-std of ``Box`` actions at every step (the
+            source's head, default) instead of SB3's state-independent parameter.
         kwargs: the other arguments of ``ActorCriticPolicy`` (``log_std_init``,
             ``optimizer_class``, ``optimizer_kwargs``, ...).
     """
@@ -200,7 +212,7 @@ class NMNPolicy(StackedRecurrentPolicy):
 
         # Gains follow SB3's initialisation of the action and value heads.
         self.lstm_actor = network(self.action_net.out_features, output_gain=0.01)
-        self.lstm_critic = network(self.value_net.out_features, output_gain=1.0)
+        self.lstm_critic = network(1, output_gain=1.0)
         self.action_net = nn.Identity()
         self.value_net = nn.Identity()
 

@@ -10,26 +10,35 @@ carries an all-zero ``c``.
 
 :class:`StackedRecurrentPolicy` is the policy base: it swaps the parent's LSTMs for networks
 built by a subclass, rebuilds the optimizer so that the new modules train, runs a whole
-minibatch sequence in one fused recurrent call, and saves its own constructor arguments.
+minibatch sequence in one recurrent call (the actor's and the critic's GRUs as one recurrence,
+see :mod:`policies.gru`), gives Gaussian actions a standard deviation that the actor outputs at
+every step (the source's head), and saves its own constructor arguments.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
+from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution
 from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor
-from stable_baselines3.common.type_aliases import Schedule
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
+from policies.gru import SequenceGRU, run_grus
+
 Cell = Literal["gru", "lstm"]
-CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
+CELLS: dict[str, type[nn.RNNBase]] = {"gru": SequenceGRU, "lstm": nn.LSTM}
 RecurrentState = tuple[th.Tensor, th.Tensor]
+SOURCE_LOG_STD_INIT = -0.5
+"""The source's Gaussian head: log-variance = output - 1, so log-std = -0.5 + output / 2."""
+LOG_STD_BOUNDS = (-5.0, 1.0)
+"""Bounds of a state-dependent log-std (std from 0.0067 to 2.7 in units of the action box)."""
 LSTM_ARGUMENTS = {"lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm", "lstm_kwargs"}
 
 
@@ -68,18 +77,55 @@ class RecurrentStack(nn.Module):
         widths = (input_size, *self.sizes)
         self.layers = nn.ModuleList(CELLS[cell](n_in, n_out) for n_in, n_out in zip(widths, widths[1:]))
 
+    @property
+    def recurrent(self) -> RecurrentStack:
+        """The recurrent part of this network: all of it (the interface of the NMN's networks)."""
+        return self
+
+    def read_out(self, hidden: th.Tensor, features: th.Tensor) -> th.Tensor:
+        """The network's output from the top layer's outputs: those outputs themselves."""
+        return hidden
+
     def forward(self, x: th.Tensor, state: RecurrentState) -> tuple[th.Tensor, RecurrentState]:
-        hidden = state[0].split(self.sizes, dim=-1)
-        cells = state[1].split(self.sizes, dim=-1)
-        new_hidden, new_cells = [], []
-        for layer, h, c in zip(self.layers, hidden, cells):
-            if self.cell == "lstm":
-                x, (h, c) = layer(x, (h.contiguous(), c.contiguous()))
-            else:
-                x, h = layer(x, h.contiguous())
-            new_hidden.append(h)
-            new_cells.append(c)
-        return x, (th.cat(new_hidden, dim=-1), th.cat(new_cells, dim=-1))
+        (output,), (state,) = run_stacks([self], [x], [state])
+        return output, state
+
+
+def run_stacks(
+    stacks: Sequence[RecurrentStack], inputs: Sequence[th.Tensor], states: Sequence[RecurrentState]
+) -> tuple[list[th.Tensor], list[RecurrentState]]:
+    """Run recurrent stacks over their own inputs; GRU stacks of one shape share each recurrence.
+
+    Args:
+        stacks: the stacks (for example the actor's and the critic's).
+        inputs: each stack's input sequence, ``(T, batch, input_size)``.
+        states: each stack's packed ``(h, c)`` states, ``(1, batch, hidden_size)``.
+
+    Returns:
+        Each stack's top-layer outputs ``(T, batch, sizes[-1])`` and new packed states.
+    """
+    fused = len(stacks) > 1 and all(stack.cell == "gru" and stack.sizes == stacks[0].sizes for stack in stacks)
+    if not fused and len(stacks) > 1:
+        runs = [run_stacks([stack], [x], [state]) for stack, x, state in zip(stacks, inputs, states)]
+        return [outputs[0] for outputs, _ in runs], [new[0] for _, new in runs]
+    sizes = stacks[0].sizes
+    hidden = [state[0].split(sizes, dim=-1) for state in states]
+    cells = [state[1].split(sizes, dim=-1) for state in states]
+    xs = list(inputs)
+    for level in range(len(sizes)):
+        if stacks[0].cell == "gru":
+            layers = [stack.layers[level] for stack in stacks]
+            xs = run_grus(layers, xs, [h[level][0] for h in hidden])
+            new_hidden = [x[-1:] for x in xs]
+            new_cells = [c[level] for c in cells]
+        else:
+            (stack,), (x,), (h,), (c,) = stacks, xs, hidden, cells
+            output, (h_level, c_level) = stack.layers[level](x, (h[level].contiguous(), c[level].contiguous()))
+            xs, new_hidden, new_cells = [output], [h_level], [c_level]
+        for i in range(len(stacks)):
+            hidden[i] = (*hidden[i][:level], new_hidden[i], *hidden[i][level + 1 :])
+            cells[i] = (*cells[i][:level], new_cells[i], *cells[i][level + 1 :])
+    return xs, [(th.cat(h, dim=-1), th.cat(c, dim=-1)) for h, c in zip(hidden, cells)]
 
 
 class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
@@ -90,7 +136,15 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     ``mlp_extractor`` and then to ``action_net`` / ``value_net``. Subclasses implement
     :meth:`_build_recurrent_networks`, which sets ``lstm_actor`` and ``lstm_critic`` to modules
     with the interface of :class:`RecurrentStack` (``input_size``, ``hidden_size``,
-    ``num_layers = 1``, ``forward(x, (h, c))``).
+    ``num_layers = 1``, ``forward(x, (h, c))``, ``recurrent`` and ``read_out``).
+
+    With ``state_dependent_std`` (the default, the source's head) a ``Box`` action's Gaussian
+    takes its log standard deviation from the actor at every step, like its mean: the actor's
+    output has twice the action's size, ``[mean, s]``, and ``log_std = log_std_init + s / 2``
+    bounded to :data:`LOG_STD_BOUNDS` (``log_std_init`` defaults to the source's
+    :data:`SOURCE_LOG_STD_INIT`). Exploration can then depend on the history. Without it, SB3's
+    state-independent ``log_std`` parameter is used. A model saved with the latter loads into
+    either: its weights say which head it has.
 
     Dict observations are flattened by SB3's :class:`CombinedExtractor` (one vector, keys in
     the space's order), other observations by :class:`FlattenExtractor`.
@@ -105,10 +159,12 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         recurrent_sizes: Sequence[int],
         cell: Cell,
         latent_size: int,
+        state_dependent_std: bool = True,
         **kwargs: Any,
     ) -> None:
         self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
         self.cell = cell
+        self.state_dependent_std = bool(state_dependent_std)
         if kwargs.get("use_sde"):
             raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
         unsupported = sorted(LSTM_ARGUMENTS & kwargs.keys())
@@ -121,20 +177,96 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
             kwargs.setdefault("features_extractor_class", CombinedExtractor)
         else:
             kwargs.setdefault("features_extractor_class", FlattenExtractor)
+        kwargs.setdefault("log_std_init", SOURCE_LOG_STD_INIT)
         super().__init__(observation_space, action_space, lr_schedule, lstm_hidden_size=latent_size, **kwargs)
-        self._build_recurrent_networks()
+        self._build_networks()
         self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
-        # The parent built its optimizer over the LSTMs replaced above: rebuild it.
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    @property
+    def std_from_actor(self) -> bool:
+        """Whether the actor outputs the log-std of a Gaussian action (see the class docstring)."""
+        return self.state_dependent_std and isinstance(self.action_dist, DiagGaussianDistribution)
+
+    def _build_networks(self) -> None:
+        """Build the action head and the recurrent networks, then the optimizer over them all."""
+        if self.std_from_actor:
+            action_size = self.action_net.out_features
+            self.action_net = nn.Linear(self.mlp_extractor.latent_dim_pi, 2 * action_size)
+            if self.ortho_init:
+                self.init_weights(self.action_net, gain=0.01)
+            if "log_std" in self._parameters:
+                del self.log_std
+        self._build_recurrent_networks()
+        # The parent built its optimizer over the modules replaced above: rebuild it.
+        self.optimizer = self.optimizer_class(self.parameters(), lr=self.lr_schedule(1), **self.optimizer_kwargs)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        self.lr_schedule = lr_schedule
+        super()._build(lr_schedule)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """Load weights; those of a state-independent log-std switch the head to that form."""
+        if "log_std" in state_dict and self.std_from_actor:
+            self.state_dependent_std = False
+            self.action_net, self.log_std = self.action_dist.proba_distribution_net(
+                latent_dim=self.mlp_extractor.latent_dim_pi, log_std_init=self.log_std_init
+            )
+            self._build_networks()
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell)
+        data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell, state_dependent_std=self.state_dependent_std)
         return data
 
     @abstractmethod
     def _build_recurrent_networks(self) -> None:
         """Set ``lstm_actor`` and ``lstm_critic`` (and change the heads where needed)."""
+
+    def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
+        if not self.std_from_actor:
+            return super()._get_action_dist_from_latent(latent_pi)
+        mean, scale = self.action_net(latent_pi).chunk(2, dim=-1)
+        log_std = th.clamp(self.log_std_init + 0.5 * scale, *LOG_STD_BOUNDS)
+        return self.action_dist.proba_distribution(mean, log_std)
+
+    def forward(
+        self, obs: PyTorchObs, lstm_states: RNNStates, episode_starts: th.Tensor, deterministic: bool = False
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor, RNNStates]:
+        distribution, values, lstm_states = self._actor_and_critic(obs, lstm_states, episode_starts)
+        actions = distribution.get_actions(deterministic=deterministic)
+        log_prob = distribution.log_prob(actions)
+        return actions.reshape((-1, *self.action_space.shape)), values, log_prob, lstm_states
+
+    def evaluate_actions(
+        self, obs: PyTorchObs, actions: th.Tensor, lstm_states: RNNStates, episode_starts: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor | None]:
+        distribution, values, _ = self._actor_and_critic(obs, lstm_states, episode_starts)
+        return values, distribution.log_prob(actions), distribution.entropy()
+
+    def _actor_and_critic(
+        self, obs: PyTorchObs, lstm_states: RNNStates, episode_starts: th.Tensor
+    ) -> tuple[Distribution, th.Tensor, RNNStates]:
+        """The action distribution, the values and the new states, both networks in one pass."""
+        features = self.extract_features(obs)
+        pi_features, vf_features = (features, features) if self.share_features_extractor else features
+        networks = (self.lstm_actor, self.lstm_critic)
+        inputs = [
+            whole_sequences(features, state, episode_starts, network.input_size)
+            for features, state, network in zip((pi_features, vf_features), lstm_states, networks)
+        ]
+        if None in inputs:  # a start inside a sequence: the parent's per-step loop
+            latent_pi, states_pi = self._process_sequence(pi_features, lstm_states.pi, episode_starts, self.lstm_actor)
+            latent_vf, states_vf = self._process_sequence(vf_features, lstm_states.vf, episode_starts, self.lstm_critic)
+        else:
+            sequences, states = zip(*inputs)
+            hidden, (states_pi, states_vf) = run_stacks([network.recurrent for network in networks], sequences, states)
+            latent_pi, latent_vf = (
+                flatten_sequences(network.read_out(h, x)) for network, h, x in zip(networks, hidden, sequences)
+            )
+        values = self.value_net(self.mlp_extractor.forward_critic(latent_vf))
+        distribution = self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(latent_pi))
+        return distribution, values, RNNStates(states_pi, states_vf)
 
     @staticmethod
     def _process_sequence(
@@ -145,15 +277,33 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     ) -> tuple[th.Tensor, RecurrentState]:
         """Run ``lstm`` over the sequences of a batch, resetting states at episode starts.
 
-        :class:`RecurrentPPO`'s buffer cuts sequences at episode starts, so a start can only be
-        the first step of a sequence: then the state is zeroed once and the whole sequence runs
-        in one fused call. Starts later in a sequence fall back to the parent's per-step loop.
+        Whole sequences (see :func:`whole_sequences`) run in one recurrent call; starts later in
+        a sequence fall back to the parent's per-step loop.
         """
-        n_seq = lstm_states[0].shape[1]
-        starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)
-        if th.any(starts[1:] != 0.0):
+        inputs = whole_sequences(features, lstm_states, episode_starts, lstm.input_size)
+        if inputs is None:
             return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
-        keep = (1.0 - starts[0]).view(1, n_seq, 1)
-        sequence = features.reshape((n_seq, -1, lstm.input_size)).swapaxes(0, 1)
-        output, lstm_states = lstm(sequence, (keep * lstm_states[0], keep * lstm_states[1]))
-        return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1), lstm_states
+        output, lstm_states = lstm(*inputs)
+        return flatten_sequences(output), lstm_states
+
+
+def whole_sequences(
+    features: th.Tensor, states: RecurrentState, episode_starts: th.Tensor, input_size: int
+) -> tuple[th.Tensor, RecurrentState] | None:
+    """A flat batch of sequences as ``(T, n_seq, input_size)`` with its states zeroed at starts.
+
+    :class:`RecurrentPPO`'s buffer cuts sequences at episode starts, so a start is normally the
+    first step of a sequence; ``None`` when one lies inside a sequence.
+    """
+    n_seq = states[0].shape[1]
+    starts = episode_starts.reshape((n_seq, -1)).swapaxes(0, 1)
+    if th.any(starts[1:] != 0.0):
+        return None
+    keep = (1.0 - starts[0]).view(1, n_seq, 1)
+    sequence = features.reshape((n_seq, -1, input_size)).swapaxes(0, 1)
+    return sequence, (keep * states[0], keep * states[1])
+
+
+def flatten_sequences(output: th.Tensor) -> th.Tensor:
+    """``(T, n_seq, size)`` outputs back to the buffer's flat order, sequence after sequence."""
+    return th.flatten(output.transpose(0, 1), start_dim=0, end_dim=1)

@@ -28,7 +28,8 @@ class RNNPolicy(StackedRecurrentPolicy):
         cell: ``"gru"`` (the source's choice) or ``"lstm"``.
         net_arch: dense layers after the recurrent stack (the same for actor and critic,
             separate weights).
-        kwargs: the other arguments of ``ActorCriticPolicy`` (``activation_fn``,
+        kwargs: ``state_dependent_std`` (see :class:`~policies.recurrent.StackedRecurrentPolicy`,
+            default ``True``) and the other arguments of ``ActorCriticPolicy`` (``activation_fn``,
             ``log_std_init``, ``ortho_init``, ``optimizer_class``, ...).
     """
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import zipfile
+
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch as th
 from sb3_contrib import RecurrentPPO
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import set_random_seed
 
@@ -15,6 +19,7 @@ from nmn_envs.sb3_vec_env import make_sb3_vec_env
 from policies import NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolicy
 from policies.config import load_hyperparams
 from policies.nmn import NeuromodulatedLinear, base_observation_slice
+from policies.recurrent import LOG_STD_BOUNDS
 from policies.train import policy_class
 
 BENCH2_NMN = {"recurrent_sizes": (100, 75), "modulation_size": 45, "main_sizes": (30, 10)}
@@ -72,7 +77,7 @@ def test_nmn_sizes_follow_the_source_on_bench2() -> None:
         assert network.modulation.out_features == 45
         assert [layer.weight.out_features for layer in network.layers] == [30, 10, network.layers[-1].weight.out_features]
         assert network.layers[0].weight.in_features == 2  # the base observation g - p only
-    assert policy.lstm_actor.layers[-1].weight.out_features == 1  # the Gaussian mean
+    assert policy.lstm_actor.layers[-1].weight.out_features == 2  # the Gaussian mean and log-std
     assert policy.lstm_critic.layers[-1].weight.out_features == 1  # the value
     assert policy.lstm_actor.hidden_size == 175
     # actor and critic share no parameter
@@ -286,3 +291,89 @@ def test_a_dict_observation_without_a_base_entry_is_rejected() -> None:
     space = gym.spaces.Dict({"position": gym.spaces.Box(-1, 1, (2,)), "prev_reward": gym.spaces.Box(-1, 1, (1,))})
     with pytest.raises(ValueError, match="needs an 'observation' key"):
         NMNPolicy(space, gym.spaces.Discrete(2), constant_schedule)
+
+
+def bench1_observations(policy: StackedRecurrentPolicy, rewards: list[float]) -> dict[str, th.Tensor]:
+    """A one-sequence batch of Bench1 observations whose previous rewards are ``rewards``."""
+    steps = len(rewards)
+    observations = {key: th.zeros(steps, *space.shape) for key, space in policy.observation_space.spaces.items()}
+    observations["observation"][:, 0] = 1.5
+    observations["prev_action"][1:, 0] = 0.3
+    observations["prev_reward"][:, 0] = th.tensor(rewards)
+    return observations
+
+
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_action_std_depends_on_the_history(cls: type) -> None:
+    """The source's head: two histories (misses, then hits) give two different action stds."""
+    th.manual_seed(0)
+    policy = make_policy(cls)
+    assert policy.std_from_actor and "log_std" not in dict(policy.named_parameters())
+    stds = []
+    for rewards in ([0.0, -12.0, -12.0, -12.0], [0.0, 10.0, 10.0, 10.0]):
+        state = (th.zeros(1, 1, policy.lstm_actor.hidden_size),) * 2
+        distribution, _ = policy.get_distribution(bench1_observations(policy, rewards), state, th.zeros(4))
+        stds.append(distribution.distribution.stddev[-1])
+    assert not th.allclose(stds[0], stds[1])
+    low, high = np.exp(LOG_STD_BOUNDS)
+    assert all(th.all((std >= low) & (std <= high)) for std in stds)
+
+
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_state_independent_std_stays_an_option(cls: type) -> None:
+    policy = make_policy(cls, state_dependent_std=False, log_std_init=-1.0)
+    assert not policy.std_from_actor
+    th.testing.assert_close(policy.log_std, th.full((1,), -1.0))
+    state = (th.zeros(1, 1, policy.lstm_actor.hidden_size),) * 2
+    distribution, _ = policy.get_distribution(bench1_observations(policy, [0.0, 5.0]), state, th.zeros(2))
+    th.testing.assert_close(distribution.distribution.stddev, th.full((2, 1), np.exp(-1.0)))
+
+
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_a_model_saved_with_the_former_head_still_loads(tmp_path, cls: type) -> None:
+    """Models saved before the state-dependent head (no such kwarg, a ``log_std`` weight) load."""
+    model = small_model(cls, policy_kwargs={"state_dependent_std": False})
+    path = tmp_path / "former.zip"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(files["data"])
+    del data["policy_kwargs"]["state_dependent_std"]  # what the former code saved
+    files["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    loaded = RecurrentPPO.load(path, env=model.env, device="cpu")
+    assert not loaded.policy.std_from_actor and parameters_missing_from_optimizer(loaded.policy) == []
+    observation = model.env.reset()
+    starts = np.ones(3, dtype=bool)
+    for deterministic in (True, False):
+        th.manual_seed(5)
+        expected = model.predict(observation, None, starts, deterministic=deterministic)[0]
+        th.manual_seed(5)
+        np.testing.assert_array_equal(loaded.predict(observation, None, starts, deterministic=deterministic)[0], expected)
+    loaded.learn(64)  # and it trains on
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES, ids=POLICY_IDS)
+def test_actor_and_critic_in_one_pass_equal_each_network_alone(cls: type, kwargs: dict) -> None:
+    policy = make_policy(cls, **kwargs)
+    generator = th.Generator().manual_seed(4)
+    n_seq, length = 3, 7
+    observations = {
+        key: th.randn(n_seq * length, *space.shape, generator=generator)
+        for key, space in policy.observation_space.spaces.items()
+    }
+    hidden = policy.lstm_actor.hidden_size
+    states = RNNStates(*(
+        (th.randn(1, n_seq, hidden, generator=generator), th.randn(1, n_seq, hidden, generator=generator))
+        for _ in range(2)
+    ))
+    starts = th.zeros(n_seq, length)
+    starts[1, 0] = 1.0
+    actions = th.randn(n_seq * length, 1, generator=generator)
+    values, log_prob, entropy = policy.evaluate_actions(observations, actions, states, starts.flatten())
+    distribution, _ = policy.get_distribution(observations, states.pi, starts.flatten())
+    th.testing.assert_close(log_prob, distribution.log_prob(actions))
+    th.testing.assert_close(entropy, distribution.entropy())
+    th.testing.assert_close(values, policy.predict_values(observations, states.vf, starts.flatten()))
