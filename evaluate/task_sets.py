@@ -47,6 +47,10 @@ objects no agent met in training (the pool changes the objects' features, not th
 UNPUBLISHED_SEED = EVALUATION_SEED_BASE + 9_000_000
 """Generator seed of the sets of ids without a published version (labelled ``unpublished``)."""
 
+VALIDATION_OFFSET = 500_000
+"""A validation set is drawn with the evaluation set's generator seed plus this offset: other
+tasks, and reset seeds far from the evaluation set's (``SET_SIZE`` above their generator seed)."""
+
 # "<env id>/v<N>" -> sha256 of the set built with the env's default kwargs.
 PINNED: dict[str, str] = {
     "NMN-Bench1-v0/v1": "0e0369b9db7265e9f1b8ab221cc2fc06038f76359f6cc04000a811a7de92d027",
@@ -136,12 +140,7 @@ def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
     """
     check_env_id(env_id)
     number, generator_seed = VERSIONS.get(env_id, (0, UNPUBLISHED_SEED))
-    env = gym.make(env_id, **env_kwargs)
-    rng = np.random.default_rng(generator_seed)
-    tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
-    env.close()
-    seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
-    digest = content_hash([task.to_dict() for task in tasks], list(seeds))
+    tasks, seeds, digest = _generate(env_id, generator_seed, env_kwargs)
     version = f"{env_id}/v{number}" if number else f"{env_id}/unpublished"
     pinned = PINNED.get(version)
     if pinned is not None and digest != pinned:
@@ -152,6 +151,35 @@ def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
             )
         version = f"{env_id}/custom"
     return TaskSet(env_id, version, generator_seed, tasks, seeds, digest)
+
+
+def validation_set(env_id: str, **env_kwargs: Any) -> TaskSet:
+    """The validation task set of ``env_id``: what training picks its best model on.
+
+    ``SET_SIZE`` tasks drawn like the evaluation set's but with a generator seed
+    ``VALIDATION_OFFSET`` above it, so that no task or reset seed is shared with it (labelled
+    ``"<env_id>/validation"``). Play it with the env's own kwargs (Harlow's training pool): model
+    selection must not see the held-out evaluation conditions either.
+
+    Raises:
+        gymnasium.error.NameNotFound: for an unknown id.
+    """
+    check_env_id(env_id)
+    generator_seed = VERSIONS.get(env_id, (0, UNPUBLISHED_SEED))[1] + VALIDATION_OFFSET
+    tasks, seeds, digest = _generate(env_id, generator_seed, env_kwargs)
+    return TaskSet(env_id, f"{env_id}/validation", generator_seed, tasks, seeds, digest)
+
+
+def _generate(
+    env_id: str, generator_seed: int, env_kwargs: dict[str, Any]
+) -> tuple[tuple[Task, ...], tuple[int, ...], str]:
+    """``SET_SIZE`` tasks drawn from a generator seeded ``generator_seed``, their seeds and hash."""
+    env = gym.make(env_id, **env_kwargs)
+    rng = np.random.default_rng(generator_seed)
+    tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
+    env.close()
+    seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
+    return tasks, seeds, content_hash([task.to_dict() for task in tasks], list(seeds))
 
 
 def evaluation_kwargs(env_id: str, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -1,36 +1,74 @@
 """Training hyperparameters per environment, read from the YAML files of ``policies/hyperparams``.
 
-One file per environment id (``NMN-Bench1-v0.yml``), in the style of rl-baselines3-zoo: the
-number of environments and their kwargs, whether the training reward is scaled by SB3's
-``VecNormalize`` (observations, previous reward included, stay raw), RecurrentPPO's keyword
-arguments, and the
-``policy_kwargs`` of each policy (``nmn``, ``rnn``, ``lstm``). Ids without a file use
-``default.yml``.
+One file per environment id (``NMN-Bench1-v0.yml``; ids without one use ``default.yml``), in
+rl-baselines3-zoo's schema, so that the same file drives ``nmn-train`` and rl-zoo::
+
+    python -m rl_zoo3.train --algo ppo_lstm --env NMN-Bench1-v0 \\
+        -conf policies/hyperparams/NMN-Bench1-v0.yml --gym-packages nmn_envs
+
+The file holds one entry per policy, ``nmn``, ``rnn`` and ``lstm``: the recipe (``n_envs``,
+``n_timesteps``, ``env_kwargs``, ``normalize``, RecurrentPPO's keyword arguments) is written
+once under ``nmn`` and merged into the others with YAML's ``<<: *nmn``, which then set only
+``policy`` and ``policy_kwargs``. The environment id's own key (or ``default``) is an alias of
+the ``nmn`` entry: the one rl-zoo reads. As in rl-zoo, ``policy_kwargs`` and ``normalize`` may be
+Python-literal strings such as ``"dict(recurrent_sizes=[50], cell='gru')"`` (read here with
+:func:`ast.literal_eval` on each argument, never evaluated as code), and ``learning_rate`` may be
+``"lin_<value>"``, a rate decaying linearly to zero over the run.
 """
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from stable_baselines3.common.utils import LinearSchedule
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 POLICY_NAMES = ("nmn", "rnn", "lstm")
+POLICY_CLASSES = {"nmn": "policies.NMNPolicy", "rnn": "policies.RNNPolicy", "lstm": "MultiInputLstmPolicy"}
+"""The ``policy`` each entry names (rl-zoo imports a dotted path; ``lstm`` is sb3-contrib's own)."""
+LINEAR_PREFIX = "lin_"
+RECIPE_KEYS = ("n_envs", "n_timesteps", "env_kwargs", "normalize")
+"""Keys of an entry that set up the run, not RecurrentPPO; every other key but ``policy`` and
+``policy_kwargs`` is a RecurrentPPO keyword argument."""
+
+
+def literal_mapping(text: str | dict[str, Any], field: str) -> dict[str, Any]:
+    """A mapping written as rl-zoo writes it: a dict, or the string ``"dict(key=literal, ...)"``
+    or ``"{'key': literal}"``. Only literals are read; nothing is evaluated as code.
+
+    Raises:
+        ValueError: naming ``field``, for anything else.
+    """
+    if isinstance(text, dict):
+        return text
+    try:
+        tree = ast.parse(str(text), mode="eval").body
+        if isinstance(tree, ast.Dict):
+            return ast.literal_eval(tree)
+        is_dict_call = isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "dict"
+        if is_dict_call and not tree.args and all(keyword.arg for keyword in tree.keywords):
+            return {keyword.arg: ast.literal_eval(keyword.value) for keyword in tree.keywords}
+    except (SyntaxError, ValueError) as error:
+        raise ValueError(f"{field}: {text!r} is not a mapping of literals ({error})") from None
+    raise ValueError(f"{field}: {text!r} is not a mapping of literals; write dict(key=value, ...)")
 
 
 class Hyperparams(BaseModel):
-    """The content of one hyperparameter file."""
+    """The recipe of one hyperparameter file (shared by its policies) and each policy's kwargs."""
 
     model_config = ConfigDict(extra="forbid")
 
     n_envs: PositiveInt
+    n_timesteps: PositiveInt
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     normalize_reward: bool = False
     gamma: float = Field(gt=0.0, le=1.0)
     gae_lambda: float = Field(ge=0.0, le=1.0)
-    learning_rate: float = Field(gt=0.0)
+    learning_rate: float | str
     n_steps: PositiveInt
     batch_size: PositiveInt
     n_epochs: PositiveInt
@@ -38,12 +76,24 @@ class Hyperparams(BaseModel):
     vf_coef: float = 0.5
     clip_range: float = Field(0.2, gt=0.0)
     max_grad_norm: float = Field(0.5, gt=0.0)
-    target_kl: float | None = None
+    target_kl: float | None = Field(None, gt=0.0)
     policy_kwargs: dict[str, dict[str, Any]]
 
+    @field_validator("learning_rate")
+    @classmethod
+    def _rate(cls, value: float | str) -> float | str:
+        initial = float(value[len(LINEAR_PREFIX) :]) if isinstance(value, str) and value.startswith(LINEAR_PREFIX) else value
+        if not isinstance(initial, (int, float)) or initial <= 0:
+            raise ValueError(f"learning_rate must be a positive number or '{LINEAR_PREFIX}<positive number>', got {value!r}")
+        return value
+
     def algorithm_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``RecurrentPPO`` (without the policy's)."""
-        return self.model_dump(exclude={"n_envs", "env_kwargs", "normalize_reward", "policy_kwargs"})
+        """Keyword arguments of ``RecurrentPPO`` (without the policy's); ``lin_`` rates as schedules."""
+        kwargs = self.model_dump(exclude={"n_envs", "n_timesteps", "env_kwargs", "normalize_reward", "policy_kwargs"})
+        rate = self.learning_rate
+        if isinstance(rate, str):
+            kwargs["learning_rate"] = LinearSchedule(float(rate[len(LINEAR_PREFIX) :]), 0.0, 1.0)
+        return kwargs
 
 
 def hyperparams_path(env_id: str) -> Path:
@@ -52,13 +102,52 @@ def hyperparams_path(env_id: str) -> Path:
     return path if path.is_file() else HYPERPARAMS_DIR / "default.yml"
 
 
+def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
+    """Validate the ``nmn``/``rnn``/``lstm`` entries of a file's content (``source`` names it)."""
+    if not isinstance(entries, dict):
+        raise ValueError(f"{source}: expected a mapping with entries {list(POLICY_NAMES)}")
+    missing = [name for name in POLICY_NAMES if not isinstance(entries.get(name), dict)]
+    if missing:
+        raise ValueError(f"{source}: lacks the entries {missing} (needs {list(POLICY_NAMES)})")
+    recipes, policy_kwargs = [], {}
+    for name in POLICY_NAMES:
+        entry = dict(entries[name])
+        policy = entry.pop("policy", None)
+        if policy != POLICY_CLASSES[name]:
+            raise ValueError(f"{source}: entry {name!r} must have policy: {POLICY_CLASSES[name]}, got {policy!r}")
+        policy_kwargs[name] = literal_mapping(entry.pop("policy_kwargs", {}), f"{source}: {name}.policy_kwargs")
+        normalize = entry.pop("normalize", False)
+        if not isinstance(normalize, bool):
+            normalize = literal_mapping(normalize, f"{source}: {name}.normalize")
+            if normalize.get("norm_obs", True):
+                raise ValueError(f"{source}: {name}.normalize may scale rewards only (norm_obs=False)")
+            normalize = bool(normalize.get("norm_reward", True))
+        elif normalize:
+            raise ValueError(f"{source}: {name}.normalize may scale rewards only: dict(norm_obs=False, norm_reward=True)")
+        recipes.append({**entry, "normalize_reward": normalize})
+    differing = sorted(key for key in set().union(*recipes) if len({repr(recipe.get(key)) for recipe in recipes}) > 1)
+    if differing:
+        raise ValueError(f"{source}: the policies of one file share their recipe; {differing} differ")
+    try:
+        return Hyperparams.model_validate({**recipes[0], "policy_kwargs": policy_kwargs})
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
+
+
 def load_hyperparams(env_id: str, path: str | Path | None = None) -> Hyperparams:
     """Read and validate the hyperparameters of ``env_id`` (or those of the file ``path``)."""
     path = Path(path) if path is not None else hyperparams_path(env_id)
     if not path.is_file():
         raise ValueError(f"hyperparameter file {str(path)!r} does not exist")
-    hyperparams = Hyperparams.model_validate(yaml.safe_load(path.read_text()))
-    missing = [name for name in POLICY_NAMES if name not in hyperparams.policy_kwargs]
-    if missing:
-        raise ValueError(f"{path}: policy_kwargs lacks entries for {missing} (needs {list(POLICY_NAMES)})")
-    return hyperparams
+    return parse_hyperparams(yaml.safe_load(path.read_text()), str(path))
+
+
+def dump_hyperparams(hyperparams: Hyperparams, env_id: str) -> str:
+    """``hyperparams`` as the YAML of a hyperparameter file of ``env_id`` (rl-zoo's schema)."""
+    recipe = hyperparams.model_dump(exclude={"normalize_reward", "policy_kwargs"})
+    recipe["normalize"] = "dict(norm_obs=False, norm_reward=True)" if hyperparams.normalize_reward else False
+    entries = {
+        name: {**recipe, "policy": POLICY_CLASSES[name], "policy_kwargs": kwargs}
+        for name, kwargs in hyperparams.policy_kwargs.items()
+    }
+    return yaml.safe_dump({env_id: entries["nmn"], **entries}, sort_keys=False)

@@ -5,15 +5,20 @@ Usage::
     nmn-train NMN-Bench1-v0 --policy nmn --seed 0 --timesteps 2000000 --out runs/bench1-nmn-0
     nmn-train --resume runs/bench1-nmn-0        # after an interruption
 
-Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`).
-The run folder ``DIR`` receives ``config.yml`` (what was run), ``logs/run_<start step>/``
-(TensorBoard events and ``progress.csv``), ``checkpoints/model_<step>_steps.zip`` (with the
-reward-scaling statistics where ``normalize_reward`` is set) and, at the end, ``model.zip``, which ``RecurrentPPO.load`` reads in a fresh process.
+Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`);
+``--timesteps`` defaults to the file's ``n_timesteps``. The run folder ``DIR`` receives
+``config.yml`` (what was run), ``logs/run_<start step>/`` (TensorBoard events and
+``progress.csv``), ``checkpoints/model_<step>_steps.zip`` (with the reward-scaling statistics
+where ``normalize_reward`` is set), ``validation.csv`` (the learning curve on the validation task
+set) and ``best_model.zip`` (the best model on it, see :mod:`policies.validation`) and, at the
+end, ``model.zip`` (the last model). Both models load with ``RecurrentPPO.load`` in a fresh
+process.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import re
 import sys
 import warnings
@@ -37,12 +42,15 @@ from nmn_envs.sb3_vec_env import make_sb3_vec_env
 from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
+from policies.validation import ValidationCallback
 
 CONFIG_FILE = "config.yml"
 MODEL_FILE = "model.zip"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model"
 LOG_FORMATS = ["csv", "tensorboard"]
+VALIDATION_EVERY_UPDATES = 20
+"""Default validation period, in updates (``n_envs * n_steps`` environment steps each)."""
 
 
 def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
@@ -108,8 +116,31 @@ def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
     return max(found) if found else None
 
 
-def learn(model: RecurrentPPO, run_dir: Path, timesteps: int, checkpoint_freq: int, progress_bar: bool) -> None:
-    """Train ``model`` up to ``timesteps`` steps in all, logging and checkpointing into ``run_dir``."""
+def keep_freed_memory() -> None:
+    """Have glibc's allocator reuse freed memory rather than map fresh pages for large tensors.
+
+    A training minibatch allocates tensors of a few megabytes per step of the recurrence; by
+    default glibc maps each one afresh and the kernel faults its pages in, which costs more than
+    the arithmetic at large batches. A no-op where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    libc.mallopt(m_mmap_threshold, 32 << 20)
+    libc.mallopt(m_trim_threshold, 1 << 30)
+    libc.mallopt(m_top_pad, 256 << 20)
+
+
+def default_eval_freq(hyperparams: Hyperparams) -> int:
+    """Validate every :data:`VALIDATION_EVERY_UPDATES` updates."""
+    return VALIDATION_EVERY_UPDATES * hyperparams.n_envs * hyperparams.n_steps
+
+
+def learn(model: RecurrentPPO, run_dir: Path, config: dict[str, Any], checkpoint_freq: int, progress_bar: bool) -> None:
+    """Train ``model`` up to ``config["timesteps"]`` steps in all, logging, validating and
+    checkpointing into ``run_dir``."""
     start = model.num_timesteps
     model.set_logger(configure(str(run_dir / "logs" / f"run_{start}"), LOG_FORMATS))
     checkpoints = CheckpointCallback(
@@ -118,9 +149,10 @@ def learn(model: RecurrentPPO, run_dir: Path, timesteps: int, checkpoint_freq: i
         name_prefix=CHECKPOINT_PREFIX,
         save_vecnormalize=True,
     )
+    validation = ValidationCallback(config["env_id"], run_dir, config["eval_freq"], config["validation_tasks"])
     model.learn(
-        total_timesteps=timesteps - start,
-        callback=checkpoints,
+        total_timesteps=config["timesteps"] - start,
+        callback=[checkpoints, validation],
         reset_num_timesteps=start == 0,
         progress_bar=progress_bar,
     )
@@ -131,28 +163,44 @@ def train(
     env_id: str,
     policy: str,
     seed: int,
-    timesteps: int,
+    timesteps: int | None,
     out: str | Path,
     *,
     hyperparams_file: str | Path | None = None,
     checkpoint_freq: int = 100_000,
+    eval_freq: int | None = None,
+    validation_tasks: int = 100,
     progress_bar: bool = True,
     device: str = "cpu",
 ) -> RecurrentPPO:
-    """Train ``policy`` on ``env_id`` for ``timesteps`` environment steps into the folder ``out``."""
-    if timesteps < 1:
-        raise ValueError(f"timesteps must be positive, got {timesteps}")
+    """Train ``policy`` on ``env_id`` for ``timesteps`` environment steps into the folder ``out``.
+
+    ``timesteps`` defaults to the hyperparameter file's ``n_timesteps``; ``eval_freq`` (steps
+    between validations) to :func:`default_eval_freq`.
+    """
     policy_class(policy, spaces.Box(0, 1))  # reject unknown policy names before any work
     run_dir = Path(out)
     if (run_dir / CONFIG_FILE).exists():
         raise ValueError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
     hyperparams = load_hyperparams(env_id, hyperparams_file)
+    timesteps = hyperparams.n_timesteps if timesteps is None else timesteps
+    eval_freq = default_eval_freq(hyperparams) if eval_freq is None else eval_freq
+    for name, value in (("timesteps", timesteps), ("eval_freq", eval_freq), ("validation_tasks", validation_tasks)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     model = build_model(env_id, policy, seed, hyperparams, device)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"env_id": env_id, "policy": policy, "seed": seed, "timesteps": timesteps}
-    config["hyperparams"] = hyperparams.model_dump()
+    config = {
+        "env_id": env_id,
+        "policy": policy,
+        "seed": seed,
+        "timesteps": timesteps,
+        "eval_freq": eval_freq,
+        "validation_tasks": validation_tasks,
+        "hyperparams": hyperparams.model_dump(),
+    }
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-    learn(model, run_dir, timesteps, checkpoint_freq, progress_bar)
+    learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
 
 
@@ -176,7 +224,7 @@ def resume(
         if isinstance(env, VecNormalize) and statistics.is_file():
             env = VecNormalize.load(str(statistics), env.venv)
         model = RecurrentPPO.load(checkpoint, env=env, device=device)
-    learn(model, run_dir, config["timesteps"], checkpoint_freq, progress_bar)
+    learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
 
 
@@ -187,11 +235,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("env_id", nargs="?", help="registered environment id, e.g. NMN-Bench1-v0")
     parser.add_argument("--policy", choices=POLICY_NAMES, default="nmn", help="policy to train (default: nmn)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--timesteps", type=int, default=1_000_000, help="environment steps in all")
+    parser.add_argument(
+        "--timesteps", type=int, help="environment steps in all (default: the hyperparameter file's n_timesteps)"
+    )
     parser.add_argument("--out", help="run folder (config, logs, checkpoints, model.zip)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest checkpoint")
     parser.add_argument("--hyperparams", help="YAML file to use instead of policies/hyperparams/<ENV_ID>.yml")
     parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="environment steps between checkpoints")
+    parser.add_argument(
+        "--eval-freq", type=int,
+        help=f"environment steps between validations (default: {VALIDATION_EVERY_UPDATES} updates)",
+    )
+    parser.add_argument(
+        "--validation-tasks", type=int, default=100, help="validation tasks played each time (default: 100)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument(
         "--threads", type=int, default=1,
@@ -205,6 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     th.set_num_threads(args.threads)
+    keep_freed_memory()
     # SB3 draws its progress bar with tqdm's rich front end, which tqdm labels experimental.
     warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
     options = {
@@ -223,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error("ENV_ID and --out DIR are required (or --resume DIR)")
             train(
                 args.env_id, args.policy, args.seed, args.timesteps, args.out,
-                hyperparams_file=args.hyperparams, **options,
+                hyperparams_file=args.hyperparams, eval_freq=args.eval_freq,
+                validation_tasks=args.validation_tasks, **options,
             )
             out = args.out
     except ValueError as error:

@@ -9,16 +9,18 @@ from pathlib import Path
 import pytest
 import torch as th
 import yaml
-from pydantic import ValidationError
+from stable_baselines3.common.utils import LinearSchedule
 
-from policies.config import HYPERPARAMS_DIR, load_hyperparams
+from policies.config import HYPERPARAMS_DIR, Hyperparams, dump_hyperparams, literal_mapping, load_hyperparams
 from policies.train import latest_checkpoint, main, resume, train
+from policies.validation import BEST_MODEL_FILE, read_curve
 
 # One intra-op thread, as nmn-train uses: the networks are tiny.
 th.set_num_threads(1)
 
 TINY = {
     "n_envs": 2,
+    "n_timesteps": 96,
     "normalize_reward": True,
     "env_kwargs": {"max_episode_steps": 30},
     "gamma": 0.998,
@@ -33,9 +35,9 @@ TINY = {
 @pytest.fixture
 def tiny_hyperparams(tmp_path: Path) -> Path:
     """The Bench1 policy sizes with a tiny rollout, so that a run takes a second or two."""
-    content = TINY | {"policy_kwargs": load_hyperparams("NMN-Bench1-v0").policy_kwargs}
+    hyperparams = Hyperparams(**TINY, policy_kwargs=load_hyperparams("NMN-Bench1-v0").policy_kwargs)
     path = tmp_path / "tiny.yml"
-    path.write_text(yaml.safe_dump(content))
+    path.write_text(dump_hyperparams(hyperparams, "NMN-Bench1-v0"))
     return path
 
 
@@ -51,11 +53,57 @@ def test_every_hyperparameter_file_is_valid() -> None:
 
 
 def test_a_misspelt_hyperparameter_is_rejected(tmp_path: Path, tiny_hyperparams: Path) -> None:
-    content = yaml.safe_load(tiny_hyperparams.read_text()) | {"learning_rat": 0.1}
+    content = yaml.safe_load(tiny_hyperparams.read_text())
+    for name in ("nmn", "rnn", "lstm"):
+        content[name]["learning_rat"] = 0.1
     bad = tmp_path / "bad.yml"
     bad.write_text(yaml.safe_dump(content))
-    with pytest.raises(ValidationError, match="learning_rat"):
+    with pytest.raises(ValueError, match="learning_rat"):
         load_hyperparams("NMN-Bench1-v0", bad)
+
+
+def test_policies_of_one_file_share_the_recipe(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    content = yaml.safe_load(tiny_hyperparams.read_text())
+    content["rnn"] = {**content["rnn"], "gamma": 0.9}
+    bad = tmp_path / "bad.yml"
+    bad.write_text(yaml.safe_dump(content))
+    with pytest.raises(ValueError, match=r"share their recipe; \['gamma'\] differ"):
+        load_hyperparams("NMN-Bench1-v0", bad)
+
+
+def test_the_files_speak_rl_zoos_schema() -> None:
+    """The env id's entry is what rl-zoo reads: a dotted policy, kwargs as a literal string."""
+    raw = yaml.safe_load((HYPERPARAMS_DIR / "NMN-Bench1-v0.yml").read_text())
+    entry = raw["NMN-Bench1-v0"]
+    assert entry == raw["nmn"] and entry["policy"] == "policies.NMNPolicy"
+    assert isinstance(entry["policy_kwargs"], str) and entry["n_timesteps"] > 0
+    assert raw["rnn"]["gamma"] == entry["gamma"] and raw["rnn"]["policy"] == "policies.RNNPolicy"
+    assert "default" in yaml.safe_load((HYPERPARAMS_DIR / "default.yml").read_text())
+    schedule = load_hyperparams("NMN-Bench1-v0").algorithm_kwargs()["learning_rate"]
+    assert isinstance(schedule, LinearSchedule) and schedule(1.0) == 1e-3 and schedule(0.0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("dict(recurrent_sizes=[50], cell='gru')", {"recurrent_sizes": [50], "cell": "gru"}),
+        ("{'net_arch': [20, 10]}", {"net_arch": [20, 10]}),
+        ({"a": 1}, {"a": 1}),
+    ],
+)
+def test_literal_mappings_are_read(text, expected) -> None:
+    assert literal_mapping(text, "policy_kwargs") == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["__import__('os').system('touch pwned')", "dict(a=open('x'))", "dict(**{'a': 1})", "[1, 2]", "dict(1)"],
+)
+def test_code_in_a_literal_mapping_is_refused_unrun(text, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="policy_kwargs"):
+        literal_mapping(text, "policy_kwargs")
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_cli_trains_logs_checkpoints_and_saves_a_model_loadable_in_a_fresh_process(
@@ -63,7 +111,7 @@ def test_cli_trains_logs_checkpoints_and_saves_a_model_loadable_in_a_fresh_proce
 ) -> None:
     out = tmp_path / "run"
     argv = ["NMN-Bench1-v0", "--policy", "nmn", "--seed", "3", "--timesteps", "96", "--out", str(out)]
-    assert main([*argv, "--hyperparams", str(tiny_hyperparams), "--checkpoint-freq", "32"]) == 0
+    assert main([*argv, "--hyperparams", str(tiny_hyperparams), "--checkpoint-freq", "32", "--validation-tasks", "4"]) == 0
     assert "saved" in capsys.readouterr().out
     config = yaml.safe_load((out / "config.yml").read_text())
     assert (config["env_id"], config["policy"], config["seed"], config["timesteps"]) == ("NMN-Bench1-v0", "nmn", 3, 96)
@@ -87,7 +135,7 @@ def test_cli_trains_logs_checkpoints_and_saves_a_model_loadable_in_a_fresh_proce
 
 def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperparams: Path) -> None:
     out = tmp_path / "run"
-    train("NMN-Bench1-v0", "rnn", 0, 128, out, hyperparams_file=tiny_hyperparams, checkpoint_freq=64, progress_bar=False)
+    train("NMN-Bench1-v0", "rnn", 0, 128, out, hyperparams_file=tiny_hyperparams, validation_tasks=4, checkpoint_freq=64, progress_bar=False)
     # as if interrupted between the checkpoints at 64 and 128 steps
     (out / "model.zip").unlink()
     (out / "checkpoints" / "model_128_steps.zip").unlink()
@@ -104,7 +152,7 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperp
 
 def test_lstm_baseline_trains_through_the_cli(tmp_path: Path, tiny_hyperparams: Path) -> None:
     out = tmp_path / "lstm"
-    model = train("NMN-Bench1-v0", "lstm", 0, 64, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+    model = train("NMN-Bench1-v0", "lstm", 0, 64, out, hyperparams_file=tiny_hyperparams, validation_tasks=4, progress_bar=False)
     sizes = load_hyperparams("NMN-Bench1-v0").policy_kwargs["lstm"]
     assert model.policy.lstm_actor.hidden_size == sizes["lstm_hidden_size"]
     assert (out / "model.zip").is_file()
@@ -117,7 +165,7 @@ def test_lstm_baseline_trains_through_the_cli(tmp_path: Path, tiny_hyperparams: 
         (["NMN-Bench1-v0", "--policy", "mlp", "--out", "x"], "invalid choice: 'mlp'"),
         (["NMN-Bench1-v0"], "--out DIR are required"),
         (["--resume", "nowhere"], "holds no run to resume"),
-        (["NMN-Bench1-v0", "--out", "x", "--timesteps", "0"], "timesteps must be positive"),
+        (["NMN-Bench1-v0", "--out", "x", "--timesteps", "0"], "timesteps must be a positive integer"),
     ],
 )
 def test_cli_errors_are_clear(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
@@ -134,6 +182,23 @@ def test_unknown_policy_name_is_a_value_error(tmp_path: Path) -> None:
 
 def test_an_existing_run_is_not_overwritten(tmp_path: Path, tiny_hyperparams: Path) -> None:
     out = tmp_path / "run"
-    train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+    train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, validation_tasks=4, progress_bar=False)
     with pytest.raises(ValueError, match="already holds a run"):
-        train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+        train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, validation_tasks=4, progress_bar=False)
+
+
+def test_a_run_validates_and_keeps_its_best_model(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    out = tmp_path / "run"
+    train(
+        "NMN-Bench1-v0", "nmn", 0, 128, out, hyperparams_file=tiny_hyperparams,
+        eval_freq=64, validation_tasks=3, progress_bar=False,
+    )
+    curve = read_curve(out)
+    assert [row["steps"] for row in curve] == [64, 128]
+    assert all(row["minutes"] > 0 for row in curve)
+    assert curve[0]["minutes"] <= curve[1]["minutes"]
+    # an untrained policy scores between random play (0) and below the Bayes bound (1)
+    assert all(-1.0 < row["normalised_score"] < 1.0 for row in curve)
+    assert (out / BEST_MODEL_FILE).is_file()
+    config = yaml.safe_load((out / "config.yml").read_text())
+    assert (config["eval_freq"], config["validation_tasks"]) == (64, 3)

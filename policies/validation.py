@@ -1,0 +1,104 @@
+"""Model selection during training: score the policy on a validation task set, keep the best.
+
+Every ``eval_freq`` environment steps (and at the end of training) :class:`ValidationCallback`
+plays the policy's mean actions over whole meta-episodes of the registered length on the first
+``n_tasks`` tasks of :func:`evaluate.task_sets.validation_set` (disjoint from the evaluation set,
+so that picking a model never looks at the tasks it is scored on), and appends a row to the run's
+``validation.csv``: environment steps, wall-clock minutes of the run, mean return and normalised
+score ``(return - random) / (bayes - random)`` (the anchors: uniform random play on the same tasks
+and the harness's Bayes bound or belief-planner reference). That file is the run's learning
+curve. Whenever the score beats every earlier row, the model is saved as ``best_model.zip``.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+VALIDATION_FILE = "validation.csv"
+BEST_MODEL_FILE = "best_model.zip"
+COLUMNS = ("steps", "minutes", "mean_return", "normalised_score")
+
+
+def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
+    """The rows of a run's ``validation.csv`` (empty when it has none yet)."""
+    path = Path(run_dir) / VALIDATION_FILE
+    if not path.is_file():
+        return []
+    with path.open() as file:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+
+
+class ValidationCallback(BaseCallback):
+    """Score the model on the validation set every ``eval_freq`` steps; save the best one.
+
+    Args:
+        env_id: the environment trained on.
+        run_dir: the run folder (``validation.csv`` and ``best_model.zip`` go there).
+        eval_freq: environment steps between validations.
+        n_tasks: validation tasks played each time.
+
+    A resumed run continues the file: the best score and the wall-clock minutes carry over.
+    """
+
+    def __init__(self, env_id: str, run_dir: str | Path, eval_freq: int, n_tasks: int = 100) -> None:
+        super().__init__()
+        if eval_freq < 1 or n_tasks < 1:
+            raise ValueError(f"eval_freq and n_tasks must be positive, got {eval_freq} and {n_tasks}")
+        self.env_id = env_id
+        self.run_dir = Path(run_dir)
+        self.eval_freq = eval_freq
+        self.n_tasks = n_tasks
+        earlier = read_curve(self.run_dir)
+        self.best = max((row["normalised_score"] for row in earlier), default=-np.inf)
+        self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
+        self.last_steps = int(earlier[-1]["steps"]) if earlier else -1
+        self.started = time.perf_counter()
+
+    def _init_callback(self) -> None:
+        from evaluate.bounds import bounds
+        from evaluate.references import reference
+        from evaluate.rollout import play
+        from evaluate.task_sets import validation_set
+
+        self.tasks, self.seeds = validation_set(self.env_id).head(self.n_tasks)
+        self.random = float(play(reference("random", self.env_id), self.env_id, self.tasks, self.seeds).returns.mean())
+        self.bayes = next(bound.value for bound in bounds(self.env_id) if bound.name == "bayes")
+        self.started = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - max(self.last_steps, 0) >= self.eval_freq:
+            self.validate()
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.num_timesteps != self.last_steps:
+            self.validate()
+
+    def validate(self) -> float:
+        """Score the current model, record the row, save it if best; return its score."""
+        from evaluate.agents import as_policy
+        from evaluate.rollout import play
+
+        policy = as_policy(self.model, "validation", deterministic=True)
+        mean_return = float(play(policy, self.env_id, self.tasks, self.seeds).returns.mean())
+        score = (mean_return - self.random) / (self.bayes - self.random)
+        minutes = self.minutes_before + (time.perf_counter() - self.started) / 60.0
+        path = self.run_dir / VALIDATION_FILE
+        new_file = not path.is_file()
+        with path.open("a", newline="") as file:
+            writer = csv.writer(file)
+            if new_file:
+                writer.writerow(COLUMNS)
+            writer.writerow([self.num_timesteps, f"{minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"])
+        self.logger.record("validation/normalised_score", score)
+        self.logger.record("validation/mean_return", mean_return)
+        if score > self.best:
+            self.best = score
+            self.model.save(self.run_dir / BEST_MODEL_FILE)
+        self.last_steps = self.num_timesteps
+        return score
