@@ -1,27 +1,27 @@
-"""Training throughput: RecurrentPPO with the NMN policy on the native vector env against
-sb3-contrib's stock ``MlpLstmPolicy`` on SB3's ``DummyVecEnv``, side by side in one run.
+"""Training throughput: the default recipe's NMN against stock sb3-contrib, side by side in one run.
 
-Every run trains on the same environment for the same budget of env steps with the
-hyperparameters of ``policies/hyperparams/<ENV_ID>.yml`` (the LSTM with its parameter-matched
-size, reward scaling where the file asks for it) and the same number of torch threads. They
-differ where the fast path differs:
+Every setup trains RecurrentPPO on the same environment for the same budget of env steps with
+the same number of envs, rollout length, minibatch size and epochs (those of
+``policies/hyperparams/<ENV_ID>.yml``; the KL target is switched off so that every setup runs
+all its epochs) and the same torch threads:
 
-* ``lstm / DummyVecEnv``: the stock setup, ``n_envs`` single envs (``FlattenObservation`` gives
-  the flat layout ``MlpLstmPolicy`` needs);
-* ``nmn / native``, same ``n_envs``: the model ``nmn-train`` builds (NMN policy with its fused
-  sequence path, native batched env through :class:`nmn_envs.sb3_vec_env.SB3VecEnv`), all
-  hyperparameters unchanged;
-* ``nmn / native``, ``--native-envs`` sub-environments, the batch size scaled so that an epoch
-  still takes the same number of minibatches.
+* ``stock lstm / DummyVecEnv``: sb3-contrib's ``MlpLstmPolicy`` (the file's parameter-matched
+  LSTM sizes) on SB3's ``DummyVecEnv`` of single envs (``FlattenObservation`` gives the flat layout it needs), the
+  baseline of the ratio;
+* ``nmn / native``: the model ``nmn-train`` builds, the NMN at the source's sizes (GRU cells,
+  the actor's and the critic's recurrences as one pass) on the native batched env;
+* ``rnn / native``: the GRU RNN baseline, the same way;
+* ``lstm / native``: the parameter-matched sb3-contrib LSTM policy on the native env.
 
-The runs alternate, repeat after repeat, so that a shared machine slows them alike; the table
-shows the median env steps per second (env steps / wall time of ``learn``) and the ratio to the
-stock setup. Each budget is rounded up to whole rollouts; the steps actually run are shown.
+The process tunes the allocator as ``nmn-train`` does, for every setup alike. The setups
+alternate, repeat after repeat, so that a shared machine slows them alike; the table shows the
+median env steps per second (env steps / wall time of ``learn``) and the ratio to the stock
+setup. Each budget is rounded up to whole rollouts; the steps actually run are shown.
 
 Usage::
 
-    python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 51,200 steps
-    python benchmarks/train_throughput.py --budget 102400 --repeats 3 --native-envs 512
+    python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 4 updates
+    python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --repeats 3
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 
 import nmn_envs  # noqa: F401  (registers the environment ids)
 from policies.config import Hyperparams, load_hyperparams
-from policies.train import build_model
+from policies.train import build_model, keep_freed_memory
 from measuring import benchmark_parser, machine_description, parse_positive
 
 Setup = Callable[[], RecurrentPPO]
@@ -55,23 +55,8 @@ def stock_lstm(env_id: str, hyperparams: Hyperparams, seed: int) -> RecurrentPPO
     if hyperparams.normalize_reward:
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=hyperparams.gamma)
     return RecurrentPPO(
-        "MlpLstmPolicy",
-        venv,
-        policy_kwargs=hyperparams.policy_kwargs["lstm"],
-        seed=seed,
-        **hyperparams.algorithm_kwargs(),
+        "MlpLstmPolicy", venv, policy_kwargs=hyperparams.policy_kwargs["lstm"], seed=seed, **hyperparams.algorithm_kwargs()
     )
-
-
-def native_nmn(env_id: str, hyperparams: Hyperparams, seed: int, num_envs: int) -> RecurrentPPO:
-    """The model ``nmn-train`` builds, with ``num_envs`` sub-environments of the native env.
-
-    The batch size is scaled with the number of envs so that an epoch takes as many
-    minibatches as with the hyperparameters' ``n_envs``.
-    """
-    batch_size = hyperparams.batch_size * num_envs // hyperparams.n_envs
-    scaled = hyperparams.model_copy(update={"n_envs": num_envs, "batch_size": batch_size})
-    return build_model(env_id, "nmn", seed, scaled)
 
 
 def steps_per_second(setup: Setup, budget: int) -> tuple[float, int]:
@@ -87,44 +72,42 @@ def steps_per_second(setup: Setup, budget: int) -> tuple[float, int]:
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, repeats=1)
     parser.add_argument("--env-id", default="NMN-Bench1-v0")
-    parser.add_argument("--budget", type=int, default=51_200, help="env steps per run")
-    parser.add_argument(
-        "--native-envs", type=int, default=256, help="sub-envs of the many-envs run"
-    )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (nmn-train's default)"
-    )
+    parser.add_argument("--updates", type=int, default=4, help="updates (rollouts) per run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (nmn-train's default)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parse_positive(parser, argv, ["budget", "native_envs", "repeats", "threads"])
+    args = parse_positive(parser, argv, ["updates", "repeats", "threads"])
     th.set_num_threads(args.threads)
+    keep_freed_memory()
 
-    hyperparams = load_hyperparams(args.env_id)
+    hyperparams = load_hyperparams(args.env_id).model_copy(update={"target_kl": None})
+    budget = args.updates * hyperparams.n_envs * hyperparams.n_steps
     n_envs = hyperparams.n_envs
     setups: dict[str, Setup] = {
-        f"lstm / DummyVecEnv x{n_envs}": lambda: stock_lstm(args.env_id, hyperparams, args.seed),
-        f"nmn / native x{n_envs}": lambda: native_nmn(args.env_id, hyperparams, args.seed, n_envs),
-        f"nmn / native x{args.native_envs}": lambda: native_nmn(
-            args.env_id, hyperparams, args.seed, args.native_envs
-        ),
+        f"stock lstm / DummyVecEnv x{n_envs}": lambda: stock_lstm(args.env_id, hyperparams, args.seed),
+        **{
+            f"{policy} / native x{n_envs}": (lambda policy=policy: build_model(args.env_id, policy, args.seed, hyperparams))
+            for policy in ("nmn", "rnn", "lstm")
+        },
     }
     print(machine_description())
     print(
-        f"{args.env_id}, budget {args.budget:,} env steps, n_steps {hyperparams.n_steps},"
-        f" {hyperparams.n_epochs} epochs, torch {th.__version__}, {th.get_num_threads()} threads"
+        f"{args.env_id}, {budget:,} env steps per run: {n_envs} envs x n_steps {hyperparams.n_steps},"
+        f" minibatch {hyperparams.batch_size}, {hyperparams.n_epochs} epochs;"
+        f" torch {th.__version__}, {th.get_num_threads()} threads"
     )
     rates: dict[str, list[float]] = {name: [] for name in setups}
     steps: dict[str, int] = {}
     for _ in range(args.repeats):
         for name, setup in setups.items():
-            rate, steps[name] = steps_per_second(setup, args.budget)
+            rate, steps[name] = steps_per_second(setup, budget)
             rates[name].append(rate)
-    header = f"{'policy / env':<26}{'steps run':>11}{'env steps/s':>13}{'ratio':>8}"
+    header = f"{'policy / env':<30}{'steps run':>11}{'env steps/s':>13}{'ratio':>8}"
     print(header)
     print("-" * len(header))
     baseline = statistics.median(next(iter(rates.values())))
     for name, values in rates.items():
         rate = statistics.median(values)
-        print(f"{name:<26}{steps[name]:>11,}{rate:>13,.0f}{rate / baseline:>7.1f}x")
+        print(f"{name:<30}{steps[name]:>11,}{rate:>13,.0f}{rate / baseline:>7.1f}x")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Every ``eval_freq`` environment steps (and at the end of training) :class:`Valid
 plays the policy's mean actions over whole meta-episodes of the registered length on the first
 ``n_tasks`` tasks of :func:`evaluate.task_sets.validation_set` (disjoint from the evaluation set,
 so that picking a model never looks at the tasks it is scored on), and appends a row to the run's
-``validation.csv``: environment steps, wall-clock minutes of the run, mean return and normalised
-score ``(return - random) / (bayes - random)`` (the anchors: uniform random play on the same tasks
+``validation.csv``: environment steps, wall-clock minutes of the run, CPU minutes of the
+training process (on a shared machine, the time the run would take on a core of its own), mean
+return and normalised score ``(return - random) / (bayes - random)`` (the anchors: uniform random play on the same tasks
 and the harness's Bayes bound or belief-planner reference). That file is the run's learning
 curve. Whenever the score beats every earlier row, the model is saved as ``best_model.zip``.
 """
@@ -21,7 +22,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 VALIDATION_FILE = "validation.csv"
 BEST_MODEL_FILE = "best_model.zip"
-COLUMNS = ("steps", "minutes", "mean_return", "normalised_score")
+COLUMNS = ("steps", "minutes", "cpu_minutes", "mean_return", "normalised_score")
 
 
 def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
@@ -42,7 +43,7 @@ class ValidationCallback(BaseCallback):
         eval_freq: environment steps between validations.
         n_tasks: validation tasks played each time.
 
-    A resumed run continues the file: the best score and the wall-clock minutes carry over.
+    A resumed run continues the file: the best score and the minutes carry over.
     """
 
     def __init__(self, env_id: str, run_dir: str | Path, eval_freq: int, n_tasks: int = 100) -> None:
@@ -56,8 +57,9 @@ class ValidationCallback(BaseCallback):
         earlier = read_curve(self.run_dir)
         self.best = max((row["normalised_score"] for row in earlier), default=-np.inf)
         self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
+        self.cpu_minutes_before = earlier[-1]["cpu_minutes"] if earlier else 0.0
         self.last_steps = int(earlier[-1]["steps"]) if earlier else -1
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def _init_callback(self) -> None:
         from evaluate.bounds import bounds
@@ -68,7 +70,7 @@ class ValidationCallback(BaseCallback):
         self.tasks, self.seeds = validation_set(self.env_id).head(self.n_tasks)
         self.random = float(play(reference("random", self.env_id), self.env_id, self.tasks, self.seeds).returns.mean())
         self.bayes = next(bound.value for bound in bounds(self.env_id) if bound.name == "bayes")
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def _on_step(self) -> bool:
         if self.num_timesteps - max(self.last_steps, 0) >= self.eval_freq:
@@ -88,13 +90,16 @@ class ValidationCallback(BaseCallback):
         mean_return = float(play(policy, self.env_id, self.tasks, self.seeds).returns.mean())
         score = (mean_return - self.random) / (self.bayes - self.random)
         minutes = self.minutes_before + (time.perf_counter() - self.started) / 60.0
+        cpu_minutes = self.cpu_minutes_before + (time.process_time() - self.cpu_started) / 60.0
         path = self.run_dir / VALIDATION_FILE
         new_file = not path.is_file()
         with path.open("a", newline="") as file:
             writer = csv.writer(file)
             if new_file:
                 writer.writerow(COLUMNS)
-            writer.writerow([self.num_timesteps, f"{minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"])
+            writer.writerow(
+                [self.num_timesteps, f"{minutes:.3f}", f"{cpu_minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"]
+            )
         self.logger.record("validation/normalised_score", score)
         self.logger.record("validation/mean_return", mean_return)
         if score > self.best:
