@@ -20,6 +20,7 @@ from gymnasium import Env, error
 
 from nmn_envs.actions import check_actions
 from nmn_envs.tasks import Task, task_field
+from nmn_envs.views import check_render_mode
 
 if TYPE_CHECKING:
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
@@ -73,9 +74,7 @@ class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, render_mode: str | None = None) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
         self.cheetah = _mujoco_half_cheetah(render_mode)
         self.observation_space = self.cheetah.observation_space
         self.action_space = self.cheetah.action_space
