@@ -80,6 +80,24 @@ class Bound(_Frozen):
     description: str = ""
 
 
+class ActionSelection(_Frozen):
+    """How a model agent chose its actions, so that a re-run replays exactly that.
+
+    ``mode``: ``"mean"`` (the policy's deterministic action) or ``"sampled"`` (drawn from the
+    policy's distribution with torch's generator, seeded with ``torch_seed`` before each batch
+    of meta-episodes).
+    """
+
+    mode: Literal["mean", "sampled"]
+    torch_seed: int | None = None
+
+    @model_validator(mode="after")
+    def _seeded(self) -> ActionSelection:
+        if (self.mode == "sampled") != (self.torch_seed is not None):
+            raise ValueError("torch_seed is set exactly when actions are sampled")
+        return self
+
+
 class AgentScore(_Frozen):
     """One agent's play of the task set and its aggregate statistics.
 
@@ -87,11 +105,14 @@ class AgentScore(_Frozen):
     is the mean over tasks of the reward at step (or trial) ``t``. ``normalised_score`` is
     ``(agent - random) / (bayes - random)`` and ``regret`` is ``bayes - agent``, both on the
     mean return; ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
+    ``actions`` says how a model agent chose its actions (``None`` for agents that choose their
+    own way: reference agents, callables).
     """
 
     name: str
     role: AgentRole
     description: str = ""
+    actions: ActionSelection | None = None
     returns: list[float]
     adaptation_curve: list[float]
     curve_unit: CurveUnit

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from evaluate.model_options import add_model_arguments
 from evaluate.schema import Interval
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
@@ -136,11 +137,22 @@ def _remove(store: Store, args: argparse.Namespace) -> int:
 
 
 def _verify(store: Store, args: argparse.Namespace) -> int:
+    from evaluate.model_options import use_torch_threads, vec_normalize_choice
     from leaderboard.verify import LOAD_WARNING, verify
 
     print(f"note: {LOAD_WARNING}", file=sys.stderr)
     entry = store.get(args.id)
-    outcome = verify(entry.submission(), args.agent, progress=not args.no_progress)
+    try:
+        use_torch_threads(args.threads)
+        outcome = verify(
+            entry.submission(),
+            args.agent,
+            progress=not args.no_progress,
+            vec_normalize=vec_normalize_choice(args),
+        )
+    except ValueError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
     for check in outcome.checks:
         claimed, rerun = check.claimed, check.rerun
         verdict = "inside" if check.inside else "OUTSIDE"
@@ -229,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--agent", required=True, help="the agent's model zip (or a reference name)"
     )
+    add_model_arguments(verify)
     verify.set_defaults(handler=_verify)
 
     seed = commands.add_parser(

@@ -137,3 +137,15 @@ def test_an_existing_run_is_not_overwritten(tmp_path: Path, tiny_hyperparams: Pa
     train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
     with pytest.raises(ValueError, match="already holds a run"):
         train("NMN-Bench1-v0", "nmn", 0, 32, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+
+
+def test_resume_of_a_finished_run_says_it_is_complete(
+    tmp_path: Path, tiny_hyperparams: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    train("NMN-Bench1-v0", "rnn", 0, 64, out, hyperparams_file=tiny_hyperparams, progress_bar=False)
+    assert latest_checkpoint(out) is None  # finished before its first checkpoint
+    final = (out / "model.zip").read_bytes()
+    assert main(["--resume", str(out), "--no-progress-bar"]) == 0
+    assert f"{out} is complete" in capsys.readouterr().out
+    assert (out / "model.zip").read_bytes() == final
