@@ -165,12 +165,45 @@ class EvaluationResult(_Frozen):
                 return score
         raise KeyError(f"no agent called {name!r} in this result")
 
+    def normalised(self, interval: Interval) -> Interval | None:
+        """``interval`` on the scale ``(x - random) / (bayes - random)`` of :attr:`normaliser`
+        (``None`` without a bayes value above random's)."""
+        random, bayes = self.normaliser.get("random"), self.normaliser.get("bayes")
+        if random is None or bayes is None or not bayes > random:
+            return None
+        scale = bayes - random
+        return Interval(
+            value=(interval.value - random) / scale,
+            low=(interval.low - random) / scale,
+            high=(interval.high - random) / scale,
+            confidence=interval.confidence,
+        )
+
     def bound(self, name: str) -> Bound:
         """The bound called ``name``."""
         for bound in self.bounds:
             if bound.name == name:
                 return bound
         raise KeyError(f"no bound called {name!r}; have {[b.name for b in self.bounds]}")
+
+
+def normalised_scale(bounds: list[Bound]) -> str:
+    """What 0 and 1 mean on the normalised scale of a result with ``bounds`` (for reports and pages).
+
+    1 is the ``bayes`` value: the Bayes-optimal bound where it is exact, else (NMN-Bench2/3) the
+    mean return of the ``bayes`` reference agent, a belief planner, which an agent may beat.
+    """
+    bayes = next((bound for bound in bounds if bound.name == "bayes"), None)
+    if bayes is None:
+        return "no normalised scale: this environment has no bayes value"
+    zero = "0 = the random agent's mean return"
+    if bayes.kind == "exact":
+        return f"{zero}, 1 = the Bayes-optimal bound ({bayes.value:.2f}, exact)"
+    return (
+        f"{zero}, 1 = the mean return of the bayes reference agent ({bayes.value:.2f}; "
+        f"{bayes.description or bayes.kind}): a reference, not the Bayes-optimal bound, so "
+        "scores above 1 are possible"
+    )
 
 
 def load_result(path: str | Path) -> EvaluationResult:

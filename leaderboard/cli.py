@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from evaluate.model_options import add_model_arguments
-from evaluate.schema import Interval
+from evaluate.schema import Interval, normalised_scale
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError, make_card, parse_submission_json
@@ -70,6 +70,7 @@ def print_table(board: Table, console: Console | None = None) -> None:
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
+    console.print(f"normalised IQM: {normalised_scale(board.bounds)}", markup=False, soft_wrap=True)
     for bound in board.bounds:
         error = "" if bound.standard_error is None else f" ± {bound.standard_error:.2f} s.e."
         console.print(f"bound {bound.name} ({bound.kind}): {bound.value:.2f}{error}", markup=False)

@@ -46,7 +46,7 @@ def _mean(result: EvaluationResult, name: str) -> str:
 
 
 def summary_row(result: EvaluationResult) -> str:
-    """One line of the summary: the reference agents' means, the bounds, bayes's normalised score."""
+    """One line of the summary: the reference agents' means, the bounds, bayes's normalised mean."""
     bounds = {bound.name: bound for bound in result.bounds}
     bayes = bounds.get("bayes")
     bound = "–" if bayes is None else f"{bayes.value:.2f} ({bayes.kind})"
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         "(mean meta-episode return, 95% bootstrap CI)\n"
     )
     print(
-        "| environment | steps | random | bayes (Monte Carlo) | Bayes bound | oracle | bayes, normalised |"
+        "| environment | steps | random | bayes (Monte Carlo) | bayes value | oracle | bayes, normalised mean |"
     )
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
