@@ -2,7 +2,7 @@
 
 :class:`TaskEnv` is a :class:`gymnasium.Env` over a core of one row. :class:`TaskVectorEnv`
 is a :class:`gymnasium.vector.VectorEnv` over a core of ``num_envs`` rows with Gymnasium 1.x
-autoreset, in either of its modes (``autoreset_mode``, also in ``metadata["autoreset_mode"]``):
+autoreset, in each of its modes (``autoreset_mode``, also in ``metadata["autoreset_mode"]``):
 
 * ``AutoresetMode.NEXT_STEP`` (the default): the step after a sub-environment ends resets it
   (a new task drawn from its own stream), ignores its action and returns reward 0;

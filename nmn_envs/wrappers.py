@@ -150,7 +150,6 @@ class FeedbackVectorWrapper(VectorWrapper):
         super().__init__(env)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         self.autoreset_mode = AutoresetMode(mode)
-        self._same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         self.mark_trials = bool(mark_trials)
         self.single_observation_space = feedback_space(
             env.single_observation_space, env.single_action_space, self.mark_trials
@@ -206,7 +205,7 @@ class FeedbackVectorWrapper(VectorWrapper):
         observation, rewards, terminated, truncated, info = self.env.step(actions)
         trial_start = np.asarray(info.get("trial_start", np.zeros(self.num_envs, dtype=bool)))
         ended = np.logical_or(terminated, truncated)
-        if self._same_step:
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
             if ended.any():
                 info = {**info, "final_obs": self._final_feedback(info, played, rewards, ended)}
             feedback = self._feedback(observation, played, rewards, ended, trial_start)

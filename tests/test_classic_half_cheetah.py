@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-pytest.importorskip("mujoco", reason="the HalfCheetah tasks need the mujoco extra: pip install 'nmn-bench[mujoco]'")
+pytest.importorskip("mujoco", reason='the HalfCheetah tasks need the mujoco extra: pip install -e ".[mujoco]"')
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
