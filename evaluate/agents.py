@@ -71,13 +71,16 @@ def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def model_input(model_space: spaces.Space | None, env_space: spaces.Space) -> Callable[[Observation], Any]:
+def model_input(
+    model_space: spaces.Space | None, env_space: spaces.Space
+) -> Callable[[Observation], Any]:
     """How the env's batch of observations becomes the input of a model trained on ``model_space``.
 
     Raises:
         ValueError: if ``model_space`` is none of the forms the env's observation takes.
     """
-    if model_space is None or not isinstance(env_space, spaces.Dict) or isinstance(model_space, spaces.Dict):
+    as_given = model_space is None or isinstance(model_space, spaces.Dict)
+    if as_given or not isinstance(env_space, spaces.Dict):
         return lambda observation: observation
     if isinstance(model_space, spaces.Box):
         if model_space.shape == (spaces.flatdim(env_space),):
@@ -118,7 +121,9 @@ class PredictPolicy(Policy):
             else ActionSelection(mode="sampled", torch_seed=seed)
         )
         kind = "mean actions" if deterministic else f"sampled actions, torch seed {seed}"
-        normalised = ", VecNormalize observation statistics" if observation_statistics else ""
+        normalised = (
+            ", VecNormalize observation statistics" if observation_statistics is not None else ""
+        )
         self.description = f"{type(model).__name__} ({kind}{normalised})"
         self._state: Any = None
         self._input: Callable[[Observation], Any] = lambda observation: observation
