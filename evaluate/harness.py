@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from evaluate.agents import Policy, PredictPolicy, as_policy
-from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
+from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, make_vector_env, play
 from evaluate.schema import (
