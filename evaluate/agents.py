@@ -11,9 +11,13 @@ for a batch of actions at each step. :func:`as_policy` turns into a policy:
   leading sub-environment axis, as the vector env returns it);
 * a :class:`Policy` (the reference agents of :mod:`evaluate.references` are policies).
 
-A model whose observation space is a flat ``Box`` (trained through
-``gymnasium.wrappers.FlattenObservation``) gets the flattened observation, in the documented
-key order of :mod:`nmn_envs.wrappers`.
+A model is given the observation in the form it was trained on: the feedback ``Dict`` as the
+env returns it; the flattened observation, in the documented key order of
+:mod:`nmn_envs.wrappers`, for a flat ``Box`` space (trained through
+``gymnasium.wrappers.FlattenObservation``); or the bare ``observation`` for a model trained on
+``feedback=False`` (it sees no feedback, so it cannot adapt through it, and is scored as such).
+With VecNormalize statistics (:mod:`evaluate.observation_statistics`) that input is normalised
+as in training.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ import torch as th
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
+from evaluate.observation_statistics import VecNormalizeChoice, check_choice, load_statistics
+from evaluate.schema import ActionSelection
+
 Observation = Mapping[str, np.ndarray]
 
 
@@ -40,6 +47,8 @@ class Policy(ABC):
 
     name = "policy"
     description = ""
+    actions: ActionSelection | None = None
+    """How a model agent chooses its actions (``None``: the agent decides its own way)."""
 
     def reset(self, env: VectorEnv) -> None:
         """Prepare for a batch of ``env.num_envs`` meta-episodes played in ``env``."""
@@ -62,34 +71,80 @@ def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-class PredictPolicy(Policy):
-    """An object with SB3's ``predict`` signature (recurrent state carried between steps)."""
+def model_input(
+    model_space: spaces.Space | None, env_space: spaces.Space
+) -> Callable[[Observation], Any]:
+    """How the env's batch of observations becomes the input of a model trained on ``model_space``.
 
-    def __init__(self, model: Any, name: str, deterministic: bool = True, seed: int = 0) -> None:
+    Raises:
+        ValueError: if ``model_space`` is none of the forms the env's observation takes.
+    """
+    as_given = model_space is None or isinstance(model_space, spaces.Dict)
+    if as_given or not isinstance(env_space, spaces.Dict):
+        return lambda observation: observation
+    if isinstance(model_space, spaces.Box):
+        if model_space.shape == (spaces.flatdim(env_space),):
+            return lambda observation: flatten_batch(env_space, observation)
+        if model_space.shape == env_space["observation"].shape:  # trained with feedback=False
+            return lambda observation: observation["observation"]
+    raise ValueError(
+        f"the model acts on observations of {model_space}, which is none of the forms the env "
+        f"gives: the feedback Dict {env_space}, its flattened Box of size "
+        f"{spaces.flatdim(env_space)} (FlattenObservation), or the bare observation "
+        f"{env_space['observation']} (feedback=False)"
+    )
+
+
+class PredictPolicy(Policy):
+    """An object with SB3's ``predict`` signature (recurrent state carried between steps).
+
+    ``observation_statistics`` (a ``VecNormalize`` in evaluation mode) normalises the model's
+    input as in training.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        name: str,
+        deterministic: bool = True,
+        seed: int = 0,
+        observation_statistics: Any = None,
+    ) -> None:
         self.model = model
         self.name = name
         self.deterministic = deterministic
         self.seed = seed
+        self.observation_statistics = observation_statistics
+        self.actions = (
+            ActionSelection(mode="mean")
+            if deterministic
+            else ActionSelection(mode="sampled", torch_seed=seed)
+        )
         kind = "mean actions" if deterministic else f"sampled actions, torch seed {seed}"
-        self.description = f"{type(model).__name__} ({kind})"
+        normalised = (
+            ", VecNormalize observation statistics" if observation_statistics is not None else ""
+        )
+        self.description = f"{type(model).__name__} ({kind}{normalised})"
         self._state: Any = None
-        self._flatten: spaces.Dict | None = None
+        self._input: Callable[[Observation], Any] = lambda observation: observation
+
+    def check(self, observation_space: spaces.Space) -> None:
+        """Refuse a model that cannot act on an env of ``observation_space`` (one sub-env)."""
+        model_input(getattr(self.model, "observation_space", None), observation_space)
 
     def reset(self, env: VectorEnv) -> None:
         self._state = None
         if not self.deterministic:  # SB3 samples actions from torch's global generator
             th.manual_seed(self.seed)
         model_space = getattr(self.model, "observation_space", None)
-        env_space = env.single_observation_space
-        flat = isinstance(model_space, spaces.Box) and isinstance(env_space, spaces.Dict)
-        self._flatten = env_space if flat else None
+        self._input = model_input(model_space, env.single_observation_space)
 
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
-        model_input: Any = observation
-        if self._flatten is not None:
-            model_input = flatten_batch(self._flatten, observation)
+        inputs = self._input(observation)
+        if self.observation_statistics is not None:
+            inputs = self.observation_statistics.normalize_obs(inputs)
         actions, self._state = self.model.predict(
-            model_input,
+            inputs,
             state=self._state,
             episode_start=episode_start,
             deterministic=self.deterministic,
@@ -137,7 +192,11 @@ def model_name(path: Path) -> str:
 
 
 def as_policy(
-    agent: Any, name: str | None = None, deterministic: bool = True, seed: int = 0
+    agent: Any,
+    name: str | None = None,
+    deterministic: bool = True,
+    seed: int = 0,
+    vec_normalize: VecNormalizeChoice = None,
 ) -> Policy:
     """Wrap any supported agent as a :class:`Policy` (see the module docstring).
 
@@ -147,18 +206,31 @@ def as_policy(
         deterministic: passed to ``predict``; ``False`` samples actions (meta-RL policies
             often probe through their action noise).
         seed: seed of torch's generator for sampled actions, set at every rollout.
+        vec_normalize: for a model path, its VecNormalize statistics file to load (the caller's
+            explicit choice: a pickle), ``False`` to play it on raw observations, or ``None``
+            (see :func:`evaluate.observation_statistics.check_choice`).
 
     Raises:
-        ValueError: for anything else, or a file that does not load.
+        ValueError: for anything else, a file that does not load, or statistics found beside
+            a model without a choice.
     """
     if isinstance(agent, Policy):
         if name is not None:
             agent.name = name
         return agent
-    if isinstance(agent, (str, Path)):
-        return PredictPolicy(load_model(agent), name or model_name(Path(agent)), deterministic, seed)
-    if callable(getattr(agent, "predict", None)):
-        return PredictPolicy(agent, name or type(agent).__name__, deterministic, seed)
+    if isinstance(agent, (str, Path)) or callable(getattr(agent, "predict", None)):
+        if isinstance(agent, (str, Path)):
+            statistics_file = check_choice(agent, vec_normalize)
+            model, name = load_model(agent), name or model_name(Path(agent))
+        else:
+            statistics_file = Path(vec_normalize) if vec_normalize else None
+            model, name = agent, name or type(agent).__name__
+        statistics = (
+            None
+            if statistics_file is None
+            else load_statistics(statistics_file, model.observation_space)
+        )
+        return PredictPolicy(model, name, deterministic, seed, statistics)
     if callable(agent):
         return CallablePolicy(agent, name or getattr(agent, "__name__", type(agent).__name__))
     raise ValueError(

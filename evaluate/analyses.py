@@ -25,7 +25,7 @@ import numpy as np
 import torch as th
 
 from evaluate.agents import Policy, PredictPolicy
-from evaluate.rollout import make_vector_env, play
+from evaluate.rollout import has_native_vector_env, make_vector_env, play
 from evaluate.task_sets import task_set
 from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, stay_table
 
@@ -237,7 +237,8 @@ def write_analyses(
     """Run the analyses that apply to ``policy`` on ``env_id``; write their plots; return Markdown.
 
     NMN-TwoStep: the stay-probability table. An NMN agent on an environment of the suite:
-    ``z`` over time coloured by the task's first field, and the lock/unlock experiment.
+    ``z`` over time coloured by the task's first field, and (on the ids with a batched core,
+    whose task it switches) the lock/unlock experiment.
     """
     sections = []
     if env_id == TWO_STEP_ID:
@@ -251,13 +252,16 @@ def write_analyses(
             f"task {field}",
             out / MODULATION_FILE,
         )
-        steps = int(env_kwargs.get("max_episode_steps", 0)) if env_kwargs else 0
-        third = max(1, (steps or 600) // 3)
-        study = lock_unlock(policy, env_id, min(n_tasks, 64), (third, third, third))
-        plot_lock_unlock(study, f"Lock/unlock of {policy.name} on {env_id}", out / LOCK_FILE)
-        sections.append(
-            f"z of {policy.name}: {MODULATION_FILE}. Lock/unlock ({third} steps per phase), mean reward per "
-            f"step: adapted {study.adapted:.3f}, z locked after a task switch {study.locked:.3f}, "
-            f"z released {study.released:.3f} ({LOCK_FILE}).\n"
-        )
+        section = f"z of {policy.name}: {MODULATION_FILE}."
+        if has_native_vector_env(env_id):  # the task switch acts on the batched core
+            steps = int(env_kwargs.get("max_episode_steps", 0)) if env_kwargs else 0
+            third = max(1, (steps or 600) // 3)
+            study = lock_unlock(policy, env_id, min(n_tasks, 64), (third, third, third))
+            plot_lock_unlock(study, f"Lock/unlock of {policy.name} on {env_id}", out / LOCK_FILE)
+            section += (
+                f" Lock/unlock ({third} steps per phase), mean reward per "
+                f"step: adapted {study.adapted:.3f}, z locked after a task switch {study.locked:.3f}, "
+                f"z released {study.released:.3f} ({LOCK_FILE})."
+            )
+        sections.append(section + "\n")
     return "\n".join(sections)

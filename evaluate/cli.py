@@ -6,7 +6,10 @@ Example::
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
 
 ``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes) or a
-path to a saved RecurrentPPO/PPO zip. The report (``result.json``, ``report.md``, PNG plots)
+path to a saved RecurrentPPO/PPO zip. A model trained on VecNormalize observation statistics
+needs them: ``--vecnormalize PATH`` loads the file (a pickle: only a file you trust); a
+``vecnormalize.pkl`` found beside the model is never loaded by itself but stops the run until
+``--vecnormalize`` or ``--no-vecnormalize`` says what to do. The report (``result.json``, ``report.md``, PNG plots)
 goes into ``--out``; the Markdown table is printed too.
 """
 
@@ -18,11 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from gymnasium import error as gym_error
 
 from evaluate.analyses import write_analyses
 from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
+from evaluate.model_options import add_model_arguments, use_torch_threads, vec_normalize_choice
 from evaluate.references import REFERENCE_NAMES
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
@@ -75,16 +78,17 @@ def parser() -> argparse.ArgumentParser:
     )
     arguments.add_argument("--reps", type=int, default=DEFAULT_REPS, help="bootstrap resamples")
     arguments.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    arguments.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch CPU threads for model agents (default: 1, the fastest for small recurrent nets)",
-    )
+    add_model_arguments(arguments)
     arguments.add_argument(
         "--sample-actions",
         action="store_true",
         help="model agents sample their actions (seeded) instead of playing the mean action",
+    )
+    arguments.add_argument(
+        "--action-seed",
+        type=int,
+        default=0,
+        help="torch seed of sampled actions (default: 0); stored in the result",
     )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
@@ -92,9 +96,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.threads < 1:
-        sys.exit(f"nmn-eval: error: --threads must be a positive integer, got {args.threads}")
-    torch.set_num_threads(args.threads)
+    try:
+        use_torch_threads(args.threads)
+    except ValueError as problem:
+        sys.exit(f"nmn-eval: error: --threads: {problem}")
     env_kwargs = dict(args.env_kwarg)
     if args.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = args.max_episode_steps
@@ -110,13 +115,22 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
             progress=not args.no_progress,
             sample_actions=args.sample_actions,
+            action_seed=args.action_seed,
+            vec_normalize=vec_normalize_choice(args),
         )
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
     out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
     table = write_report(result, out)
     extra = write_analyses(
-        resolve_agent(args.agent, args.env_id, env_kwargs, sample_actions=args.sample_actions),
+        resolve_agent(
+            args.agent,
+            args.env_id,
+            env_kwargs,
+            sample_actions=args.sample_actions,
+            action_seed=args.action_seed,
+            vec_normalize=vec_normalize_choice(args),
+        ),
         args.env_id,
         args.n_tasks,
         out,

@@ -18,11 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.agents import Policy, as_policy
+from evaluate.agents import Policy, PredictPolicy, as_policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
+from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
-from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
-from evaluate.schema import AgentRole, AgentScore, Bound, EvaluationResult, Interval
+from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, make_vector_env, play
+from evaluate.schema import (
+    ActionSelection,
+    AgentRole,
+    AgentScore,
+    Bound,
+    EvaluationResult,
+    Interval,
+)
 from evaluate.stats import (
     DEFAULT_REPS,
     improvement_interval,
@@ -50,8 +58,14 @@ def resolve_agent(
     env_kwargs: dict[str, Any],
     name: str | None = None,
     sample_actions: bool = False,
+    action_seed: int = 0,
+    vec_normalize: VecNormalizeChoice = None,
 ) -> Policy:
-    """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy."""
+    """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy.
+
+    ``sample_actions``, ``action_seed`` and ``vec_normalize`` apply to model agents (see
+    :func:`evaluate.agents.as_policy`).
+    """
     if isinstance(agent, str) and agent in REFERENCE_NAMES and not Path(agent).exists():
         policy = reference(agent, env_id, **env_kwargs)
         if name is not None:
@@ -62,7 +76,13 @@ def resolve_agent(
             f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
             "nor an existing model file"
         )
-    return as_policy(agent, name=name, deterministic=not sample_actions)
+    return as_policy(
+        agent,
+        name=name,
+        deterministic=not sample_actions,
+        seed=action_seed,
+        vec_normalize=vec_normalize,
+    )
 
 
 def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
@@ -93,8 +113,9 @@ def score(
     description: str = "",
     reps: int = DEFAULT_REPS,
     seed: int = 0,
+    actions: ActionSelection | None = None,
 ) -> AgentScore:
-    """The aggregate statistics of one agent's rollout."""
+    """The aggregate statistics of one agent's rollout (``actions``: how a model chose them)."""
     returns = rollout.returns
     mean = mean_interval(returns, reps, seed)
     normalised = regret = None
@@ -107,6 +128,7 @@ def score(
         name=name,
         role=role,
         description=description,
+        actions=actions,
         returns=returns.tolist(),
         adaptation_curve=rollout.adaptation_curve.tolist(),
         curve_unit=rollout.curve_unit,
@@ -135,6 +157,8 @@ def evaluate(
     seed: int = 0,
     progress: bool = False,
     sample_actions: bool = False,
+    action_seed: int = 0,
+    vec_normalize: VecNormalizeChoice = None,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
@@ -154,8 +178,13 @@ def evaluate(
         reps: bootstrap resamples of each confidence interval.
         seed: seed of the bootstrap.
         progress: show progress bars.
-        sample_actions: model agents sample their actions (seeded) instead of playing the
-            mean action; recorded in each agent's description.
+        sample_actions: model agents sample their actions instead of playing the mean action;
+            recorded in each model agent's ``actions`` field (with the seed), which
+            ``nmn-leaderboard verify`` replays.
+        action_seed: seed of torch's generator for sampled actions.
+        vec_normalize: the agent's VecNormalize statistics file (a pickle: loading it is the
+            caller's choice), ``False`` for raw observations, or ``None`` to refuse when
+            statistics lie beside the agent's model file (:mod:`evaluate.observation_statistics`).
 
     Raises:
         gymnasium.error.NameNotFound: for an unknown environment id.
@@ -166,17 +195,23 @@ def evaluate(
     env_kwargs = evaluation_kwargs(env_id, env_kwargs)
     if env_kwargs.get("feedback", True) is not True:
         raise ValueError(
-            "the harness plays the meta-RL ready env (observation, prev_action, prev_reward); "
-            "feedback=False is not supported"
+            "the harness plays the meta-RL ready env (observation, prev_action, prev_reward) and "
+            "does not take feedback=False; a model trained with feedback=False is scored as it "
+            "is: it is given the bare observation"
         )
     tasks_set = task_set(env_id, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
-    policy = resolve_agent(agent, env_id, env_kwargs, agent_name, sample_actions)
+    policy = resolve_agent(
+        agent, env_id, env_kwargs, agent_name, sample_actions, action_seed, vec_normalize
+    )
     baseline_policies = [
-        resolve_agent(baseline, env_id, env_kwargs, sample_actions=sample_actions)
+        resolve_agent(
+            baseline, env_id, env_kwargs, sample_actions=sample_actions, action_seed=action_seed
+        )
         for baseline in baselines
     ]
     _make_names_unique([policy, *baseline_policies])
+    _check_models(env_id, env_kwargs, [policy, *baseline_policies])
 
     def run(player: Policy) -> Rollout:
         return play(player, env_id, tasks, seeds, env_kwargs, batch_size, progress)
@@ -207,8 +242,11 @@ def evaluate(
     normaliser = _normaliser(found, rollouts)
     baseline_returns = {name: rollout.returns for name, rollout in baseline_rollouts.items()}
 
-    def scored(name: str, role: AgentRole, rollout: Rollout, description: str) -> AgentScore:
-        return score(name, role, rollout, normaliser, baseline_returns, description, reps, seed)
+    def scored(player: Policy, role: AgentRole, rollout: Rollout) -> AgentScore:
+        return score(
+            player.name, role, rollout, normaliser, baseline_returns, player.description, reps,
+            seed, player.actions,
+        )
 
     return EvaluationResult(
         package_version=package_version(),
@@ -218,13 +256,13 @@ def evaluate(
         task_set=tasks_set.info(len(tasks)),
         seeds=seeds,
         tasks=[task.to_dict() for task in tasks],
-        agent=scored(policy.name, "agent", agent_rollout, policy.description),
+        agent=scored(policy, "agent", agent_rollout),
         baselines=[
-            scored(player.name, "baseline", baseline_rollouts[player.name], player.description)
+            scored(player, "baseline", baseline_rollouts[player.name])
             for player in baseline_policies
         ],
         references=[
-            scored(name, "reference", rollout, reference(name, env_id, **env_kwargs).description)
+            scored(reference(name, env_id, **env_kwargs), "reference", rollout)
             for name, rollout in rollouts.items()
             if (name in references or name == "random") and not (reused and name == agent)
         ],
@@ -233,6 +271,18 @@ def evaluate(
         bootstrap_reps=reps,
         bootstrap_seed=seed,
     )
+
+
+def _check_models(env_id: str, env_kwargs: dict[str, Any], policies: list[Policy]) -> None:
+    """Refuse, before any play, a model whose observation space the env cannot give."""
+    models = [policy for policy in policies if isinstance(policy, PredictPolicy)]
+    if models:
+        env = make_vector_env(env_id, 1, env_kwargs)
+        try:
+            for model in models:
+                model.check(env.single_observation_space)
+        finally:
+            env.close()
 
 
 def _make_names_unique(policies: list[Policy]) -> None:

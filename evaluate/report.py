@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from evaluate.schema import AgentScore, EvaluationResult, Interval
+from evaluate.schema import AgentScore, EvaluationResult, Interval, normalised_scale
 
 RESULT_FILE = "result.json"
 TABLE_FILE = "report.md"
@@ -40,9 +40,12 @@ def markdown(result: EvaluationResult) -> str:
             f"95% stratified-bootstrap CIs ({result.bootstrap_reps} resamples)."
         ),
         "",
-        "| agent | role | mean return | IQM | normalised score | regret to bayes |"
+        f"Normalised mean and normalised IQM map the mean and the IQM to the scale "
+        f"{normalised_scale(result.bounds)}; the leaderboard ranks by normalised IQM.",
+        "",
+        "| agent | role | mean return | IQM | normalised mean | normalised IQM | regret to bayes |"
         + "".join(f" P(> {name}) |" for name in baselines),
-        "|---|---|---|---|---|---|" + "---|" * len(baselines),
+        "|---|---|---|---|---|---|---|" + "---|" * len(baselines),
     ]
     for entry in _scores(result):
         cells = [
@@ -51,6 +54,7 @@ def markdown(result: EvaluationResult) -> str:
             _interval(entry.mean),
             _interval(entry.iqm),
             _interval(entry.normalised_score, 3),
+            _interval(result.normalised(entry.iqm), 3),
             _interval(entry.regret),
             *(_interval(entry.probability_of_improvement.get(name), 3) for name in baselines),
         ]

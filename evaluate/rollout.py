@@ -1,4 +1,8 @@
-"""Playing a policy on given tasks, in batch, through the environment's native vector env."""
+"""Playing a policy on given tasks, in batch, through the environment's vector env.
+
+Ids with a batched core play in their native vector env. The MuJoCo ids have none and play
+in Gymnasium's ``SyncVectorEnv`` of single envs, each reset on its own task.
+"""
 
 from __future__ import annotations
 
@@ -54,22 +58,42 @@ class Rollout:
         return np.nansum(rewards, axis=0) / np.maximum(counts, 1)
 
 
-def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
-    """The native vector env of ``env_id`` with ``env_kwargs``.
+def has_native_vector_env(env_id: str) -> bool:
+    """Whether ``env_id`` registers a native (batched) vector entry point."""
+    return gym.spec(env_id).vector_entry_point is not None
 
-    Raises:
-        ValueError: for an id without a native vector env (the MuJoCo tasks).
+
+def make_vector_env(env_id: str, num_envs: int, env_kwargs: dict[str, Any]) -> gym.vector.VectorEnv:
+    """The native vector env of ``env_id`` with ``env_kwargs``, else Gymnasium's ``SyncVectorEnv``."""
+    mode = "vector_entry_point" if has_native_vector_env(env_id) else "sync"
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **env_kwargs)
+
+
+def reset_on_tasks(
+    env: gym.vector.VectorEnv, seeds: Sequence[int], tasks: Sequence[Task]
+) -> Any:
+    """Reset sub-environment ``i`` with ``seeds[i]`` on ``tasks[i]``; return the observation.
+
+    A native vector env takes ``options={"tasks": ...}``; a ``SyncVectorEnv`` resets each
+    sub-environment on its task in turn (``reset_mask``), exactly as a single env reset with
+    ``seed=seeds[i], options={"task": tasks[i]}``.
     """
-    if gym.spec(env_id).vector_entry_point is None:
-        raise ValueError(f"the harness plays native vector envs in batch, and {env_id} has none")
-    return gym.make_vec(
-        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **env_kwargs
-    )
+    if has_native_vector_env(env.spec.id):
+        return env.reset(seed=list(seeds), options={"tasks": list(tasks)})[0]
+    observation, _ = env.reset(seed=list(seeds))
+    for row, (seed, task) in enumerate(zip(seeds, tasks)):
+        row_seeds: list[int | None] = [None] * env.num_envs
+        row_seeds[row] = seed
+        mask = np.arange(env.num_envs) == row
+        observation, _ = env.reset(seed=row_seeds, options={"reset_mask": mask, "task": task})
+    return observation
 
 
 def episode_length(env: gym.vector.VectorEnv) -> int:
     """The meta-episode length of a vector env of the suite (it must have one)."""
     steps = getattr(env.unwrapped, "max_episode_steps", None)
+    if steps is None and isinstance(env.unwrapped, gym.vector.SyncVectorEnv):
+        steps = env.unwrapped.envs[0].spec.max_episode_steps
     if steps is None:
         raise ValueError("the harness needs a finite meta-episode: pass max_episode_steps")
     return int(steps)
@@ -142,7 +166,7 @@ def _play_batch(
 ) -> Rollout:
     num_envs = env.num_envs
     length = episode_length(env)
-    observation, _ = env.reset(seed=seeds, options={"tasks": tasks})
+    observation = reset_on_tasks(env, seeds, tasks)
     policy.reset(env)
     marks_trials = isinstance(observation, dict) and "trial_start" in observation
     step_rewards = np.full((num_envs, length), np.nan)

@@ -80,6 +80,24 @@ class Bound(_Frozen):
     description: str = ""
 
 
+class ActionSelection(_Frozen):
+    """How a model agent chose its actions, so that a re-run replays exactly that.
+
+    ``mode``: ``"mean"`` (the policy's deterministic action) or ``"sampled"`` (drawn from the
+    policy's distribution with torch's generator, seeded with ``torch_seed`` before each batch
+    of meta-episodes).
+    """
+
+    mode: Literal["mean", "sampled"]
+    torch_seed: int | None = None
+
+    @model_validator(mode="after")
+    def _seeded(self) -> ActionSelection:
+        if (self.mode == "sampled") != (self.torch_seed is not None):
+            raise ValueError("torch_seed is set exactly when actions are sampled")
+        return self
+
+
 class AgentScore(_Frozen):
     """One agent's play of the task set and its aggregate statistics.
 
@@ -87,11 +105,14 @@ class AgentScore(_Frozen):
     is the mean over tasks of the reward at step (or trial) ``t``. ``normalised_score`` is
     ``(agent - random) / (bayes - random)`` and ``regret`` is ``bayes - agent``, both on the
     mean return; ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
+    ``actions`` says how a model agent chose its actions (``None`` for agents that choose their
+    own way: reference agents, callables).
     """
 
     name: str
     role: AgentRole
     description: str = ""
+    actions: ActionSelection | None = None
     returns: list[float]
     adaptation_curve: list[float]
     curve_unit: CurveUnit
@@ -144,12 +165,45 @@ class EvaluationResult(_Frozen):
                 return score
         raise KeyError(f"no agent called {name!r} in this result")
 
+    def normalised(self, interval: Interval) -> Interval | None:
+        """``interval`` on the scale ``(x - random) / (bayes - random)`` of :attr:`normaliser`
+        (``None`` without a bayes value above random's)."""
+        random, bayes = self.normaliser.get("random"), self.normaliser.get("bayes")
+        if random is None or bayes is None or not bayes > random:
+            return None
+        scale = bayes - random
+        return Interval(
+            value=(interval.value - random) / scale,
+            low=(interval.low - random) / scale,
+            high=(interval.high - random) / scale,
+            confidence=interval.confidence,
+        )
+
     def bound(self, name: str) -> Bound:
         """The bound called ``name``."""
         for bound in self.bounds:
             if bound.name == name:
                 return bound
         raise KeyError(f"no bound called {name!r}; have {[b.name for b in self.bounds]}")
+
+
+def normalised_scale(bounds: list[Bound]) -> str:
+    """What 0 and 1 mean on the normalised scale of a result with ``bounds`` (for reports and pages).
+
+    1 is the ``bayes`` value: the Bayes-optimal bound where it is exact, else (NMN-Bench2/3) the
+    mean return of the ``bayes`` reference agent, a belief planner, which an agent may beat.
+    """
+    bayes = next((bound for bound in bounds if bound.name == "bayes"), None)
+    if bayes is None:
+        return "no normalised scale: this environment has no bayes value"
+    zero = "0 = the random agent's mean return"
+    if bayes.kind == "exact":
+        return f"{zero}, 1 = the Bayes-optimal bound ({bayes.value:.2f}, exact)"
+    return (
+        f"{zero}, 1 = the mean return of the bayes reference agent ({bayes.value:.2f}; "
+        f"{bayes.description or bayes.kind}): a reference, not the Bayes-optimal bound, so "
+        "scores above 1 are possible"
+    )
 
 
 def load_result(path: str | Path) -> EvaluationResult:

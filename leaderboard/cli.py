@@ -24,7 +24,8 @@ from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from evaluate.schema import Interval
+from evaluate.model_options import add_model_arguments
+from evaluate.schema import Interval, normalised_scale
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError, make_card, parse_submission_json
@@ -69,6 +70,7 @@ def print_table(board: Table, console: Console | None = None) -> None:
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
+    console.print(f"normalised IQM: {normalised_scale(board.bounds)}", markup=False, soft_wrap=True)
     for bound in board.bounds:
         error = "" if bound.standard_error is None else f" ± {bound.standard_error:.2f} s.e."
         console.print(f"bound {bound.name} ({bound.kind}): {bound.value:.2f}{error}", markup=False)
@@ -136,11 +138,22 @@ def _remove(store: Store, args: argparse.Namespace) -> int:
 
 
 def _verify(store: Store, args: argparse.Namespace) -> int:
+    from evaluate.model_options import use_torch_threads, vec_normalize_choice
     from leaderboard.verify import LOAD_WARNING, verify
 
     print(f"note: {LOAD_WARNING}", file=sys.stderr)
     entry = store.get(args.id)
-    outcome = verify(entry.submission(), args.agent, progress=not args.no_progress)
+    try:
+        use_torch_threads(args.threads)
+        outcome = verify(
+            entry.submission(),
+            args.agent,
+            progress=not args.no_progress,
+            vec_normalize=vec_normalize_choice(args),
+        )
+    except ValueError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 1
     for check in outcome.checks:
         claimed, rerun = check.claimed, check.rerun
         verdict = "inside" if check.inside else "OUTSIDE"
@@ -229,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--agent", required=True, help="the agent's model zip (or a reference name)"
     )
+    add_model_arguments(verify)
     verify.set_defaults(handler=_verify)
 
     seed = commands.add_parser(

@@ -16,6 +16,7 @@ import jinja2
 import numpy as np
 from matplotlib.figure import Figure
 
+from evaluate.schema import normalised_scale
 from leaderboard.board import Table
 
 STATIC_FILES = ("style.css", "sort.js")
@@ -68,7 +69,7 @@ def index_page(boards: list[Table], links: Links) -> str:
 
 def env_page(board: Table, links: Links) -> str:
     """The sortable ranking of one environment, its bounds and its adaptation-curve plot."""
-    return _render("env.html", links, board=board)
+    return _render("env.html", links, board=board, scale=normalised_scale(board.bounds))
 
 
 def static_file(name: str) -> bytes:

@@ -1,8 +1,10 @@
 """The leaderboard web app (FastAPI): the board's pages and a JSON API.
 
 Pages: ``/`` (environments), ``/env/{env_id}`` (sortable ranking, bounds, adaptation curves)
-and ``/env/{env_id}/curve.png``. JSON API:
+and ``/env/{env_id}/curve.png``. API documentation: ``/docs`` (Swagger UI, loaded from the
+jsDelivr CDN) over the OpenAPI schema ``/openapi.json``. JSON API:
 
+- ``GET /api``: the API's endpoints, each with its method and summary;
 - ``GET /api/envs``: the environments with entries;
 - ``GET /api/tables/{env_id}``: the ranked table of an environment;
 - ``GET /api/submissions/{id}``: one stored submission in full;
@@ -13,15 +15,21 @@ and ``/env/{env_id}/curve.png``. JSON API:
 
 Submitted bodies are parsed as JSON and validated by pydantic; nothing submitted is ever
 unpickled or executed. Responses carry a Content-Security-Policy that allows only the app's
-own script and styles, on top of the pages' HTML escaping. ``nmn-leaderboard serve`` listens
+own script and styles, on top of the pages' HTML escaping; ``/docs`` may also load Swagger UI
+from the CDN and run its one inline script, allowed by hash. ``nmn-leaderboard serve`` listens
 on localhost unless told otherwise.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
 import gymnasium as gym
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from evaluate.task_sets import check_env_id
@@ -39,6 +47,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+DOCS_CDN = "https://cdn.jsdelivr.net"
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _LINKS = Links(served=True)
 
@@ -55,8 +64,27 @@ def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> Fast
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)  # /docs sets its own policy
         return response
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return docs_page(app.openapi_url or "/openapi.json", app.title)
+
+    @app.get("/api")
+    def api() -> list[dict]:
+        """The endpoints of the JSON API: method, path and summary."""
+        return [
+            {
+                "method": method.upper(),
+                "path": path,
+                "summary": operation.get("description", operation["summary"]).split("\n")[0],
+            }
+            for path, operations in app.openapi()["paths"].items()
+            if path.startswith("/api")
+            for method, operation in operations.items()
+        ]
 
     @app.exception_handler(SubmissionError)
     async def _invalid(_request: Request, error: SubmissionError) -> JSONResponse:
@@ -85,18 +113,22 @@ def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> Fast
 
     @app.get("/api/envs")
     def envs() -> list[dict]:
+        """The environments with entries, and how many each has."""
         return [{"env_id": env_id, "entries": count} for env_id, count in store.counts().items()]
 
     @app.get("/api/tables/{env_id}")
     def env_table(env_id: str) -> dict:
+        """The ranked table of one environment: rows, bounds and what the figures mean."""
         return known_board(env_id).to_json()
 
     @app.get("/api/submissions/{entry_id}")
     def submission(entry_id: int) -> Response:
+        """One stored submission in full, as submitted."""
         return Response(store.get(entry_id).payload, media_type="application/json")
 
     @app.post("/api/submissions", status_code=201)
     async def submit(request: Request) -> dict:
+        """Validate and store a submission (or a bare result.json) sent as JSON."""
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(415, "send the submission as application/json")
         body = await _read_limited(request, max_body_bytes)
@@ -128,6 +160,23 @@ def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> Fast
         return Response(content, media_type=_MEDIA_TYPES[name[name.rindex(".") :]])
 
     return app
+
+
+def docs_page(openapi_url: str, title: str) -> HTMLResponse:
+    """FastAPI's Swagger UI page with a policy that allows the CDN and its inline script only."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title=f"{title}: API")
+    html = page.body.decode()
+    inline = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in inline
+    )
+    policy = (
+        f"default-src 'none'; script-src {DOCS_CDN} {hashes}; style-src {DOCS_CDN}; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy})
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

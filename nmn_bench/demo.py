@@ -8,12 +8,17 @@ table, adaptation-curve and return-distribution plots, and the two-step stay-pro
 is written under ``--out``. The MuJoCo tasks have no native vector env and are not played.
 
 Last, a leaderboard in ``--out`` is seeded with the reference rows of NMN-Bench1-v0 (the full
-task set), printed, and exported as a static site.
+task set; ``--board-env`` picks another), printed, and exported as a static site.
+
+On a terminal, progress bars show each stage as it runs. Output to a file or a CI log gets no
+bars (their redraws would fill it) but one line per finished stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
 import nmn_envs
@@ -41,7 +46,7 @@ def _mean(result: EvaluationResult, name: str) -> str:
 
 
 def summary_row(result: EvaluationResult) -> str:
-    """One line of the summary: the reference agents' means, the bounds, bayes's normalised score."""
+    """One line of the summary: the reference agents' means, the bounds, bayes's normalised mean."""
     bounds = {bound.name: bound for bound in result.bounds}
     bayes = bounds.get("bayes")
     bound = "–" if bayes is None else f"{bayes.value:.2f} ({bayes.kind})"
@@ -69,35 +74,49 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--envs", nargs="*", default=list(DEMO_ENVS), help="environment ids to play"
     )
+    parser.add_argument(
+        "--board-env", default=BOARD_ENV, help=f"environment of the seeded leaderboard ({BOARD_ENV})"
+    )
     args = parser.parse_args(argv)
+    bars = sys.stderr.isatty()
     rows = []
     for env_id in args.envs:
+        started = time.perf_counter()
         agent = "bayes" if env_id in BAYES else "random"
-        result = evaluate(agent, env_id, n_tasks=args.n_tasks, reps=args.reps, progress=True)
+        result = evaluate(agent, env_id, n_tasks=args.n_tasks, reps=args.reps, progress=bars)
         out = Path(args.out) / env_id
         write_report(result, out)
         write_analyses(reference(agent, env_id), env_id, args.n_tasks, out)
         rows.append(summary_row(result))
+        players = ", ".join(score.name for score in (result.agent, *result.references))
+        stage_done(f"{env_id}: {players} on {args.n_tasks} tasks, report in {out}", started)
     print(
         f"\nReference agents on the first {args.n_tasks} tasks of each evaluation set "
         "(mean meta-episode return, 95% bootstrap CI)\n"
     )
     print(
-        "| environment | steps | random | bayes (Monte Carlo) | Bayes bound | oracle | bayes, normalised |"
+        "| environment | steps | random | bayes (Monte Carlo) | bayes value | oracle | bayes, normalised mean |"
     )
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nFull reports and plots: {args.out}/<environment>/ (report.md, result.json, *.png).")
     print("Score your own agent: nmn-eval ENV_ID --agent path/to/model.zip --out DIR")
-    show_leaderboard(Path(args.out))
+    show_leaderboard(Path(args.out), args.board_env, bars)
 
 
-def show_leaderboard(out: Path) -> None:
-    """Seed a leaderboard in ``out`` with the reference rows of NMN-Bench1, print it, export it."""
+def stage_done(stage: str, started: float) -> None:
+    """Print one line for a finished stage, with its duration (flushed, for logs)."""
+    print(f"done: {stage} ({time.perf_counter() - started:.1f} s)", flush=True)
+
+
+def show_leaderboard(out: Path, env_id: str = BOARD_ENV, bars: bool = True) -> None:
+    """Seed a leaderboard in ``out`` with the reference rows of ``env_id``, print it, export it."""
     store = Store(out / "leaderboard.sqlite")
-    print(f"\nSeeding the leaderboard of {BOARD_ENV} (reference agents on the full task set)")
-    seed(store, [BOARD_ENV], progress=True)
-    print_table(table(store, BOARD_ENV))
+    print(f"\nSeeding the leaderboard of {env_id} (reference agents on the full task set)")
+    started = time.perf_counter()
+    added = seed(store, [env_id], progress=bars)
+    stage_done(f"{len(added)} reference rows of {env_id} stored", started)
+    print_table(table(store, env_id))
     print(f"Leaderboard site: {export_site(store, out / 'site')}")
     print("Submit a result: nmn-leaderboard submit DIR/result.json")
 

@@ -10,11 +10,12 @@ on one task (default :data:`DEFAULT_TRIALS_PER_TASK`) as one meta-episode.
 from __future__ import annotations
 
 from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 from gymnasium import Env
 from gymnasium.envs.registration import register
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers import TimeLimit
 
 from nmn_envs.core import TaskCore
@@ -79,6 +80,7 @@ def make_task_vector_env(
     trials_per_task: int | None = None,
     max_episode_steps: int | None = None,
     render_mode: str | None = None,
+    autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     **task_kwargs: Any,
 ) -> VectorEnv:
     """Build the native batched vector env of ``core_class`` (``vector_entry_point``).
@@ -90,16 +92,29 @@ def make_task_vector_env(
         trials_per_task: as for :func:`make_task_env`.
         max_episode_steps: meta-episode length (the registered default unless given).
         render_mode: ``"rgb_array"`` or ``None``.
+        autoreset_mode: Gymnasium's ``AutoresetMode``: ``NEXT_STEP`` (default), ``SAME_STEP``
+            or ``DISABLED``.
         task_kwargs: the task's own constructor arguments.
     """
     episodic = core_class.trial_steps is not None
     trials = resolve_trials_per_task(trials_per_task, feedback, episodic)
     env: VectorEnv = TaskVectorEnv(
-        core_class(num_envs, **task_kwargs), max_episode_steps, render_mode, trials
+        core_class(num_envs, **task_kwargs), max_episode_steps, render_mode, trials, autoreset_mode
     )
     if feedback:
         return FeedbackVectorWrapper(env, mark_trials=core_class.marks_trials or episodic)
     return env
+
+
+ENTRY_POINTS: dict[str, Callable[..., Env | VectorEnv]] = {}
+"""The entry points of the registered ids by name, as ``nmn_envs.registration:<name>`` resolves them."""
+
+
+def __getattr__(name: str) -> Callable[..., Env | VectorEnv]:
+    try:
+        return ENTRY_POINTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def register_task(env_id: str, env_class: type[Env], max_episode_steps: int | None) -> None:
@@ -108,12 +123,16 @@ def register_task(env_id: str, env_class: type[Env], max_episode_steps: int | No
     Other env classes get no vector entry point: ``gymnasium.make_vec`` then builds
     Gymnasium's ``SyncVectorEnv``.
     """
+    single = f"make_{env_class.__name__}"
+    ENTRY_POINTS[single] = partial(make_task_env, env_class)
     vector_entry_point = None
     if issubclass(env_class, TaskEnv):
-        vector_entry_point = partial(make_task_vector_env, env_class.core_class)
+        vector = f"make_vec_{env_class.__name__}"
+        ENTRY_POINTS[vector] = partial(make_task_vector_env, env_class.core_class)
+        vector_entry_point = f"{__name__}:{vector}"
     register(
         id=env_id,
-        entry_point=partial(make_task_env, env_class),
+        entry_point=f"{__name__}:{single}",
         vector_entry_point=vector_entry_point,
         max_episode_steps=max_episode_steps,
     )

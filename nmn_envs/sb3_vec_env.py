@@ -10,12 +10,17 @@ kept in ``infos[i]["terminal_observation"]`` (for bootstrapping) and
 ``infos[i]["TimeLimit.truncated"]`` says whether it was cut by the time limit. With the same
 seeds and actions the two give the same observations, rewards, dones and terminal observations.
 
+Like SB3's own ``make_vec_env`` without a monitor, it records no episode statistics: wrap it in
+``VecMonitor`` (one line, as below) for ``rollout/ep_rew_mean`` in the logs and for
+``EvalCallback``.
+
 Example::
 
     from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.vec_env import VecMonitor
     from nmn_envs.sb3_vec_env import make_sb3_vec_env
 
-    venv = make_sb3_vec_env("NMN-Bench1-v0", num_envs=64, seed=0)
+    venv = VecMonitor(make_sb3_vec_env("NMN-Bench1-v0", num_envs=64, seed=0))
     model = RecurrentPPO("MultiInputLstmPolicy", venv).learn(10_000)
 """
 
@@ -153,6 +158,8 @@ def make_sb3_vec_env(
     env_id: str, num_envs: int, seed: int | None = None, **kwargs: Any
 ) -> SB3VecEnv:
     """The native vector env of ``env_id`` as an SB3 ``VecEnv`` (``seed`` used at the first reset).
+
+    Wrap it in ``stable_baselines3.common.vec_env.VecMonitor`` for episode statistics.
 
     Args:
         env_id: a registered id with a native vector entry point.

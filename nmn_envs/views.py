@@ -1,9 +1,17 @@
 """The single-env and vector-env views over a :class:`~nmn_envs.core.TaskCore`.
 
 :class:`TaskEnv` is a :class:`gymnasium.Env` over a core of one row. :class:`TaskVectorEnv`
-is a :class:`gymnasium.vector.VectorEnv` over a core of ``num_envs`` rows with Gymnasium
-1.x next-step autoreset: the step after a sub-environment ends resets it (a new task drawn
-from its own stream), ignores its action and returns reward 0.
+is a :class:`gymnasium.vector.VectorEnv` over a core of ``num_envs`` rows with Gymnasium 1.x
+autoreset, in each of its modes (``autoreset_mode``, also in ``metadata["autoreset_mode"]``):
+
+* ``AutoresetMode.NEXT_STEP`` (the default): the step after a sub-environment ends resets it
+  (a new task drawn from its own stream), ignores its action and returns reward 0;
+* ``AutoresetMode.SAME_STEP``: a sub-environment that ends is reset in the same step; the
+  step returns the new meta-episode's first observation, and the last observation and info
+  of the one that ended in ``info["final_obs"]`` and ``info["final_info"]`` (masks
+  ``info["_final_obs"]``, ``info["_final_info"]``), as Gymnasium's ``SyncVectorEnv`` does;
+* ``AutoresetMode.DISABLED``: nothing resets by itself; reset ended sub-environments with
+  ``reset(options={"reset_mask": mask})`` before the next step (TorchRL's preferred mode).
 
 Both views read their dynamics from the same core, so sub-environment ``i`` of a vector env
 reset with seed ``s`` behaves bit for bit like a single env reset with seed ``s + i``.
@@ -45,10 +53,33 @@ def _check_options(options: Mapping[str, Any] | None, allowed: Sequence[str]) ->
     return dict(options)
 
 
-def _check_render_mode(render_mode: str | None) -> str | None:
+def check_render_mode(render_mode: str | None) -> str | None:
+    """Return ``render_mode`` if the suite draws it, else raise naming what is offered.
+
+    The envs draw frames as arrays and open no window: ``"human"`` is refused with a pointer
+    to the Gymnasium wrappers that show (``HumanRendering``) or record (``RecordVideo``) them.
+    """
+    if render_mode == "human":
+        raise ValueError(
+            "render_mode='human' is not offered: the envs draw frames as arrays and open no "
+            "window. Make the env with render_mode='rgb_array' and wrap it in "
+            "gymnasium.wrappers.HumanRendering to watch it (needs pygame and a display) or in "
+            "gymnasium.wrappers.RecordVideo to save a video (works headless); with rl-zoo's "
+            "enjoy script pass --no-render"
+        )
     if render_mode is not None and render_mode not in RENDER_MODES:
         raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
     return render_mode
+
+
+def _check_autoreset_mode(autoreset_mode: AutoresetMode | str) -> AutoresetMode:
+    try:
+        return AutoresetMode(autoreset_mode)
+    except ValueError:
+        raise ValueError(
+            f"autoreset_mode must be an AutoresetMode or one of"
+            f" {[mode.value for mode in AutoresetMode]}, got {autoreset_mode!r}"
+        ) from None
 
 
 class TaskEnv(Env[np.ndarray, Any]):
@@ -63,7 +94,7 @@ class TaskEnv(Env[np.ndarray, Any]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": RENDER_MODES, "render_fps": 30}
 
     def __init__(self, render_mode: str | None = None, **core_kwargs: Any) -> None:
-        self.render_mode = _check_render_mode(render_mode)
+        self.render_mode = check_render_mode(render_mode)
         self.core = self.core_class(1, **core_kwargs)
         self.observation_space = self.core.observation_space
         self.action_space = self.core.action_space
@@ -122,6 +153,8 @@ class TaskVectorEnv(VectorEnv):
             (``None``: never).
         render_mode: ``"rgb_array"`` renders every sub-environment, or ``None``.
         trials_per_task: trials of an episodic core (one with ``trial_steps``) per meta-episode.
+        autoreset_mode: an ``AutoresetMode`` (or its value: ``"NextStep"``, the default,
+            ``"SameStep"`` or ``"Disabled"``).
 
     Reset options: ``{"tasks": [Task | dict | None, ...]}`` (one per sub-environment) and
     ``{"states": [...]}``. Tasks drawn by autoreset come from each sub-environment's stream.
@@ -141,6 +174,7 @@ class TaskVectorEnv(VectorEnv):
         max_episode_steps: int | None = None,
         render_mode: str | None = None,
         trials_per_task: int = 1,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         if not isinstance(trials_per_task, (int, np.integer)) or trials_per_task < 1:
             raise ValueError(f"trials_per_task must be a positive integer, got {trials_per_task!r}")
@@ -155,10 +189,12 @@ class TaskVectorEnv(VectorEnv):
             raise ValueError(
                 f"max_episode_steps must be a positive integer or None, got {max_episode_steps!r}"
             )
+        self.autoreset_mode = _check_autoreset_mode(autoreset_mode)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self.core = core
         self.num_envs = core.num_envs
         self.max_episode_steps = max_episode_steps
-        self.render_mode = _check_render_mode(render_mode)
+        self.render_mode = check_render_mode(render_mode)
         self.single_observation_space = core.observation_space
         self.single_action_space = core.action_space
         self.observation_space = batch_space(core.observation_space, self.num_envs)
@@ -231,6 +267,11 @@ class TaskVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._started:
             raise error.ResetNeeded("call reset() before step()")
+        if self.autoreset_mode == AutoresetMode.DISABLED and self._autoreset.any():
+            raise error.ResetNeeded(
+                f"sub-environment(s) {np.flatnonzero(self._autoreset).tolist()} ended: with "
+                "autoreset_mode=Disabled reset them with options={'reset_mask': mask} first"
+            )
         restarting = self._autoreset
         active = ~restarting
         if np.any(restarting):
@@ -248,8 +289,29 @@ class TaskVectorEnv(VectorEnv):
             truncated = trial_over & ~next_trial & ~terminated
         if self.max_episode_steps is not None:
             truncated |= active & ~terminated & (self._elapsed >= self.max_episode_steps)
-        self._autoreset = terminated | truncated
-        return self.core.observe(), rewards, terminated, truncated, self._info()
+        ended = terminated | truncated
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            info = self._restart_now(np.flatnonzero(ended))
+        else:
+            self._autoreset = ended
+            info = self._info()
+        return self.core.observe(), rewards, terminated, truncated, info
+
+    def _restart_now(self, rows: np.ndarray) -> dict[str, Any]:
+        """Same-step autoreset: keep the last observation and info of ``rows``, then reset them."""
+        if not rows.size:
+            return self._info()
+        final_observations, final_info = self.core.observe()[rows], self._info()
+        self.core.begin(rows)
+        self._elapsed[rows] = 0
+        self._trial[rows] = 0
+        info = self._info()
+        for final_observation, row in zip(final_observations, rows):
+            row_info = {key: value[row].item() for key, value in final_info.items() if key[0] != "_"}
+            info = self._add_info(
+                info, {"final_obs": final_observation, "final_info": row_info}, int(row)
+            )
+        return info
 
     def _start_next_trial(self, rows: np.ndarray) -> None:
         if rows.size:

@@ -1,7 +1,7 @@
 """Meta-episode wrappers: show the agent its previous action and reward.
 
 An agent adapts to a hidden task only through what it observes. :class:`FeedbackWrapper`
-(single env) and :class:`FeedbackVectorWrapper` (vector env with next-step autoreset) turn
+(single env) and :class:`FeedbackVectorWrapper` (vector env, any autoreset mode) turn
 an observation into a ``Dict``:
 
 * ``observation``: the wrapped env's observation;
@@ -134,11 +134,14 @@ class FeedbackVectorWrapper(VectorWrapper):
     """Append the previous action and reward to the observations of a vector environment.
 
     Args:
-        env: a vector env with next-step autoreset and a ``Box`` or ``Discrete`` action space.
+        env: a vector env (any Gymnasium autoreset mode) with a ``Box`` or ``Discrete`` action
+            space.
         mark_trials: add the ``trial_start`` key, read from ``info["trial_start"]`` where the
             env marks trials (and set on the first step of every meta-episode).
 
     A sub-environment that is reset by autoreset starts its new meta-episode with zero feedback.
+    With same-step autoreset, ``info["final_obs"]`` holds the last observation of an ended
+    meta-episode with its feedback, as a single feedback-wrapped env would have shown it.
     A reset with ``options={"reset_mask": mask}`` zeroes the feedback of the marked
     sub-environments only; the others keep the feedback they were last given.
     """
@@ -146,8 +149,7 @@ class FeedbackVectorWrapper(VectorWrapper):
     def __init__(self, env: VectorEnv, mark_trials: bool = False) -> None:
         super().__init__(env)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-        if mode != AutoresetMode.NEXT_STEP:
-            raise ValueError(f"FeedbackVectorWrapper needs next-step autoreset, got {mode}")
+        self.autoreset_mode = AutoresetMode(mode)
         self.mark_trials = bool(mark_trials)
         self.single_observation_space = feedback_space(
             env.single_observation_space, env.single_action_space, self.mark_trials
@@ -202,7 +204,32 @@ class FeedbackVectorWrapper(VectorWrapper):
         played = check_actions(actions, self.env.single_action_space, self.num_envs)
         observation, rewards, terminated, truncated, info = self.env.step(actions)
         trial_start = np.asarray(info.get("trial_start", np.zeros(self.num_envs, dtype=bool)))
-        feedback = self._feedback(observation, played, rewards, self._restarting, trial_start)
-        self._restarting = np.logical_or(terminated, truncated)
+        ended = np.logical_or(terminated, truncated)
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            if ended.any():
+                info = {**info, "final_obs": self._final_feedback(info, played, rewards, ended)}
+            feedback = self._feedback(observation, played, rewards, ended, trial_start)
+        else:
+            feedback = self._feedback(observation, played, rewards, self._restarting, trial_start)
+            self._restarting = ended & (self.autoreset_mode == AutoresetMode.NEXT_STEP)
         self._last_feedback = feedback
         return feedback, rewards, terminated, truncated, info
+
+    def _final_feedback(
+        self, info: dict[str, Any], played: np.ndarray, rewards: np.ndarray, ended: np.ndarray
+    ) -> np.ndarray:
+        """``info["final_obs"]`` of a same-step autoreset, each observation with its feedback."""
+        rows = np.flatnonzero(ended)
+        final_info = info.get("final_info", {})
+        trial_start = np.asarray(final_info.get("trial_start", np.zeros(self.num_envs, dtype=bool)))
+        feedback = self._feedback(
+            np.stack([info["final_obs"][row] for row in rows]),
+            played[rows],
+            rewards[rows],
+            np.zeros(rows.size, dtype=bool),
+            trial_start[rows],
+        )
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for index, row in enumerate(rows):
+            final_obs[row] = {key: values[index] for key, values in feedback.items()}
+        return final_obs

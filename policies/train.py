@@ -204,14 +204,27 @@ def train(
     return model
 
 
+class RunComplete(Exception):
+    """The run to resume has finished: its final model is saved."""
+
+
 def resume(
     out: str | Path, *, checkpoint_freq: int = 100_000, progress_bar: bool = True, device: str = "cpu"
 ) -> RecurrentPPO:
-    """Continue the run in the folder ``out`` from its latest checkpoint."""
+    """Continue the run in the folder ``out`` from its latest checkpoint.
+
+    Raises:
+        RunComplete: if the run finished (its ``model.zip`` is written only at the end).
+    """
     run_dir = Path(out)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ValueError(f"{run_dir} holds no run to resume (no {CONFIG_FILE})")
     config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    if (run_dir / MODEL_FILE).is_file():
+        raise RunComplete(
+            f"{run_dir} is complete: {run_dir / MODEL_FILE} holds the model trained for "
+            f"{config['timesteps']} steps; nothing to resume"
+        )
     hyperparams = Hyperparams.model_validate(config["hyperparams"])
     latest = latest_checkpoint(run_dir)
     if latest is None:
@@ -285,6 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 validation_tasks=args.validation_tasks, **options,
             )
             out = args.out
+    except RunComplete as complete:
+        print(complete)
+        return 0
     except ValueError as error:
         parser.error(str(error))
     print(f"saved {Path(out) / MODEL_FILE}")

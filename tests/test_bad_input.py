@@ -90,7 +90,7 @@ def test_bad_constructor_arguments_are_refused():
     with pytest.raises(ValueError, match="trials_per_task must be a positive integer"):
         gym.make("NMN-Bench1-v0", trials_per_task=0)
     with pytest.raises(ValueError, match="render_mode must be one of"):
-        MovingTargetEnv(render_mode="human")
+        MovingTargetEnv(render_mode="ansi")
     with pytest.raises(ValueError, match="num_envs must be a positive integer"):
         gym.make_vec("NMN-Bench1-v0", num_envs=0, vectorization_mode="vector_entry_point")
 

@@ -266,5 +266,5 @@ def test_trials_need_an_episodic_task_in_the_vector_env():
 @pytest.mark.parametrize("env_id", list(nmn_envs.MUJOCO_TASKS))
 def test_mujoco_ids_say_which_extra_they_need_when_mujoco_is_missing(env_id, monkeypatch):
     monkeypatch.setitem(sys.modules, "mujoco", None)
-    with pytest.raises(error.DependencyNotInstalled, match=r"nmn-bench\[mujoco\]"):
+    with pytest.raises(error.DependencyNotInstalled, match=r"pip install -e \"\.\[mujoco\]\""):
         gym.make(env_id)

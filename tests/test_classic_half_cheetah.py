@@ -1,11 +1,13 @@
 """NMN-HalfCheetahDir and NMN-HalfCheetahVel on Gymnasium's MuJoCo HalfCheetah-v5."""
 
 import os
+import subprocess
+import sys
 import warnings
 
 import pytest
 
-pytest.importorskip("mujoco", reason="the HalfCheetah tasks need the mujoco extra: pip install 'nmn-bench[mujoco]'")
+pytest.importorskip("mujoco", reason='the HalfCheetah tasks need the mujoco extra: pip install -e ".[mujoco]"')
 
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
@@ -108,9 +110,50 @@ def test_sync_vectorisation():
         gym.make_vec("NMN-HalfCheetahDir-v0", num_envs=2, vectorization_mode="vector_entry_point")
 
 
-def test_rgb_array_frames():
-    os.environ.setdefault("MUJOCO_GL", "egl")  # headless OpenGL, as on the CI machine
-    env = gym.make("NMN-HalfCheetahDir-v0", render_mode="rgb_array")
-    env.reset(seed=0)
-    frame = env.render()
-    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+def test_rgb_array_frames_headless_without_setting_mujoco_gl():
+    """A fresh process with no display and no MUJOCO_GL: the env picks EGL by itself."""
+    script = (
+        "import os, gymnasium as gym, nmn_envs\n"
+        "env = gym.make('NMN-HalfCheetahDir-v0', render_mode='rgb_array')\n"
+        "env.reset(seed=0)\n"
+        "frame = env.render()\n"
+        "print(os.environ['MUJOCO_GL'], frame.dtype, frame.ndim, frame.shape[2])\n"
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY", "PYOPENGL_PLATFORM")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["egl", "uint8", "3", "3"]
+
+
+def test_harness_plays_half_cheetah_through_the_sync_vector_env(tmp_path):
+    """Each sub-env plays its own task of the set: returns equal a single env's on that task."""
+    from evaluate import evaluate
+    from evaluate.cli import main
+    from evaluate.schema import load_result
+    from evaluate.task_sets import task_set
+
+    def still(observation):
+        return np.full((len(observation["observation"]), 6), 0.3)
+
+    result = evaluate(still, "NMN-HalfCheetahVel-v0", n_tasks=3, references=(), reps=100)
+    tasks, seeds = task_set("NMN-HalfCheetahVel-v0").head(3)
+    for task, seed, harness_return in zip(tasks, seeds, result.agent.returns):
+        env = gym.make("NMN-HalfCheetahVel-v0")
+        env.reset(seed=seed, options={"task": task})
+        total, done = 0.0, False
+        while not done:
+            _, reward, terminated, truncated, _ = env.step(np.full(6, 0.3))
+            total += reward
+            done = terminated or truncated
+        assert harness_return == pytest.approx(total, rel=1e-12)
+    assert result.max_episode_steps == 400
+
+    main(["NMN-HalfCheetahDir-v0", "--agent", "random", "--n-tasks", "2", "--reps", "100",
+          "--out", str(tmp_path), "--no-progress"])
+    assert load_result(tmp_path / "result.json").agent.name == "random"

@@ -138,3 +138,22 @@ def test_the_console_script_is_installed(db: Path) -> None:
         [str(script), "list"], capture_output=True, text=True, env=os.environ.copy(), check=True
     )
     assert "the leaderboard is empty" in completed.stdout
+
+
+def test_verify_runs_with_the_torch_settings_of_nmn_eval(
+    db: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from evaluate.model_options import DEFAULT_TORCH_THREADS
+
+    run(capsys, "submit", str(result_file))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        code, out, _ = run(capsys, "verify", "1", "--agent", "random", "--no-progress")
+        assert code == 0 and torch.get_num_threads() == DEFAULT_TORCH_THREADS == 1
+        code, _, err = run(capsys, "verify", "1", "--agent", "random", "--threads", "0")
+        assert code == 1 and "thread count must be a positive integer" in err
+    finally:
+        torch.set_num_threads(threads)

@@ -187,3 +187,31 @@ def test_static_export_writes_a_page_per_environment(
     assert 'src="static/sort.js"' in page
     assert (tmp_path / "site" / f"{ENV}-curve.png").read_bytes().startswith(b"\x89PNG")
     assert (tmp_path / "site" / "static" / "sort.js").exists()
+
+
+def test_the_api_lists_its_endpoints_and_serves_openapi_docs(client: TestClient) -> None:
+    import base64
+    import hashlib
+    import re
+
+    listed = client.get("/api").json()
+    schema = client.get("/openapi.json").json()
+    assert {entry["path"] for entry in listed} == {path for path in schema["paths"] if path.startswith("/api")}
+    assert {(entry["method"], entry["path"]) for entry in listed} >= {
+        ("GET", "/api/envs"),
+        ("GET", "/api/tables/{env_id}"),
+        ("GET", "/api/submissions/{entry_id}"),
+        ("POST", "/api/submissions"),
+    }
+    assert all(entry["summary"] for entry in listed)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for entry in listed:
+        assert f"`{entry['method']} {entry['path']}`" in readme, entry
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text and "/openapi.json" in docs.text
+    policy = docs.headers["content-security-policy"]
+    (inline,) = re.findall(r"<script>(.*?)</script>", docs.text, flags=re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy and "unsafe-inline" not in policy
+    assert client.get("/").headers["content-security-policy"].startswith("default-src 'none'; script-src 'self';")

@@ -139,3 +139,25 @@ def test_recurrent_ppo_trains_on_the_native_vector_env():
     episodes = list(model.ep_info_buffer)
     assert len(episodes) == 2 * num_envs * n_steps // length
     assert all(episode["l"] == length for episode in episodes)
+
+
+def test_the_documented_vec_monitor_line_serves_eval_callback(tmp_path):
+    import warnings
+
+    from stable_baselines3.common.callbacks import EvalCallback
+
+    length = 8
+    train_env = VecMonitor(make_sb3_vec_env("NMN-Bench1-v0", 2, seed=0, max_episode_steps=length))
+    eval_env = VecMonitor(make_sb3_vec_env("NMN-Bench1-v0", 2, seed=50, max_episode_steps=length))
+    callback = EvalCallback(eval_env, n_eval_episodes=2, eval_freq=16, log_path=str(tmp_path), verbose=0)
+    model = RecurrentPPO(
+        "MultiInputLstmPolicy", train_env, n_steps=16, batch_size=32, n_epochs=1, seed=0,
+        policy_kwargs={"lstm_hidden_size": 8, "net_arch": []},
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.learn(total_timesteps=64, callback=callback)
+    assert not [w for w in caught if "Monitor" in str(w.message)]
+    evaluations = np.load(tmp_path / "evaluations.npz")
+    assert evaluations["ep_lengths"].shape[1] == 2 and np.all(evaluations["ep_lengths"] == length)
+    assert np.isfinite(callback.last_mean_reward)

@@ -202,3 +202,15 @@ def test_a_run_validates_and_keeps_its_best_model(tmp_path: Path, tiny_hyperpara
     assert (out / BEST_MODEL_FILE).is_file()
     config = yaml.safe_load((out / "config.yml").read_text())
     assert (config["eval_freq"], config["validation_tasks"]) == (64, 3)
+
+
+def test_resume_of_a_finished_run_says_it_is_complete(
+    tmp_path: Path, tiny_hyperparams: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    train("NMN-Bench1-v0", "rnn", 0, 64, out, hyperparams_file=tiny_hyperparams, validation_tasks=4, progress_bar=False)
+    assert latest_checkpoint(out) is None  # finished before its first checkpoint
+    final = (out / "model.zip").read_bytes()
+    assert main(["--resume", str(out), "--no-progress-bar"]) == 0
+    assert f"{out} is complete" in capsys.readouterr().out
+    assert (out / "model.zip").read_bytes() == final

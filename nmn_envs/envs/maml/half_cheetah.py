@@ -1,17 +1,20 @@
 """NMN-HalfCheetahDir and NMN-HalfCheetahVel: the MuJoCo locomotion tasks of MAML.
 
 These run Gymnasium's MuJoCo ``HalfCheetah-v5`` and need the optional extra
-(``pip install nmn-bench[mujoco]``). A physics simulation is not a NumPy batch, so these ids
-have no native vector env: ``gymnasium.make_vec(id, num_envs=N)`` builds Gymnasium's
-``SyncVectorEnv`` (``vectorization_mode="sync"``) of N single environments. Frames come from
-Gymnasium's MuJoCo renderer; on a machine without a display set ``MUJOCO_GL=egl`` (or
-``osmesa``).
+(from a clone: ``pip install -e ".[mujoco]"``). A physics simulation is not a NumPy batch, so
+these ids have no native vector env: ``gymnasium.make_vec(id, num_envs=N)`` builds Gymnasium's
+``SyncVectorEnv`` (``vectorization_mode="sync"``) of N single environments, which the
+evaluation harness plays. Frames come from Gymnasium's MuJoCo renderer; on Linux without a
+display (no ``DISPLAY`` or ``WAYLAND_DISPLAY``) an env made with ``render_mode="rgb_array"``
+sets ``MUJOCO_GL=egl`` unless ``MUJOCO_GL`` is already set (``osmesa`` is the software choice).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
+import sys
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,6 +23,7 @@ from gymnasium import Env, error
 
 from nmn_envs.actions import check_actions
 from nmn_envs.tasks import Task, task_field
+from nmn_envs.views import check_render_mode
 
 if TYPE_CHECKING:
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
@@ -50,11 +54,20 @@ class HalfCheetahVelTask(Task):
     target_velocity: float = task_field(0.0, MAX_TARGET_VELOCITY)
 
 
+def headless_gl_backend() -> None:
+    """Choose MuJoCo's EGL backend on Linux without a display, unless ``MUJOCO_GL`` is set."""
+    has_display = any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY"))
+    if sys.platform.startswith("linux") and not has_display:
+        os.environ.setdefault("MUJOCO_GL", "egl")
+
+
 def _mujoco_half_cheetah(render_mode: str | None) -> HalfCheetahEnv:
     if importlib.util.find_spec("mujoco") is None:
         raise error.DependencyNotInstalled(
-            "the HalfCheetah tasks need MuJoCo: pip install 'nmn-bench[mujoco]'"
+            'the HalfCheetah tasks need MuJoCo: from a clone, pip install -e ".[mujoco]"'
         )
+    if render_mode is not None:
+        headless_gl_backend()
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
     return HalfCheetahEnv(ctrl_cost_weight=CONTROL_COST_WEIGHT, render_mode=render_mode)
@@ -73,9 +86,7 @@ class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 20}
 
     def __init__(self, render_mode: str | None = None) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
         self.cheetah = _mujoco_half_cheetah(render_mode)
         self.observation_space = self.cheetah.observation_space
         self.action_space = self.cheetah.action_space
@@ -134,7 +145,7 @@ _ENV_DOC = """{summary}
     {description} The task is episodic: a trial lasts 200 steps, and the registered id plays
     ``trials_per_task`` trials (default 2) on one task as one meta-episode, marking the first
     step of each trial with ``trial_start``. Runs Gymnasium's MuJoCo ``HalfCheetah-v5``
-    (``pip install nmn-bench[mujoco]``); ``gymnasium.make_vec`` vectorises it with
+    (``pip install -e ".[mujoco]"`` from a clone); ``gymnasium.make_vec`` vectorises it with
     ``SyncVectorEnv``.
 
     ## Action Space

@@ -1,0 +1,21 @@
+"""``make demo``'s job, its output piped to a file as in a CI log."""
+
+import subprocess
+import sys
+
+
+def test_piped_demo_prints_one_line_per_finished_stage(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "nmn_bench.demo", "--n-tasks", "4", "--reps", "50",
+         "--envs", "NMN-Bandit-v0", "NMN-Harlow-v0", "--board-env", "NMN-Harlow-v0",
+         "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "\r" not in output  # no progress-bar redraws
+    stages = [line for line in output.splitlines() if line.startswith("done: ")]
+    assert [stage.split()[1] for stage in stages] == ["NMN-Bandit-v0:", "NMN-Harlow-v0:", "3"]
+    assert "reference rows of NMN-Harlow-v0 stored" in stages[-1]
+    assert (tmp_path / "NMN-Bandit-v0" / "report.md").is_file()
+    assert (tmp_path / "site" / "index.html").is_file()
