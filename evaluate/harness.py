@@ -7,6 +7,13 @@ set, with the same seeds, in batch through the native vector env. The result
 curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
 ``(agent - random) / (bayes - random)``, the regret ``bayes - agent`` and the probability of
 improvement over each baseline.
+
+With ``num_agents=N > 1`` every agent plays each task in a team of ``N`` copies of itself who
+see each other (:mod:`nmn_envs.multiagent`); returns are the team's mean per agent. The result
+adds the team bound and the social gain bound (:mod:`evaluate.team_bounds`), the team reference
+agent where one exists, and for every agent its score normalised against the team bound and its
+measured social gain: the mean over tasks of its per-agent team return minus the return of the
+``alone`` agent (by default the single-agent ``bayes`` reference) playing the same task by itself.
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ from evaluate.stats import (
     mean_interval,
 )
 from evaluate.task_sets import SET_SIZE, check_env_id, evaluation_kwargs, task_set
+from evaluate.team_bounds import team_bounds
+from evaluate.team_references import TEAM_REFERENCES
+from nmn_envs.multiagent.team import check_multiagent_id, check_positive
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -135,6 +145,8 @@ def evaluate(
     seed: int = 0,
     progress: bool = False,
     sample_actions: bool = False,
+    num_agents: int = 1,
+    alone: Any = "bayes",
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
@@ -156,6 +168,9 @@ def evaluate(
         progress: show progress bars.
         sample_actions: model agents sample their actions (seeded) instead of playing the
             mean action; recorded in each agent's description.
+        num_agents: agents per task, who see each other (every agent then plays in teams).
+        alone: with ``num_agents > 1``, the single agent (same forms as ``agent``) that each
+            social gain is measured against.
 
     Raises:
         gymnasium.error.NameNotFound: for an unknown environment id.
@@ -163,6 +178,9 @@ def evaluate(
             agent that returns actions of the wrong shape or NaN.
     """
     check_env_id(env_id)
+    num_agents = check_positive("num_agents", num_agents)
+    if num_agents > 1:
+        check_multiagent_id(env_id)
     env_kwargs = evaluation_kwargs(env_id, env_kwargs)
     if env_kwargs.get("feedback", True) is not True:
         raise ValueError(
@@ -178,8 +196,10 @@ def evaluate(
     ]
     _make_names_unique([policy, *baseline_policies])
 
-    def run(player: Policy) -> Rollout:
-        return play(player, env_id, tasks, seeds, env_kwargs, batch_size, progress)
+    def run(player: Policy, agents: int = num_agents) -> Rollout:
+        return play(
+            player, env_id, tasks, seeds, env_kwargs, batch_size, progress, num_agents=agents
+        )
 
     reference_names = [name for name in REFERENCE_NAMES if name in {*references, "random", "bayes"}]
     rollouts: dict[str, Rollout] = {}
@@ -189,6 +209,12 @@ def evaluate(
         except ValueError:  # the environment has no such reference agent
             continue
         rollouts[name] = run(player)
+    team_reference = TEAM_REFERENCES.get(env_id) if num_agents > 1 else None
+    if team_reference is not None:
+        try:
+            rollouts["team_bayes"] = run(team_reference())
+        except ValueError:  # a variant the team agent does not play
+            pass
     reused = (
         isinstance(agent, str) and agent in rollouts and not Path(agent).exists() and not agent_name
     )
@@ -204,11 +230,20 @@ def evaluate(
         for name in missing_bounds(found)
         if name in rollouts
     ]
+    alone_policy = None
+    if num_agents > 1:
+        found += team_bounds(env_id, num_agents, **env_kwargs)
+        alone_policy = resolve_agent(alone, env_id, env_kwargs, sample_actions=sample_actions)
+        alone_returns = run(alone_policy, 1).returns
+        team_bound = next((bound.value for bound in found if bound.name == "team_bayes"), None)
     normaliser = _normaliser(found, rollouts)
     baseline_returns = {name: rollout.returns for name, rollout in baseline_rollouts.items()}
 
     def scored(name: str, role: AgentRole, rollout: Rollout, description: str) -> AgentScore:
-        return score(name, role, rollout, normaliser, baseline_returns, description, reps, seed)
+        result = score(name, role, rollout, normaliser, baseline_returns, description, reps, seed)
+        if alone_policy is None:
+            return result
+        return team_score(result, normaliser["random"], team_bound, alone_returns, reps, seed)
 
     return EvaluationResult(
         package_version=package_version(),
@@ -224,15 +259,44 @@ def evaluate(
             for player in baseline_policies
         ],
         references=[
-            scored(name, "reference", rollout, reference(name, env_id, **env_kwargs).description)
+            scored(name, "reference", rollout, _reference_description(name, env_id, env_kwargs))
             for name, rollout in rollouts.items()
-            if (name in references or name == "random") and not (reused and name == agent)
+            if (name in references or name in ("random", "team_bayes")) and not (reused and name == agent)
         ],
         bounds=found,
         normaliser=normaliser,
         bootstrap_reps=reps,
         bootstrap_seed=seed,
+        num_agents=num_agents,
+        alone=None if alone_policy is None else alone_policy.name,
     )
+
+
+def team_score(
+    entry: AgentScore,
+    random: float,
+    team_bound: float | None,
+    alone_returns: np.ndarray,
+    reps: int = DEFAULT_REPS,
+    seed: int = 0,
+) -> AgentScore:
+    """``entry`` (per-agent team returns) with its team-normalised score and measured social gain.
+
+    The social gain is the mean over tasks of ``returns - alone_returns`` (the same tasks), with
+    its 95% bootstrap interval; the team-normalised score is ``(mean - random) / (team - random)``.
+    """
+    normalised = None
+    if team_bound is not None and team_bound > random:
+        gap = team_bound - random
+        normalised = _affine(entry.mean, 1.0 / gap, -random / gap)
+    gain = mean_interval(np.asarray(entry.returns) - alone_returns, reps, seed)
+    return entry.model_copy(update={"team_normalised_score": normalised, "social_gain": gain})
+
+
+def _reference_description(name: str, env_id: str, env_kwargs: dict[str, Any]) -> str:
+    if name == "team_bayes":
+        return TEAM_REFERENCES[env_id].description
+    return reference(name, env_id, **env_kwargs).description
 
 
 def _make_names_unique(policies: list[Policy]) -> None:
