@@ -8,6 +8,8 @@ from evaluate.cli import main
 from evaluate.harness import evaluate
 from evaluate.schema import EvaluationResult
 from evaluate.team_references import MovingTargetTeam
+from leaderboard.submission import AgentCard, Submission, SubmissionError
+from leaderboard.validation import validate
 
 KWARGS = {"max_episode_steps": 20}
 
@@ -28,6 +30,8 @@ def test_team_agents_show_the_social_gain_over_the_best_lone_agent():
     names = {entry.name for entry in result.references}
     assert names == {"random", "team_bayes"}
     assert EvaluationResult.model_validate_json(result.model_dump_json()) == result
+    with pytest.raises(SubmissionError, match="single agents only"):
+        validate(Submission(card=AgentCard(name="team"), result=result))
 
 
 def test_a_lone_agent_in_a_team_gains_nothing():
