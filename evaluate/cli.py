@@ -4,6 +4,7 @@ Example::
 
     nmn-eval NMN-Bench1-v0 --agent bayes --out out/b
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
+    nmn-eval NMN-Bench1-v0 --agents 2 --agent team.zip --alone single.zip --out out/team
 
 ``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes) or a
 path to a saved RecurrentPPO/PPO zip. A model trained on VecNormalize observation statistics
@@ -90,6 +91,17 @@ def parser() -> argparse.ArgumentParser:
         default=0,
         help="torch seed of sampled actions (default: 0); stored in the result",
     )
+    arguments.add_argument(
+        "--agents",
+        type=int,
+        default=1,
+        help="agents per task who see each other: every agent plays in teams (default: 1)",
+    )
+    arguments.add_argument(
+        "--alone",
+        default="bayes",
+        help="with --agents: the single agent the social gain is measured against (default: bayes)",
+    )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
 
@@ -117,12 +129,14 @@ def main(argv: list[str] | None = None) -> None:
             sample_actions=args.sample_actions,
             action_seed=args.action_seed,
             vec_normalize=vec_normalize_choice(args),
+            num_agents=args.agents,
+            alone=args.alone,
         )
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
     out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
     table = write_report(result, out)
-    extra = write_analyses(
+    extra = "" if args.agents > 1 else write_analyses(
         resolve_agent(
             args.agent,
             args.env_id,

@@ -7,6 +7,13 @@ set, with the same seeds, in batch through the native vector env. The result
 curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
 ``(agent - random) / (bayes - random)``, the regret ``bayes - agent`` and the probability of
 improvement over each baseline.
+
+With ``num_agents=N > 1`` every agent plays each task in a team of ``N`` copies of itself who
+see each other (:mod:`nmn_envs.multiagent`); returns are the team's mean per agent. The result
+adds the team bound and the social gain bound (:mod:`evaluate.team_bounds`), the team reference
+agent where one exists, and for every agent its score normalised against the team bound and its
+measured social gain: the mean over tasks of its per-agent team return minus the return of the
+``alone`` agent (by default the single-agent ``bayes`` reference) playing the same task by itself.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ from evaluate.stats import (
     mean_interval,
 )
 from evaluate.task_sets import SET_SIZE, check_env_id, evaluation_kwargs, task_set
+from evaluate.team_bounds import team_bounds
+from evaluate.team_references import TEAM_REFERENCES
+from nmn_envs.multiagent.team import check_multiagent_id, check_positive
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -159,6 +169,8 @@ def evaluate(
     sample_actions: bool = False,
     action_seed: int = 0,
     vec_normalize: VecNormalizeChoice = None,
+    num_agents: int = 1,
+    alone: Any = "bayes",
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
@@ -185,6 +197,9 @@ def evaluate(
         vec_normalize: the agent's VecNormalize statistics file (a pickle: loading it is the
             caller's choice), ``False`` for raw observations, or ``None`` to refuse when
             statistics lie beside the agent's model file (:mod:`evaluate.observation_statistics`).
+        num_agents: agents per task, who see each other (every agent then plays in teams).
+        alone: with ``num_agents > 1``, the single agent (same forms as ``agent``) that each
+            social gain is measured against.
 
     Raises:
         gymnasium.error.NameNotFound: for an unknown environment id.
@@ -192,6 +207,9 @@ def evaluate(
             agent that returns actions of the wrong shape or NaN.
     """
     check_env_id(env_id)
+    num_agents = check_positive("num_agents", num_agents)
+    if num_agents > 1:
+        check_multiagent_id(env_id)
     env_kwargs = evaluation_kwargs(env_id, env_kwargs)
     if env_kwargs.get("feedback", True) is not True:
         raise ValueError(
@@ -213,8 +231,10 @@ def evaluate(
     _make_names_unique([policy, *baseline_policies])
     _check_models(env_id, env_kwargs, [policy, *baseline_policies])
 
-    def run(player: Policy) -> Rollout:
-        return play(player, env_id, tasks, seeds, env_kwargs, batch_size, progress)
+    def run(player: Policy, agents: int = num_agents) -> Rollout:
+        return play(
+            player, env_id, tasks, seeds, env_kwargs, batch_size, progress, num_agents=agents
+        )
 
     reference_names = [name for name in REFERENCE_NAMES if name in {*references, "random", "bayes"}]
     rollouts: dict[str, Rollout] = {}
@@ -224,6 +244,12 @@ def evaluate(
         except ValueError:  # the environment has no such reference agent
             continue
         rollouts[name] = run(player)
+    team_reference = TEAM_REFERENCES.get(env_id) if num_agents > 1 else None
+    if team_reference is not None:
+        try:
+            rollouts["team_bayes"] = run(team_reference())
+        except ValueError:  # a variant the team agent does not play
+            pass
     reused = (
         isinstance(agent, str) and agent in rollouts and not Path(agent).exists() and not agent_name
     )
@@ -239,14 +265,25 @@ def evaluate(
         for name in missing_bounds(found)
         if name in rollouts
     ]
+    alone_policy = None
+    if num_agents > 1:
+        found += team_bounds(env_id, num_agents, **env_kwargs)
+        alone_policy = resolve_agent(
+            alone, env_id, env_kwargs, sample_actions=sample_actions, action_seed=action_seed
+        )
+        alone_returns = run(alone_policy, 1).returns
+        team_bound = next((bound.value for bound in found if bound.name == "team_bayes"), None)
     normaliser = _normaliser(found, rollouts)
     baseline_returns = {name: rollout.returns for name, rollout in baseline_rollouts.items()}
 
     def scored(player: Policy, role: AgentRole, rollout: Rollout) -> AgentScore:
-        return score(
+        result = score(
             player.name, role, rollout, normaliser, baseline_returns, player.description, reps,
             seed, player.actions,
         )
+        if alone_policy is None:
+            return result
+        return team_score(result, normaliser["random"], team_bound, alone_returns, reps, seed)
 
     return EvaluationResult(
         package_version=package_version(),
@@ -262,14 +299,16 @@ def evaluate(
             for player in baseline_policies
         ],
         references=[
-            scored(reference(name, env_id, **env_kwargs), "reference", rollout)
+            scored(_reference_player(name, env_id, env_kwargs), "reference", rollout)
             for name, rollout in rollouts.items()
-            if (name in references or name == "random") and not (reused and name == agent)
+            if (name in references or name in ("random", "team_bayes")) and not (reused and name == agent)
         ],
         bounds=found,
         normaliser=normaliser,
         bootstrap_reps=reps,
         bootstrap_seed=seed,
+        num_agents=num_agents,
+        alone=None if alone_policy is None else alone_policy.name,
     )
 
 
@@ -283,6 +322,34 @@ def _check_models(env_id: str, env_kwargs: dict[str, Any], policies: list[Policy
                 model.check(env.single_observation_space)
         finally:
             env.close()
+
+
+def team_score(
+    entry: AgentScore,
+    random: float,
+    team_bound: float | None,
+    alone_returns: np.ndarray,
+    reps: int = DEFAULT_REPS,
+    seed: int = 0,
+) -> AgentScore:
+    """``entry`` (per-agent team returns) with its team-normalised score and measured social gain.
+
+    The social gain is the mean over tasks of ``returns - alone_returns`` (the same tasks), with
+    its 95% bootstrap interval; the team-normalised score is ``(mean - random) / (team - random)``.
+    """
+    normalised = None
+    if team_bound is not None and team_bound > random:
+        gap = team_bound - random
+        normalised = _affine(entry.mean, 1.0 / gap, -random / gap)
+    gain = mean_interval(np.asarray(entry.returns) - alone_returns, reps, seed)
+    return entry.model_copy(update={"team_normalised_score": normalised, "social_gain": gain})
+
+
+def _reference_player(name: str, env_id: str, env_kwargs: dict[str, Any]) -> Policy:
+    """The reference agent ``name`` (``team_bayes``: the team's) as the harness scores it."""
+    if name == "team_bayes":
+        return TEAM_REFERENCES[env_id]()
+    return reference(name, env_id, **env_kwargs)
 
 
 def _make_names_unique(policies: list[Policy]) -> None:

@@ -59,6 +59,23 @@ def markdown(result: EvaluationResult) -> str:
             *(_interval(entry.probability_of_improvement.get(name), 3) for name in baselines),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if result.num_agents > 1:
+        lines += [
+            "",
+            (
+                f"Teams of {result.num_agents} agents who see each other: every return is a team's"
+                f" mean per agent. Social gain: per-agent return minus {result.alone} alone on the"
+                " same task."
+            ),
+            "",
+            "| agent | normalised to the team bound | social gain |",
+            "|---|---|---|",
+            *(
+                f"| {entry.name} | {_interval(entry.team_normalised_score, 3)}"
+                f" | {_interval(entry.social_gain, 2)} |"
+                for entry in _scores(result)
+            ),
+        ]
     lines += [
         "",
         "| bound | kind | value | Monte Carlo mean of that agent here | difference / s.e. |",

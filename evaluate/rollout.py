@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evaluate.agents import Policy
+from nmn_envs.multiagent.team import make_team_vector_env
 from nmn_envs.tasks import Task
 
 DEFAULT_BATCH_SIZE = 256
@@ -108,8 +109,13 @@ def play(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
     record: bool = False,
+    num_agents: int = 1,
 ) -> Rollout:
     """Play one meta-episode of ``policy`` on each task (task ``i`` reset with ``seeds[i]``).
+
+    With ``num_agents > 1`` each task is played by a team of agents who see each other
+    (:mod:`nmn_envs.multiagent`), all of them ``policy``; agent ``j`` of task ``i`` is reset
+    with seed ``seeds[i] * num_agents + j``, and the rewards are the team's mean per agent.
 
     Args:
         policy: the batched agent.
@@ -119,24 +125,31 @@ def play(
         env_kwargs: kwargs of the environment (for example ``max_episode_steps``).
         batch_size: sub-environments played at once.
         progress: show a progress bar.
-        record: keep every base observation and action (for analyses).
+        record: keep every base observation and action (for analyses; one agent only).
+        num_agents: agents per task.
 
     Raises:
         ValueError: if the agent returns actions of the wrong shape, NaN or infinite values.
     """
     env_kwargs = dict(env_kwargs or {})
+    if num_agents > 1 and record:
+        raise ValueError("record=True plays one agent per task")
     blocks: list[Rollout] = []
     for start in range(0, len(tasks), batch_size):
         stop = min(start + batch_size, len(tasks))
-        env = make_vector_env(env_id, stop - start, env_kwargs)
+        block_seeds = [int(seed) for seed in seeds[start:stop]]
+        if num_agents == 1:
+            env = make_vector_env(env_id, stop - start, env_kwargs)
+        else:
+            env = make_team_vector_env(env_id, stop - start, num_agents, **env_kwargs)
+            block_seeds = [seed * num_agents + j for seed in block_seeds for j in range(num_agents)]
         try:
-            blocks.append(
-                _play_batch(
-                    policy, env, list(tasks[start:stop]), list(seeds[start:stop]), progress, record
-                )
+            block = _play_batch(
+                policy, env, list(tasks[start:stop]), block_seeds, progress, record
             )
         finally:
             env.close()
+        blocks.append(block if num_agents == 1 else _team_means(block, num_agents))
 
     def joined(name: str) -> np.ndarray | None:
         arrays = [getattr(block, name) for block in blocks]
@@ -148,6 +161,17 @@ def play(
     return Rollout(
         *(joined(name) for name in ("step_rewards", "trial_rewards", "observations", "actions"))
     )
+
+
+def _team_means(rollout: Rollout, num_agents: int) -> Rollout:
+    """The rewards of each team's consecutive rows averaged: the team's reward per agent."""
+
+    def per_agent(rewards: np.ndarray | None) -> np.ndarray | None:
+        if rewards is None:
+            return None
+        return rewards.reshape(-1, num_agents, rewards.shape[1]).mean(axis=1)
+
+    return Rollout(per_agent(rollout.step_rewards), per_agent(rollout.trial_rewards))
 
 
 def _pad(block: np.ndarray, width: int) -> np.ndarray:

@@ -121,6 +121,16 @@ class AgentScore(_Frozen):
     normalised_score: Interval | None = None
     regret: Interval | None = None
     probability_of_improvement: dict[str, Interval] = Field(default_factory=dict)
+    team_normalised_score: Interval | None = Field(
+        None, description="teams only: (agent - random) / (team_bayes - random), per agent"
+    )
+    social_gain: Interval | None = Field(
+        None,
+        description=(
+            "teams only: mean over tasks of the per-agent team return minus the return of the"
+            " result's `alone` agent playing the same task by itself"
+        ),
+    )
 
 
 class EvaluationResult(_Frozen):
@@ -146,6 +156,17 @@ class EvaluationResult(_Frozen):
     bootstrap_reps: int = Field(gt=0)
     bootstrap_seed: int = Field(
         default=0, ge=0, description="seed of every bootstrap, so that the intervals reproduce"
+    )
+    num_agents: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "agents per task who see each other (nmn_envs.multiagent); with more than one, every"
+            " return is a team's mean per agent"
+        ),
+    )
+    alone: str | None = Field(
+        default=None, description="teams only: the single agent each social gain is measured against"
     )
 
     @model_validator(mode="after")

@@ -4,7 +4,8 @@ A submission is refused, with a :class:`~leaderboard.submission.SubmissionError`
 field and the reason, unless:
 
 - its environment id is registered and its kwargs are the registered configuration (the board
-  ranks one configuration per id; other kwargs would change what is scored);
+  ranks one configuration per id; other kwargs would change what is scored), played by one
+  agent per task (team results, ``num_agents > 1``, are scored against other bounds);
 - its task set is the current published set of that environment (version, generator seed,
   hash, size), played in full, and its tasks and seeds are exactly that set's;
 - every agent score in it (agent, baselines, references) has finite returns and curves, a
@@ -88,6 +89,11 @@ def _check_environment(result: EvaluationResult) -> None:
         check_env_id(result.env_id)
     except gym.error.Error as error:
         raise SubmissionError("result.env_id", str(error)) from None
+    if result.num_agents != 1:
+        raise SubmissionError(
+            "result.num_agents",
+            f"{result.num_agents} agents per task: the board ranks single agents only",
+        )
     registered_steps = gym.spec(result.env_id).max_episode_steps
     if result.max_episode_steps != registered_steps:
         raise SubmissionError(

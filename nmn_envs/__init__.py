@@ -19,6 +19,8 @@ NMN-HalfCheetahVel  MuJoCo HalfCheetah, run at a target velocity            400
 
 :data:`ENV_IDS` maps every id to its meta-episode length (the registered ``max_episode_steps``).
 The two HalfCheetah ids (``-v0``) need the ``mujoco`` extra and have no native vector env.
+:mod:`nmn_envs.multiagent` offers every id with a native vector env to several agents at once
+(PettingZoo), all facing one hidden task and seeing each other.
 """
 
 from gymnasium import Env

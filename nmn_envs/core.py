@@ -20,6 +20,10 @@ row's next observation opens a trial; the views report it as ``info["trial_start
 episodic task (one trial per episode, several episodes per meta-episode) sets ``trial_steps``,
 the length of one trial; the views end its episodes there and the feedback wrappers chain
 ``trials_per_task`` of them on one task.
+
+Teams. :meth:`TaskCore.share_tasks` groups the rows in teams that play one task together (the
+agents of :mod:`nmn_envs.multiagent`): each row keeps its own state and random stream, and the
+team's task is that of its first row, copied to the others at every reset and every step.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class TaskCore(ABC):
         self.step_index = np.zeros(self.num_envs, dtype=np.int64)
         self.trial_start = np.ones(self.num_envs, dtype=bool)
         self.all_rows = np.arange(self.num_envs)
+        self.task_leader = self.all_rows.copy()
+        self.leads = np.ones(self.num_envs, dtype=bool)
 
     # ----------------------------------------------------------------- task distribution
     @abstractmethod
@@ -100,6 +106,31 @@ class TaskCore(ABC):
         cls = self.task_class
         return cls.coerce({name: self.task_params[name][row].item() for name in cls.field_names()})
 
+    # ----------------------------------------------------------------- teams
+    def share_tasks(self, team_size: int) -> None:
+        """Group the rows in consecutive teams of ``team_size`` rows that play one task.
+
+        Row ``r`` belongs to the team of rows ``r - r % team_size`` onwards; the team's first row
+        leads it. The team's task is drawn, set and switched on the leading row and copied to
+        the team's other rows by :meth:`spread_tasks`, at every reset (before the start states
+        are drawn) and after every step. Task changes drawn on the other rows (a switch after a
+        hit, a swap of the good state) are overridden, so the team's task follows exactly the
+        process it follows for the leading row alone. Dynamics that redraw part of the task
+        before using it within a step draw on leading rows only and spread at once.
+        """
+        if not isinstance(team_size, (int, np.integer)) or team_size < 1 or self.num_envs % team_size:
+            raise ValueError(
+                f"team_size must be a positive integer dividing num_envs={self.num_envs},"
+                f" got {team_size!r}"
+            )
+        self.task_leader = self.all_rows - self.all_rows % team_size
+        self.leads = self.task_leader == self.all_rows
+
+    def spread_tasks(self) -> None:
+        """Copy every team's task from its leading row to the others (nothing without teams)."""
+        if not self.leads.all():
+            self.task_table[:] = self.task_table[self.task_leader]
+
     # ----------------------------------------------------------------- episodes
     def begin(
         self,
@@ -123,6 +154,7 @@ class TaskCore(ABC):
         drawn = rows[~np.asarray(given, dtype=bool)]
         if drawn.size:
             self.draw_tasks(drawn)
+        self.spread_tasks()
         self.step_index[rows] = 0
         self.trial_start[rows] = True
         free = np.asarray([state is None for state in states], dtype=bool)
@@ -155,6 +187,7 @@ class TaskCore(ABC):
         checked = check_actions(actions, self.action_space, self.num_envs)
         self.trial_start[active] = False
         rewards, terminated = self.advance(checked, active)
+        self.spread_tasks()
         self.step_index[active] += 1
         return np.where(active, rewards, 0.0), terminated & active
 

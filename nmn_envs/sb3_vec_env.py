@@ -22,6 +22,10 @@ Example::
 
     venv = VecMonitor(make_sb3_vec_env("NMN-Bench1-v0", num_envs=64, seed=0))
     model = RecurrentPPO("MultiInputLstmPolicy", venv).learn(10_000)
+
+:func:`make_sb3_team_vec_env` does the same for teams of agents who share a task and see each
+other (:mod:`nmn_envs.multiagent`): every agent is a row, so one policy trained on it is shared
+by all agents (parameter sharing).
 """
 
 from __future__ import annotations
@@ -170,6 +174,36 @@ def make_sb3_vec_env(
     venv = SB3VecEnv(
         gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
     )
+    if seed is not None:
+        venv.seed(seed)
+    return venv
+
+
+def make_sb3_team_vec_env(
+    env_id: str,
+    num_teams: int,
+    num_agents: int,
+    seed: int | None = None,
+    observe_others: bool = True,
+    **kwargs: Any,
+) -> SB3VecEnv:
+    """``num_teams`` teams of ``num_agents`` agents of ``env_id`` as one SB3 ``VecEnv``.
+
+    Row ``t * num_agents + i`` is agent ``i`` of team ``t``
+    (:func:`nmn_envs.multiagent.make_team_vector_env`); a policy trained on it acts for every
+    agent. A team's rows end their meta-episodes together and are reset together.
+
+    Args:
+        env_id: an id with a native core.
+        num_teams: teams played at once.
+        num_agents: agents per team.
+        seed: row ``r`` is seeded with ``seed + r``, as ``VecEnv.seed`` does.
+        observe_others: show each agent its teammates' previous step.
+        kwargs: the id's kwargs (``max_episode_steps``, task arguments).
+    """
+    from nmn_envs.multiagent.team import make_team_vector_env
+
+    venv = SB3VecEnv(make_team_vector_env(env_id, num_teams, num_agents, observe_others, **kwargs))
     if seed is not None:
         venv.seed(seed)
     return venv

@@ -38,7 +38,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from tqdm import TqdmExperimentalWarning
 
 import nmn_envs
-from nmn_envs.sb3_vec_env import make_sb3_vec_env
+from nmn_envs.sb3_vec_env import make_sb3_team_vec_env, make_sb3_vec_env
 from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
@@ -71,17 +71,21 @@ def check_env_id(env_id: str) -> None:
         raise ValueError(f"unknown environment id {env_id!r}; the suite registers {suite}")
 
 
-def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams) -> VecEnv:
+def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams, agents: int = 1) -> VecEnv:
     """``n_envs`` copies of ``env_id`` (sub-env ``i`` seeded ``seed + i``) as a monitored SB3 VecEnv.
 
     Tasks with a batched core step in the native vector env (many times faster than SB3's
     ``DummyVecEnv``, with the same semantics); other ids go through ``make_vec_env``. With
     ``normalize_reward`` the training reward is scaled by ``VecNormalize`` (observations stay raw,
-    so a saved model acts without it).
+    so a saved model acts without it). With ``agents > 1`` the ``n_envs`` sub-envs become teams
+    of ``agents`` agents who share a task and see each other, one row each (parameter sharing).
     """
     n_envs, env_kwargs = hyperparams.n_envs, hyperparams.env_kwargs
-    if env_id in nmn_envs.BENCHMARKS or env_id in nmn_envs.CLASSIC_TASKS:
-        env: VecEnv = VecMonitor(make_sb3_vec_env(env_id, n_envs, seed=seed, **env_kwargs))
+    if agents > 1:
+        team = make_sb3_team_vec_env(env_id, n_envs, agents, seed=seed, **env_kwargs)
+        env: VecEnv = VecMonitor(team)
+    elif env_id in nmn_envs.BENCHMARKS or env_id in nmn_envs.CLASSIC_TASKS:
+        env = VecMonitor(make_sb3_vec_env(env_id, n_envs, seed=seed, **env_kwargs))
     else:
         env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
     if hyperparams.normalize_reward:
@@ -90,11 +94,11 @@ def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams) -> VecEn
 
 
 def build_model(
-    env_id: str, policy: str, seed: int, hyperparams: Hyperparams, device: str = "cpu"
+    env_id: str, policy: str, seed: int, hyperparams: Hyperparams, device: str = "cpu", agents: int = 1
 ) -> RecurrentPPO:
     """A fresh RecurrentPPO model of ``policy`` on ``env_id`` with ``hyperparams``."""
     check_env_id(env_id)
-    env = make_training_env(env_id, seed, hyperparams)
+    env = make_training_env(env_id, seed, hyperparams, agents)
     return RecurrentPPO(
         policy_class(policy, env.observation_space),
         env,
@@ -149,7 +153,9 @@ def learn(model: RecurrentPPO, run_dir: Path, config: dict[str, Any], checkpoint
         name_prefix=CHECKPOINT_PREFIX,
         save_vecnormalize=True,
     )
-    validation = ValidationCallback(config["env_id"], run_dir, config["eval_freq"], config["validation_tasks"])
+    validation = ValidationCallback(
+        config["env_id"], run_dir, config["eval_freq"], config["validation_tasks"], config.get("agents", 1)
+    )
     model.learn(
         total_timesteps=config["timesteps"] - start,
         callback=[checkpoints, validation],
@@ -172,11 +178,14 @@ def train(
     validation_tasks: int = 100,
     progress_bar: bool = True,
     device: str = "cpu",
+    agents: int = 1,
 ) -> RecurrentPPO:
     """Train ``policy`` on ``env_id`` for ``timesteps`` environment steps into the folder ``out``.
 
     ``timesteps`` defaults to the hyperparameter file's ``n_timesteps``; ``eval_freq`` (steps
-    between validations) to :func:`default_eval_freq`.
+    between validations) to :func:`default_eval_freq`. ``agents > 1`` trains one policy shared
+    by the agents of teams who face one task and see each other (:mod:`nmn_envs.multiagent`);
+    ``timesteps`` counts the steps of every agent.
     """
     policy_class(policy, spaces.Box(0, 1))  # reject unknown policy names before any work
     run_dir = Path(out)
@@ -185,10 +194,11 @@ def train(
     hyperparams = load_hyperparams(env_id, hyperparams_file)
     timesteps = hyperparams.n_timesteps if timesteps is None else timesteps
     eval_freq = default_eval_freq(hyperparams) if eval_freq is None else eval_freq
-    for name, value in (("timesteps", timesteps), ("eval_freq", eval_freq), ("validation_tasks", validation_tasks)):
+    checked = (("timesteps", timesteps), ("eval_freq", eval_freq), ("validation_tasks", validation_tasks), ("agents", agents))
+    for name, value in checked:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    model = build_model(env_id, policy, seed, hyperparams, device)
+    model = build_model(env_id, policy, seed, hyperparams, device, agents)
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {
         "env_id": env_id,
@@ -197,8 +207,10 @@ def train(
         "timesteps": timesteps,
         "eval_freq": eval_freq,
         "validation_tasks": validation_tasks,
-        "hyperparams": hyperparams.model_dump(),
     }
+    if agents > 1:
+        config["agents"] = agents
+    config["hyperparams"] = hyperparams.model_dump()
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
     learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
@@ -228,11 +240,13 @@ def resume(
     hyperparams = Hyperparams.model_validate(config["hyperparams"])
     latest = latest_checkpoint(run_dir)
     if latest is None:
-        model = build_model(config["env_id"], config["policy"], config["seed"], hyperparams, device)
+        model = build_model(
+            config["env_id"], config["policy"], config["seed"], hyperparams, device, config.get("agents", 1)
+        )
     else:
         steps, checkpoint = latest
         # Fresh task draws after the restart: the sub-envs are seeded past the steps done.
-        env = make_training_env(config["env_id"], config["seed"] + steps, hyperparams)
+        env = make_training_env(config["env_id"], config["seed"] + steps, hyperparams, config.get("agents", 1))
         statistics = checkpoint.with_name(f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl")
         if isinstance(env, VecNormalize) and statistics.is_file():
             env = VecNormalize.load(str(statistics), env.venv)
@@ -268,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch CPU threads (default: 1, the fastest for these small recurrent networks)",
     )
     parser.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--agents", type=int, default=1,
+        help="agents per task who see each other (nmn_envs.multiagent), one shared policy (default: 1)",
+    )
     return parser
 
 
@@ -295,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(
                 args.env_id, args.policy, args.seed, args.timesteps, args.out,
                 hyperparams_file=args.hyperparams, eval_freq=args.eval_freq,
-                validation_tasks=args.validation_tasks, **options,
+                validation_tasks=args.validation_tasks, agents=args.agents, **options,
             )
             out = args.out
     except RunComplete as complete:

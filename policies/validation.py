@@ -42,11 +42,14 @@ class ValidationCallback(BaseCallback):
         run_dir: the run folder (``validation.csv`` and ``best_model.zip`` go there).
         eval_freq: environment steps between validations.
         n_tasks: validation tasks played each time.
+        num_agents: agents per task, for a policy trained in teams (each agent's return counts).
 
     A resumed run continues the file: the best score and the minutes carry over.
     """
 
-    def __init__(self, env_id: str, run_dir: str | Path, eval_freq: int, n_tasks: int = 100) -> None:
+    def __init__(
+        self, env_id: str, run_dir: str | Path, eval_freq: int, n_tasks: int = 100, num_agents: int = 1
+    ) -> None:
         super().__init__()
         if eval_freq < 1 or n_tasks < 1:
             raise ValueError(f"eval_freq and n_tasks must be positive, got {eval_freq} and {n_tasks}")
@@ -54,6 +57,7 @@ class ValidationCallback(BaseCallback):
         self.run_dir = Path(run_dir)
         self.eval_freq = eval_freq
         self.n_tasks = n_tasks
+        self.num_agents = num_agents
         earlier = read_curve(self.run_dir)
         self.best = max((row["normalised_score"] for row in earlier), default=-np.inf)
         self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
@@ -87,7 +91,8 @@ class ValidationCallback(BaseCallback):
         from evaluate.rollout import play
 
         policy = as_policy(self.model, "validation", deterministic=True)
-        mean_return = float(play(policy, self.env_id, self.tasks, self.seeds).returns.mean())
+        rollout = play(policy, self.env_id, self.tasks, self.seeds, num_agents=self.num_agents)
+        mean_return = float(rollout.returns.mean())
         score = (mean_return - self.random) / (self.bayes - self.random)
         minutes = self.minutes_before + (time.perf_counter() - self.started) / 60.0
         cpu_minutes = self.cpu_minutes_before + (time.process_time() - self.cpu_started) / 60.0

@@ -1,10 +1,13 @@
 """Shared test fixtures."""
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import nmn_envs
+from policies.config import Hyperparams, dump_hyperparams, load_hyperparams
 
 BENCH_IDS = list(nmn_envs.BENCHMARKS)
 NUMPY_IDS = BENCH_IDS + list(nmn_envs.CLASSIC_TASKS)
@@ -22,3 +25,26 @@ def random_actions(space, count: int, seed: int) -> np.ndarray:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+TINY = {
+    "n_envs": 2,
+    "n_timesteps": 96,
+    "normalize_reward": True,
+    "env_kwargs": {"max_episode_steps": 30},
+    "gamma": 0.998,
+    "gae_lambda": 0.98,
+    "learning_rate": 0.001,
+    "n_steps": 16,
+    "batch_size": 32,
+    "n_epochs": 1,
+}
+
+
+@pytest.fixture
+def tiny_hyperparams(tmp_path: Path) -> Path:
+    """The Bench1 policy sizes with a tiny rollout, so that a run takes a second or two."""
+    hyperparams = Hyperparams(**TINY, policy_kwargs=load_hyperparams("NMN-Bench1-v0").policy_kwargs)
+    path = tmp_path / "tiny.yml"
+    path.write_text(dump_hyperparams(hyperparams, "NMN-Bench1-v0"))
+    return path

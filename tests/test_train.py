@@ -11,35 +11,12 @@ import torch as th
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
-from policies.config import HYPERPARAMS_DIR, Hyperparams, dump_hyperparams, literal_mapping, load_hyperparams
+from policies.config import HYPERPARAMS_DIR, literal_mapping, load_hyperparams
 from policies.train import latest_checkpoint, main, resume, train
 from policies.validation import BEST_MODEL_FILE, read_curve
 
 # One intra-op thread, as nmn-train uses: the networks are tiny.
 th.set_num_threads(1)
-
-TINY = {
-    "n_envs": 2,
-    "n_timesteps": 96,
-    "normalize_reward": True,
-    "env_kwargs": {"max_episode_steps": 30},
-    "gamma": 0.998,
-    "gae_lambda": 0.98,
-    "learning_rate": 0.001,
-    "n_steps": 16,
-    "batch_size": 32,
-    "n_epochs": 1,
-}
-
-
-@pytest.fixture
-def tiny_hyperparams(tmp_path: Path) -> Path:
-    """The Bench1 policy sizes with a tiny rollout, so that a run takes a second or two."""
-    hyperparams = Hyperparams(**TINY, policy_kwargs=load_hyperparams("NMN-Bench1-v0").policy_kwargs)
-    path = tmp_path / "tiny.yml"
-    path.write_text(dump_hyperparams(hyperparams, "NMN-Bench1-v0"))
-    return path
-
 
 def test_every_hyperparameter_file_is_valid() -> None:
     files = sorted(HYPERPARAMS_DIR.glob("*.yml"))

@@ -81,11 +81,12 @@ class WindNavigationCore(TaskCore):
         ):
             if not steps.size:
                 continue
-            rows = np.flatnonzero(active & np.isin(self.step_index, steps))
+            rows = np.flatnonzero(active & self.leads & np.isin(self.step_index, steps))
             if rows.size:
                 drawn = self.tasks_from_uniforms(self.streams.uniform(rows, self.task_uniform_count))
                 for name in fields:
                     self.task_params[name][rows] = drawn[name]
+                self.spread_tasks()  # a team plays the switched task within this very step
 
     def advance(self, actions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._switch(active)
