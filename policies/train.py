@@ -14,6 +14,7 @@ reward-scaling statistics where ``normalize_reward`` is set) and, at the end, ``
 from __future__ import annotations
 
 import argparse
+import pydoc
 import re
 import sys
 import warnings
@@ -46,7 +47,9 @@ LOG_FORMATS = ["csv", "tensorboard"]
 
 
 def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
-    """The RecurrentPPO policy for ``policy`` (``nmn``, ``rnn`` or ``lstm``)."""
+    """The RecurrentPPO policy for ``policy`` (``nmn``, ``rnn``, ``lstm`` or ``package.module.Class``)."""
+    if "." in policy and isinstance(custom := pydoc.locate(policy), type):
+        return custom
     if policy == "nmn":
         return NMNPolicy
     if policy == "rnn":
@@ -90,7 +93,7 @@ def build_model(
     return RecurrentPPO(
         policy_class(policy, env.observation_space),
         env,
-        policy_kwargs=hyperparams.policy_kwargs[policy],
+        policy_kwargs=hyperparams.policy_kwargs.get(policy, {}),
         seed=seed,
         device=device,
         **hyperparams.algorithm_kwargs(),
