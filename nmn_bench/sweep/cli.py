@@ -144,8 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.num_cpus is not None and (args.num_cpus < 1 or args.address):
             raise SweepError("--num-cpus takes a positive count, for a local Ray only (not with --address)")
         config = load_config(args.config)
-        prepare_out(config, out, args.resume)
         ray = _import_ray()
+        prepare_out(config, out, args.resume)
     except (ConfigError, SweepError) as error:
         parser.exit(2, f"nmn-sweep: error: {error}\n")
     start_ray(ray, args.address, args.num_cpus, args.working_dir)
