@@ -28,7 +28,7 @@ from typing import Any
 import torch as th
 import yaml
 
-from nmn_bench.sweep.config import ConfigError, SweepConfig, Trial, load_config
+from nmn_bench.sweep.config import ConfigError, SweepConfig, load_config
 from nmn_bench.sweep.summary import JSON_FILE, MARKDOWN_FILE, summarise, write_summary
 from nmn_bench.sweep.trial import run_trial
 
@@ -74,24 +74,28 @@ def _import_ray() -> ModuleType:
     return ray
 
 
-def prepare_out(config: SweepConfig, out: Path, resume: bool) -> None:
-    """Record the config in ``out`` (a new sweep) or check it against the recorded one (``resume``)."""
+def check_out(config: SweepConfig, out: Path, resume: bool) -> None:
+    """Refuse to start over a sweep in ``out``, or to resume one that is not there or differs."""
     saved = out / SWEEP_FILE
-    if resume:
-        if not saved.is_file():
-            raise SweepError(f"{out} holds no sweep to resume (no {SWEEP_FILE}); drop --resume to start it")
-        recorded = load_config(saved)
-        if recorded != config:
-            changed = [name for name in SweepConfig.model_fields if getattr(recorded, name) != getattr(config, name)]
-            raise SweepError(
-                f"the config differs from the sweep in {out} in {changed}; resume it with the same "
-                "config, or start the new one with another --out"
-            )
+    if not resume:
+        if saved.exists():
+            raise SweepError(f"{out} already holds a sweep; continue it with --resume or choose another --out")
         return
-    if saved.exists():
-        raise SweepError(f"{out} already holds a sweep; continue it with --resume or choose another --out")
+    if not saved.is_file():
+        raise SweepError(f"{out} holds no sweep to resume (no {SWEEP_FILE}); drop --resume to start it")
+    recorded = load_config(saved)
+    if recorded != config:
+        changed = [name for name in SweepConfig.model_fields if getattr(recorded, name) != getattr(config, name)]
+        raise SweepError(
+            f"the config differs from the sweep in {out} in {changed}; resume it with the same "
+            "config, or start the new one with another --out"
+        )
+
+
+def record_config(config: SweepConfig, out: Path) -> None:
+    """Write the config as run into ``out``, where ``--resume`` checks it."""
     out.mkdir(parents=True, exist_ok=True)
-    saved.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    (out / SWEEP_FILE).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
 def sweep_trial(params: dict[str, Any], config: SweepConfig, out: str) -> dict[str, float]:
@@ -105,7 +109,7 @@ def trial_dirname(trial: Any) -> str:
     return trial.config["name"]
 
 
-def run_tune(ray: ModuleType, config: SweepConfig, out: Path, resume: bool) -> list[str]:
+def run_tune(config: SweepConfig, out: Path, resume: bool) -> list[str]:
     """Run (or restore and continue) the sweep's Tune experiment; return the trials that failed."""
     from ray import tune
 
@@ -133,7 +137,13 @@ def start_ray(ray: ModuleType, address: str | None, num_cpus: int | None, workin
     if address is None:
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
     else:
-        ray.init(address=address, runtime_env=runtime_env)
+        try:
+            ray.init(address=address, runtime_env=runtime_env)
+        except ConnectionError as error:
+            raise SweepError(
+                f"could not join the Ray cluster at {address}: {error}; is `ray start` running there, "
+                "and (token authentication) is RAY_AUTH_MODE=token set with the cluster's token?"
+            ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,13 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.num_cpus is not None and (args.num_cpus < 1 or args.address):
             raise SweepError("--num-cpus takes a positive count, for a local Ray only (not with --address)")
         config = load_config(args.config)
+        check_out(config, out, args.resume)
         ray = _import_ray()
-        prepare_out(config, out, args.resume)
+        start_ray(ray, args.address, args.num_cpus, args.working_dir)
     except (ConfigError, SweepError) as error:
         parser.exit(2, f"nmn-sweep: error: {error}\n")
-    start_ray(ray, args.address, args.num_cpus, args.working_dir)
+    if not args.resume:
+        record_config(config, out)
     try:
-        failed = run_tune(ray, config, out, args.resume)
+        failed = run_tune(config, out, args.resume)
     finally:
         ray.shutdown()
     summary = summarise(config, out)

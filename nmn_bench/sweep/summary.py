@@ -26,6 +26,7 @@ import pandas as pd
 from pydantic import BaseModel
 from rliable import metrics
 
+from evaluate.references import BAYES
 from evaluate.stats import (
     DEFAULT_REPS,
     improvement_interval,
@@ -176,7 +177,8 @@ def _score_kind(config: SweepConfig, env_id: str, out: Path) -> str:
         return "training return"
     results = [evaluation_result(trial.folder(out)) for trial in config.trials() if trial.env_id == env_id]
     found = [result for result in results if result is not None]
-    if found and all(result.agent.normalised_score is not None for result in found):
+    normalised = all(result.agent.normalised_score is not None for result in found)
+    if normalised and (found or env_id in BAYES):
         return "normalised score"
     return "mean return"
 
@@ -252,8 +254,9 @@ def markdown(summary: SweepSummary) -> str:
     lines = ["# Sweep summary"]
     for env in summary.envs:
         digits = 3 if env.score == "normalised score" else 1
-        lines += ["", f"## {env.env_id}", "", f"Score: {SCORE_KINDS[env.score]}."]
+        lines += ["", f"## {env.env_id}"]
         if env.agents:
+            lines += ["", f"Score: {SCORE_KINDS[env.score]}."]
             seeds = sorted({seed for agent in env.agents for seed in agent.scores})
             lines += [
                 "",
