@@ -262,10 +262,11 @@ def sweep_command(config: Path, out: Path, *extra: str) -> list[str]:
 
 
 def test_a_killed_sweep_resumes_without_redoing_finished_trials(tmp_path: Path) -> None:
-    """sweeps/quick.yml (two policies x one task x one seed) on one CPU, so the trials run one
-    after the other; killed once the second trial has a checkpoint, then resumed."""
+    """sweeps/quick.yml (two policies x one task x one seed, 4096 steps, a checkpoint every 1024)
+    on one CPU, so the trials run one after the other; killed once the second trial has a
+    checkpoint, then resumed."""
     document = yaml.safe_load((SWEEPS / "quick.yml").read_text())
-    document["timesteps"] = 8192  # time to catch the second trial between checkpoints
+    document["evaluate"] |= {"n_tasks": 250, "reps": 500}  # the full set is not the point here
     config, out = tmp_path / "sweep.yml", tmp_path / "out"
     config.write_text(yaml.safe_dump(document))
     environment = os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}
