@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import yaml
 from evaluate.harness import evaluate
 from evaluate.report import RESULT_FILE, write_report
 from leaderboard.store import Store
-from nmn_bench.sweep.cli import main
+from nmn_bench.sweep.cli import TUNE_METRICS, main, report_training
 from nmn_bench.sweep.config import ConfigError, load_config, parse_config
 from nmn_bench.sweep.summary import (
     JSON_FILE,
@@ -27,10 +28,9 @@ from nmn_bench.sweep.summary import (
     SweepSummary,
     curve_file,
     summarise,
-    training_curve,
     write_summary,
 )
-from nmn_bench.sweep.trial import EVALUATION_DIR, STATUS_FILE, read_status, run_trial
+from nmn_bench.sweep.trial import EVALUATION_DIR, STATUS_FILE, read_status, run_trial, training_curve
 
 th.set_num_threads(1)
 
@@ -210,6 +210,26 @@ def test_the_training_curve_joins_resumed_segments(tmp_path: Path) -> None:
     steps, returns = training_curve(tmp_path)
     assert steps.tolist() == [100, 200, 300, 400, 500]
     assert returns.tolist() == [1.0, 2.0, 30.0, 40.0, 50.0]
+
+
+def test_training_progress_is_reported_as_the_run_logs_it(tmp_path: Path) -> None:
+    reports: list[dict[str, float]] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=report_training, args=(tmp_path, stop, reports.append, 0.01))
+    watcher.start()
+    time.sleep(0.1)  # nothing logged yet: nothing reported
+    assert reports == []
+    write_progress(tmp_path, 0, [100, 200], [1.0, 2.0])
+    deadline = time.monotonic() + 10
+    while not reports and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the same last step is not reported twice
+    stop.set()
+    watcher.join()
+    assert len(reports) == 1
+    assert tuple(reports[0]) == TUNE_METRICS
+    assert (reports[0]["timesteps"], reports[0]["train_return"]) == (200.0, 2.0)
+    assert np.isnan(reports[0]["normalised_score"])
 
 
 def test_the_summary_aggregates_across_seeds_with_rliable(tmp_path: Path) -> None:

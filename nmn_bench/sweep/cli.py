@@ -18,9 +18,11 @@ again and continue their training from its latest checkpoint. At the end the sum
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,11 +32,14 @@ import yaml
 
 from nmn_bench.sweep.config import ConfigError, SweepConfig, load_config
 from nmn_bench.sweep.summary import JSON_FILE, MARKDOWN_FILE, summarise, write_summary
-from nmn_bench.sweep.trial import run_trial
+from nmn_bench.sweep.trial import run_trial, training_curve
 
 SWEEP_FILE = "sweep.yml"
 TUNE_DIR = "tune"
 RAY_EXTRA = "pip install 'nmn-bench[ray]'"
+PROGRESS_INTERVAL_S = 10.0
+# Tune's progress table takes its columns from the first result: every result has all of them.
+TUNE_METRICS = ("timesteps", "train_return", "normalised_score", "mean_return")
 
 
 class SweepError(Exception):
@@ -98,15 +103,56 @@ def record_config(config: SweepConfig, out: Path) -> None:
     (out / SWEEP_FILE).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
 
-def sweep_trial(params: dict[str, Any], config: SweepConfig, out: str) -> dict[str, float]:
-    """The Tune trainable: the trial named ``params['name']`` of ``config``."""
+def tune_metrics(known: dict[str, float]) -> dict[str, float]:
+    """Every metric of :data:`TUNE_METRICS`, NaN where not known yet."""
+    return {name: known.get(name, math.nan) for name in TUNE_METRICS}
+
+
+def report_training(
+    folder: Path,
+    stop: threading.Event,
+    report: Callable[[dict[str, float]], None],
+    interval_s: float = PROGRESS_INTERVAL_S,
+) -> None:
+    """Report the steps and training return of the run in ``folder`` every ``interval_s`` until ``stop``."""
+    reported = None
+    while not stop.wait(interval_s):
+        try:
+            steps, returns = training_curve(folder)
+        except (ValueError, OSError):  # a log line half written
+            continue
+        if len(steps) and steps[-1] != reported:
+            reported = steps[-1]
+            report(tune_metrics({"timesteps": float(steps[-1]), "train_return": float(returns[-1])}))
+
+
+def sweep_trial(params: dict[str, Any], config: SweepConfig, out: str) -> None:
+    """The Tune trainable: trial number ``params['trial']`` of ``config``'s grid, its progress reported."""
+    from ray import tune
+
     th.set_num_threads(config.cpus_per_trial)
-    trial = next(trial for trial in config.trials() if trial.name == params["name"])
-    return run_trial(trial, config, Path(out))
+    trial = list(config.trials())[params["trial"]]
+    stop = threading.Event()
+    progress = threading.Thread(
+        target=report_training, args=(trial.folder(Path(out)), stop, tune.report), daemon=True
+    )
+    progress.start()
+    try:
+        metrics = run_trial(trial, config, Path(out))
+    finally:
+        stop.set()
+        progress.join()
+    tune.report(tune_metrics(metrics))
 
 
-def trial_dirname(trial: Any) -> str:
-    return trial.config["name"]
+class TrialNames:
+    """Tune's name (and folder name) of each trial: the grid's name for its number."""
+
+    def __init__(self, config: SweepConfig) -> None:
+        self.names = [trial.name for trial in config.trials()]
+
+    def __call__(self, tune_trial: Any) -> str:
+        return self.names[tune_trial.config["trial"]]
 
 
 def run_tune(config: SweepConfig, out: Path, resume: bool) -> list[str]:
@@ -116,19 +162,19 @@ def run_tune(config: SweepConfig, out: Path, resume: bool) -> list[str]:
     trainable = tune.with_resources(
         tune.with_parameters(sweep_trial, config=config, out=str(out)), {"cpu": config.cpus_per_trial}
     )
+    names = TrialNames(config)
     experiment = out / TUNE_DIR
     if resume and tune.Tuner.can_restore(str(experiment)):
         tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, resume_errored=True)
     else:
-        names = [trial.name for trial in config.trials()]
         tuner = tune.Tuner(
             trainable,
-            param_space={"name": tune.grid_search(names)},
-            tune_config=tune.TuneConfig(trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname),
+            param_space={"trial": tune.grid_search(list(range(len(names.names))))},
+            tune_config=tune.TuneConfig(trial_name_creator=names, trial_dirname_creator=names),
             run_config=tune.RunConfig(name=TUNE_DIR, storage_path=str(out)),
         )
     results = tuner.fit()
-    return [result.config["name"] for result in results if result.error is not None]
+    return [names.names[result.config["trial"]] for result in results if result.error is not None]
 
 
 def start_ray(ray: ModuleType, address: str | None, num_cpus: int | None, working_dir: str | None) -> None:

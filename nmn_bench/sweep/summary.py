@@ -22,7 +22,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel
 from rliable import metrics
 
@@ -34,13 +33,11 @@ from evaluate.stats import (
     iqm_interval,
 )
 from nmn_bench.sweep.config import SweepConfig, Trial
-from nmn_bench.sweep.trial import evaluation_result, read_status
+from nmn_bench.sweep.trial import evaluation_result, read_status, training_curve
 
 MARKDOWN_FILE = "summary.md"
 JSON_FILE = "summary.json"
 CURVE_POINTS = 50
-STEP_COLUMN = "time/total_timesteps"
-RETURN_COLUMN = "rollout/ep_rew_mean"
 SCORE_KINDS = {
     "normalised score": "the harness's normalised score (mean return - random) / (bayes - random)",
     "mean return": "the mean meta-episode return on the evaluation set (no Bayes bound to normalise by)",
@@ -96,34 +93,6 @@ class SweepSummary(BaseModel):
     """Every environment of a sweep."""
 
     envs: list[EnvSummary]
-
-
-def training_curve(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Steps and training returns of a run folder, its resumed segments joined.
-
-    A segment ``logs/run_<start>`` continues from the checkpoint at ``start``: what an earlier
-    segment logged past ``start`` was redone and is dropped.
-    """
-    segments = sorted(
-        (int(log.parent.name.removeprefix("run_")), log)
-        for log in (folder / "logs").glob("run_*/progress.csv")
-    )
-    steps: list[np.ndarray] = []
-    returns: list[np.ndarray] = []
-    for start, log in segments:
-        try:
-            frame = pd.read_csv(log)
-        except pd.errors.EmptyDataError:
-            continue
-        if STEP_COLUMN not in frame or RETURN_COLUMN not in frame:
-            continue
-        frame = frame[[STEP_COLUMN, RETURN_COLUMN]].dropna()
-        kept = [(s[s <= start], r[s <= start]) for s, r in zip(steps, returns)]
-        steps = [s for s, _ in kept] + [frame[STEP_COLUMN].to_numpy(dtype=np.float64)]
-        returns = [r for _, r in kept] + [frame[RETURN_COLUMN].to_numpy(dtype=np.float64)]
-    if not steps:
-        return np.empty(0), np.empty(0)
-    return np.concatenate(steps), np.concatenate(returns)
 
 
 def _curve(agent: str, runs: list[tuple[np.ndarray, np.ndarray]], reps: int) -> LearningCurve | None:

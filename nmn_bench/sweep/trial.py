@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import yaml
 from pydantic import BaseModel
 
@@ -31,6 +33,8 @@ from policies.train import CONFIG_FILE, MODEL_FILE, resume, train
 STATUS_FILE = "trial.json"
 EVALUATION_DIR = "evaluation"
 HYPERPARAMS_FILE = "hyperparams.yml"
+STEP_COLUMN = "time/total_timesteps"
+RETURN_COLUMN = "rollout/ep_rew_mean"
 
 
 class TrialStatus(BaseModel):
@@ -58,6 +62,34 @@ def evaluation_result(folder: Path) -> EvaluationResult | None:
     """The trial's evaluation result, or ``None`` before it is evaluated."""
     path = folder / EVALUATION_DIR / RESULT_FILE
     return load_result(path) if read_status(folder).evaluated and path.is_file() else None
+
+
+def training_curve(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Steps and training returns of a run folder, its resumed segments joined.
+
+    A segment ``logs/run_<start>`` continues from the checkpoint at ``start``: what an earlier
+    segment logged past ``start`` was redone and is dropped.
+    """
+    segments = sorted(
+        (int(log.parent.name.removeprefix("run_")), log)
+        for log in (folder / "logs").glob("run_*/progress.csv")
+    )
+    steps: list[np.ndarray] = []
+    returns: list[np.ndarray] = []
+    for start, log in segments:
+        try:
+            frame = pd.read_csv(log)
+        except pd.errors.EmptyDataError:
+            continue
+        if STEP_COLUMN not in frame or RETURN_COLUMN not in frame:
+            continue
+        frame = frame[[STEP_COLUMN, RETURN_COLUMN]].dropna()
+        kept = [(s[s <= start], r[s <= start]) for s, r in zip(steps, returns)]
+        steps = [s for s, _ in kept] + [frame[STEP_COLUMN].to_numpy(dtype=np.float64)]
+        returns = [r for _, r in kept] + [frame[RETURN_COLUMN].to_numpy(dtype=np.float64)]
+    if not steps:
+        return np.empty(0), np.empty(0)
+    return np.concatenate(steps), np.concatenate(returns)
 
 
 def _train(trial: Trial, config: SweepConfig, folder: Path) -> None:
@@ -124,6 +156,9 @@ def run_trial(trial: Trial, config: SweepConfig, out: Path) -> dict[str, float]:
         status = status.model_copy(update={"leaderboard_entry": entry})
         _write_status(folder, status)
     metrics: dict[str, float] = {"timesteps": float(trial.timesteps)}
+    _, returns = training_curve(folder)
+    if len(returns):
+        metrics["train_return"] = float(returns[-1])
     result = evaluation_result(folder)
     if result is not None:
         metrics["mean_return"] = result.agent.mean.value
