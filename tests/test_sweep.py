@@ -109,6 +109,14 @@ def test_a_bad_field_is_named_with_what_is_allowed(change: dict, expected: str) 
     assert expected in config_error(MINIMAL | change)
 
 
+def test_a_relative_leaderboard_database_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert parse_config(MINIMAL | {"submit": "lb.sqlite"}).submit == str(tmp_path / "lb.sqlite")
+    assert parse_config(MINIMAL | {"submit": "sqlite:///lb.sqlite"}).submit == f"sqlite:///{tmp_path}/lb.sqlite"
+    url = "postgresql://user@db.example/board"
+    assert parse_config(MINIMAL | {"submit": url}).submit == url
+
+
 def test_a_custom_policy_class_is_accepted_by_its_dotted_path() -> None:
     config = parse_config(MINIMAL | {"policies": ["policies.rnn.RNNPolicy"]})
     assert [trial.agent for trial in config.trials()] == ["RNNPolicy"]

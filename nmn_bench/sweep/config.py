@@ -9,7 +9,8 @@ Example (``sweeps/quick.yml``)::
     overrides: {}                 # hyperparameters on top of policies/hyperparams/<env>.yml,
                                   # or a list of such variants (each may carry a `name`)
     evaluate: true                # or {n_tasks: 1000, reps: 2000, sample_actions: false}
-    submit: false                 # or a leaderboard database (URL or SQLite path)
+    submit: false                 # or a leaderboard database (URL or SQLite path, relative to
+                                  # the working directory of nmn-sweep)
     cpus_per_trial: 1
     checkpoint_freq: 100000       # env steps between nmn-train checkpoints
 
@@ -37,6 +38,7 @@ from pydantic import (
     model_validator,
 )
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+from sqlalchemy.engine import make_url
 
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import SET_SIZE
@@ -112,6 +114,18 @@ def _variants(overrides: dict[str, Any] | list[dict[str, Any]]) -> list[Variant]
         entry = dict(entry)
         variants.append(Variant(name=str(entry.pop("name", f"v{index}")), overrides=entry))
     return variants
+
+
+def absolute_database(database: str) -> str:
+    """A leaderboard path or SQLite URL made absolute: trials run in other working directories."""
+    if "://" not in database:
+        return str(Path(database).expanduser().resolve())
+    url = make_url(database)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return url.set(database=str(Path(url.database).expanduser().resolve())).render_as_string(
+            hide_password=False
+        )
+    return database
 
 
 def _check_policy(policy: str) -> None:
@@ -214,11 +228,18 @@ class SweepConfig(BaseModel):
                     ) from None
         return overrides
 
+    @field_validator("submit")
+    @classmethod
+    def _database(cls, submit: Literal[False] | str) -> Literal[False] | str:
+        if submit is False:
+            return submit
+        if not submit.strip():
+            raise ValueError("give a leaderboard database URL or path, or false")
+        return absolute_database(submit.strip())
+
     @model_validator(mode="after")
     def _submission_needs_the_full_set(self) -> SweepConfig:
         if self.submit is not False:
-            if not self.submit.strip():
-                raise ValueError("submit: give a leaderboard database URL or path, or false")
             if self.evaluation is None or self.evaluation.n_tasks != SET_SIZE:
                 raise ValueError(
                     f"submit: the leaderboard takes results on the full task set; set evaluate "
