@@ -5,7 +5,8 @@ The trial's folder is an ``nmn-train`` run folder (``config.yml``, ``logs/``, ``
 config overrides hyperparameters, the merged ``hyperparams.yml`` it trained with. ``trial.json``
 records which steps are done, so that a trial started again does only what is left: an
 unfinished training run continues from its latest checkpoint (``nmn-train --resume``), a
-finished one is neither trained nor evaluated again.
+finished one is neither trained nor evaluated again. :func:`training_curve` reads the training
+returns that the run logged (``progress.csv``), its resumed segments joined.
 
 Nothing here imports Ray: a trial runs the same in a Ray worker as in a plain process.
 """
@@ -84,9 +85,9 @@ def training_curve(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         if STEP_COLUMN not in frame or RETURN_COLUMN not in frame:
             continue
         frame = frame[[STEP_COLUMN, RETURN_COLUMN]].dropna()
-        kept = [(s[s <= start], r[s <= start]) for s, r in zip(steps, returns)]
-        steps = [s for s, _ in kept] + [frame[STEP_COLUMN].to_numpy(dtype=np.float64)]
-        returns = [r for _, r in kept] + [frame[RETURN_COLUMN].to_numpy(dtype=np.float64)]
+        before = [done <= start for done in steps]
+        steps = [done[keep] for done, keep in zip(steps, before)] + [frame[STEP_COLUMN].to_numpy(np.float64)]
+        returns = [value[keep] for value, keep in zip(returns, before)] + [frame[RETURN_COLUMN].to_numpy(np.float64)]
     if not steps:
         return np.empty(0), np.empty(0)
     return np.concatenate(steps), np.concatenate(returns)
