@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch as th
 import yaml
+from sb3_contrib import RecurrentPPO
 
 from evaluate.harness import evaluate
 from evaluate.report import RESULT_FILE, write_report
@@ -199,6 +200,23 @@ def test_a_trial_trains_evaluates_and_submits_once(tmp_path: Path) -> None:
     store = Store(database)
     assert len(store.entries(BANDIT)) == 1
     store.close()
+
+
+def test_a_custom_policy_class_trains_through_nmn_train(tmp_path: Path) -> None:
+    custom = "policies.rnn.RNNPolicy"
+    overrides = TINY | {"policy_kwargs": {custom: {"recurrent_sizes": [8], "net_arch": [8]}}}
+    config = parse_config(
+        MINIMAL | {"policies": [custom], "timesteps": 256, "overrides": [overrides], "evaluate": False}
+    )
+    (trial,) = config.trials()
+    metrics = run_trial(trial, config, tmp_path)
+    folder = trial.folder(tmp_path)
+    assert yaml.safe_load((folder / "config.yml").read_text())["policy"] == custom
+    assert read_status(folder).trained and not read_status(folder).evaluated
+    assert set(metrics) == {"timesteps", "train_return"}
+    model = RecurrentPPO.load(folder / "model.zip", device="cpu")
+    assert type(model.policy).__name__ == "RNNPolicy"
+    assert list(model.policy.recurrent_sizes) == [8]
 
 
 # --- the summary ---------------------------------------------------------------------------
