@@ -217,6 +217,10 @@ def test_a_custom_policy_class_trains_through_nmn_train(tmp_path: Path) -> None:
     model = RecurrentPPO.load(folder / "model.zip", device="cpu")
     assert type(model.policy).__name__ == "RNNPolicy"
     assert list(model.policy.recurrent_sizes) == [8]
+    # without evaluation the summary ranks by the last training return
+    (env,) = summarise(config, tmp_path).envs
+    assert env.score == "training return"
+    assert env.agents[0].scores == {0: metrics["train_return"]}
 
 
 # --- the summary ---------------------------------------------------------------------------
