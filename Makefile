@@ -21,7 +21,7 @@ install: $(PY)
 
 install-dev: $(PY)
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e ".[dev,mujoco]"
+	$(PIP) install --quiet -e ".[dev,mujoco,ray]"
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }
 
 demo: install

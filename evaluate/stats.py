@@ -16,6 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 from rliable import library as rly
 from rliable import metrics
+from scipy.stats import trim_mean
 
 from evaluate.schema import Interval
 
@@ -85,3 +86,32 @@ def improvement_interval(
     return _estimate(
         [_column(returns), _column(baseline)], metrics.probability_of_improvement, reps, seed
     )
+
+
+def iqm_curve_intervals(
+    curves: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM across runs at each point of ``curves`` (runs x points), with 95% bootstrap CIs.
+
+    rliable's sample-efficiency recipe: the runs are resampled together, so each resample
+    gives a whole curve. Returns the IQM, the lower and the upper ends, one value per point.
+    """
+    runs = np.asarray(curves, dtype=np.float64)
+    if runs.ndim != 2 or runs.shape[0] < 2 or not np.all(np.isfinite(runs)):
+        raise ValueError("curve intervals need a finite (runs, points) array of at least two runs")
+
+    def iqm_per_point(scores: np.ndarray) -> np.ndarray:
+        # rliable's aggregate_iqm (a 25% trimmed mean over runs) at every point at once
+        return trim_mean(scores.reshape(scores.shape[0], -1), proportiontocut=0.25, axis=0)
+
+    with warnings.catch_warnings(), _seeded_global_generator(seed):
+        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
+        points, intervals = rly.get_interval_estimates(
+            {"curves": runs[:, None, :]},
+            iqm_per_point,
+            reps=reps,
+            confidence_interval_size=CONFIDENCE,
+            random_state=np.random.RandomState(seed),
+        )
+    value = points["curves"]
+    return value, np.minimum(intervals["curves"][0], value), np.maximum(intervals["curves"][1], value)

@@ -10,7 +10,8 @@ The file holds one entry per policy, ``nmn``, ``rnn`` and ``lstm``: the recipe (
 ``n_timesteps``, ``env_kwargs``, ``normalize``, RecurrentPPO's keyword arguments) is written
 once under ``nmn`` and merged into the others with YAML's ``<<: *nmn``, which then set only
 ``policy`` and ``policy_kwargs``. The environment id's own key (or ``default``) is an alias of
-the ``nmn`` entry: the one rl-zoo reads. As in rl-zoo, ``policy_kwargs`` and ``normalize`` may be
+the ``nmn`` entry: the one rl-zoo reads. A policy class of one's own may have an entry too, named
+by its dotted path (``my_package.MyPolicy``, with ``policy: my_package.MyPolicy``). As in rl-zoo, ``policy_kwargs`` and ``normalize`` may be
 Python-literal strings such as ``"dict(recurrent_sizes=[50], cell='gru')"`` (read here with
 :func:`ast.literal_eval` on each argument, never evaluated as code), and ``learning_rate`` may be
 ``"lin_<value>"``, a rate decaying linearly to zero over the run.
@@ -109,12 +110,13 @@ def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
     missing = [name for name in POLICY_NAMES if not isinstance(entries.get(name), dict)]
     if missing:
         raise ValueError(f"{source}: lacks the entries {missing} (needs {list(POLICY_NAMES)})")
+    custom = [key for key in entries if "." in key and isinstance(entries[key], dict)]
     recipes, policy_kwargs = [], {}
-    for name in POLICY_NAMES:
+    for name in (*POLICY_NAMES, *custom):
         entry = dict(entries[name])
         policy = entry.pop("policy", None)
-        if policy != POLICY_CLASSES[name]:
-            raise ValueError(f"{source}: entry {name!r} must have policy: {POLICY_CLASSES[name]}, got {policy!r}")
+        if policy != POLICY_CLASSES.get(name, name):
+            raise ValueError(f"{source}: entry {name!r} must have policy: {POLICY_CLASSES.get(name, name)}, got {policy!r}")
         policy_kwargs[name] = literal_mapping(entry.pop("policy_kwargs", {}), f"{source}: {name}.policy_kwargs")
         normalize = entry.pop("normalize", False)
         if not isinstance(normalize, bool):
@@ -147,7 +149,7 @@ def dump_hyperparams(hyperparams: Hyperparams, env_id: str) -> str:
     recipe = hyperparams.model_dump(exclude={"normalize_reward", "policy_kwargs"})
     recipe["normalize"] = "dict(norm_obs=False, norm_reward=True)" if hyperparams.normalize_reward else False
     entries = {
-        name: {**recipe, "policy": POLICY_CLASSES[name], "policy_kwargs": kwargs}
+        name: {**recipe, "policy": POLICY_CLASSES.get(name, name), "policy_kwargs": kwargs}
         for name, kwargs in hyperparams.policy_kwargs.items()
     }
     return yaml.safe_dump({env_id: entries["nmn"], **entries}, sort_keys=False)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import pydoc
 import re
 import sys
 import warnings
@@ -54,7 +55,9 @@ VALIDATION_EVERY_UPDATES = 20
 
 
 def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
-    """The RecurrentPPO policy for ``policy`` (``nmn``, ``rnn`` or ``lstm``)."""
+    """The RecurrentPPO policy for ``policy`` (``nmn``, ``rnn``, ``lstm`` or ``package.module.Class``)."""
+    if "." in policy and isinstance(custom := pydoc.locate(policy), type):
+        return custom
     if policy == "nmn":
         return NMNPolicy
     if policy == "rnn":
@@ -102,7 +105,7 @@ def build_model(
     return RecurrentPPO(
         policy_class(policy, env.observation_space),
         env,
-        policy_kwargs=hyperparams.policy_kwargs[policy],
+        policy_kwargs=hyperparams.policy_kwargs.get(policy, {}),
         seed=seed,
         device=device,
         **hyperparams.algorithm_kwargs(),
