@@ -5,9 +5,13 @@ Example::
     nmn-eval NMN-Bench1-v0 --agent bayes --out out/b
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
 
-``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes) or a
-path to a saved RecurrentPPO/PPO zip. The report (``result.json``, ``report.md``, PNG plots)
-goes into ``--out``; the Markdown table is printed too.
+``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes), which
+always means that agent, or the path of a saved model: the safe form nmn-train writes
+(``model.safe.zip``, see :mod:`policies.serialization`). A file named like a reference agent
+is reached by its path (``./bayes``). A Stable-Baselines3 zip is unpickled, which can run any
+code its author put in it, so it loads only with ``--trust-pickle``. The report
+(``result.json``, ``report.md``, PNG plots) goes into ``--out``, which is checked for
+writing before anything is played; the Markdown table is printed too.
 """
 
 from __future__ import annotations
@@ -15,17 +19,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from gymnasium import error as gym_error
 
+from evaluate.agents import model_name
 from evaluate.analyses import write_analyses
 from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
 from evaluate.references import REFERENCE_NAMES
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
+from evaluate.task_sets import evaluation_kwargs
 
 
 def _env_kwarg(text: str) -> tuple[str, Any]:
@@ -45,7 +52,10 @@ def parser() -> argparse.ArgumentParser:
     )
     arguments.add_argument("env_id", help="a registered environment id, e.g. NMN-Bench1-v0")
     arguments.add_argument(
-        "--agent", required=True, help=f"one of {list(REFERENCE_NAMES)} or a model zip"
+        "--agent",
+        required=True,
+        help=f"one of {list(REFERENCE_NAMES)} or the path of a saved model (./NAME for a file "
+        "named like a reference agent)",
     )
     arguments.add_argument(
         "--baseline", action="append", default=[], help="agent to compare against (repeatable)"
@@ -86,19 +96,46 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="model agents sample their actions (seeded) instead of playing the mean action",
     )
+    arguments.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load Stable-Baselines3 zips, which are unpickled and can run code: only "
+        "for files you trust",
+    )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
 
 
+def _default_name(agent: str) -> str:
+    return agent if agent in REFERENCE_NAMES else model_name(Path(agent))
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and make sure a file can be written in it.
+
+    Raises:
+        ValueError: naming the folder and the reason.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot write the report to --out {str(folder)!r}: {error.strerror or error}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    if args.threads < 1:
-        sys.exit(f"nmn-eval: error: --threads must be a positive integer, got {args.threads}")
+    for option, number in (("--threads", args.threads), ("--reps", args.reps), ("--n-tasks", args.n_tasks)):
+        if number < 1:
+            sys.exit(f"nmn-eval: error: {option} must be a positive integer, got {number}")
     torch.set_num_threads(args.threads)
     env_kwargs = dict(args.env_kwarg)
     if args.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = args.max_episode_steps
+    out = Path(args.out or f"out/{args.env_id}-{_default_name(args.agent)}")
     try:
+        check_writable(out)
         result = evaluate(
             args.agent,
             args.env_id,
@@ -110,13 +147,19 @@ def main(argv: list[str] | None = None) -> None:
             seed=args.seed,
             progress=not args.no_progress,
             sample_actions=args.sample_actions,
+            trust_pickle=args.trust_pickle,
         )
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
-    out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
     table = write_report(result, out)
     extra = write_analyses(
-        resolve_agent(args.agent, args.env_id, env_kwargs, sample_actions=args.sample_actions),
+        resolve_agent(
+            args.agent,
+            args.env_id,
+            evaluation_kwargs(args.env_id, env_kwargs),
+            sample_actions=args.sample_actions,
+            trust_pickle=args.trust_pickle,
+        ),
         args.env_id,
         args.n_tasks,
         out,

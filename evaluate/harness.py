@@ -16,9 +16,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-from evaluate.agents import Policy, as_policy
+from evaluate.agents import Policy, PredictPolicy, as_policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
@@ -29,7 +30,13 @@ from evaluate.stats import (
     iqm_interval,
     mean_interval,
 )
-from evaluate.task_sets import SET_SIZE, check_env_id, evaluation_kwargs, task_set
+from evaluate.task_sets import (
+    SET_SIZE,
+    check_env_id,
+    check_env_kwargs,
+    evaluation_kwargs,
+    task_set,
+)
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -50,19 +57,36 @@ def resolve_agent(
     env_kwargs: dict[str, Any],
     name: str | None = None,
     sample_actions: bool = False,
+    trust_pickle: bool = False,
 ) -> Policy:
-    """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy."""
-    if isinstance(agent, str) and agent in REFERENCE_NAMES and not Path(agent).exists():
+    """A reference name, a model path, or any agent -> a policy that fits ``env_id``'s spaces.
+
+    A string that names a reference agent (``random``, ``oracle``, ``bayes``) is always that
+    agent, whatever files the current folder holds; a model file in the current folder with
+    such a name is reached by its path (``./bayes``). Any other string is a model path.
+
+    Raises:
+        ValueError: for a missing or unloadable file, a file that needs unpickling without
+            ``trust_pickle``, or a model whose spaces are not those of ``env_id``.
+    """
+    if isinstance(agent, str) and agent in REFERENCE_NAMES:
         policy = reference(agent, env_id, **env_kwargs)
         if name is not None:
             policy.name = name
         return policy
-    if isinstance(agent, (str, Path)) and not Path(agent).exists():
+    if isinstance(agent, (str, Path)) and not Path(agent).is_file():
         raise ValueError(
             f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
             "nor an existing model file"
         )
-    return as_policy(agent, name=name, deterministic=not sample_actions)
+    policy = as_policy(
+        agent, name=name, deterministic=not sample_actions, trust_pickle=trust_pickle
+    )
+    if isinstance(policy, PredictPolicy):
+        env = gym.make(env_id, **env_kwargs)
+        env.close()
+        policy.check_spaces(env_id, env.observation_space, env.action_space)
+    return policy
 
 
 def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
@@ -135,11 +159,12 @@ def evaluate(
     seed: int = 0,
     progress: bool = False,
     sample_actions: bool = False,
+    trust_pickle: bool = False,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
     Args:
-        agent: a reference name, a path to a RecurrentPPO/PPO zip, an SB3 model, an object
+        agent: a reference name, a path to a saved model, an SB3 model, an object
             with ``predict(obs, state, episode_start, deterministic)``, a callable, or a policy.
         env_id: a registered id of the suite.
         n_tasks: how many tasks of the evaluation set to play (at most its size).
@@ -156,14 +181,25 @@ def evaluate(
         progress: show progress bars.
         sample_actions: model agents sample their actions (seeded) instead of playing the
             mean action; recorded in each agent's description.
+        trust_pickle: allow model files that are not in the safe form of
+            :mod:`policies.serialization` (they are unpickled, which can run code).
 
     Raises:
-        gymnasium.error.NameNotFound: for an unknown environment id.
-        ValueError: for ``n_tasks`` beyond the task set, an agent that does not load, or an
-            agent that returns actions of the wrong shape or NaN.
+        gymnasium.error.NameNotFound: for an id that is not an environment of the suite.
+        ValueError: before anything is played, for env kwargs that do not make the env, an
+            unknown reference name, a ``batch_size`` or ``reps`` below 1, ``n_tasks`` beyond
+            the task set, an agent that does not load or does not fit the env's spaces; while
+            playing, for an agent that returns actions of the wrong shape or NaN.
     """
     check_env_id(env_id)
     env_kwargs = evaluation_kwargs(env_id, env_kwargs)
+    check_env_kwargs(env_id, env_kwargs)
+    unknown = sorted(set(references) - set(REFERENCE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown reference agents {unknown}; choose from {list(REFERENCE_NAMES)}")
+    for label, number in (("batch_size", batch_size), ("reps", reps)):
+        if not isinstance(number, (int, np.integer)) or isinstance(number, bool) or number < 1:
+            raise ValueError(f"{label} must be a positive integer, got {number!r}")
     if env_kwargs.get("feedback", True) is not True:
         raise ValueError(
             "the harness plays the meta-RL ready env (observation, prev_action, prev_reward); "
@@ -171,9 +207,9 @@ def evaluate(
         )
     tasks_set = task_set(env_id, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
-    policy = resolve_agent(agent, env_id, env_kwargs, agent_name, sample_actions)
+    policy = resolve_agent(agent, env_id, env_kwargs, agent_name, sample_actions, trust_pickle)
     baseline_policies = [
-        resolve_agent(baseline, env_id, env_kwargs, sample_actions=sample_actions)
+        resolve_agent(baseline, env_id, env_kwargs, None, sample_actions, trust_pickle)
         for baseline in baselines
     ]
     _make_names_unique([policy, *baseline_policies])
@@ -189,9 +225,7 @@ def evaluate(
         except ValueError:  # the environment has no such reference agent
             continue
         rollouts[name] = run(player)
-    reused = (
-        isinstance(agent, str) and agent in rollouts and not Path(agent).exists() and not agent_name
-    )
+    reused = isinstance(agent, str) and agent in rollouts and not agent_name
     agent_rollout = rollouts[agent] if reused else run(policy)  # a reference plays once
     baseline_rollouts = {player.name: run(player) for player in baseline_policies}
 

@@ -114,12 +114,31 @@ def content_hash(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
 
 
 def check_env_id(env_id: str) -> None:
-    """Refuse an environment id that Gymnasium does not know, listing the suite's ids."""
-    import nmn_envs  # noqa: F401  (registers the ids)
+    """Refuse an id that is not an environment of the suite (unknown, or another package's)."""
+    import nmn_envs
 
-    if env_id not in gym.registry:
-        known = sorted(name for name in gym.registry if name.startswith("NMN-"))
-        raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; known ids: {known}")
+    if env_id not in nmn_envs.ENV_IDS:
+        known = sorted(nmn_envs.ENV_IDS)
+        raise gym.error.NameNotFound(
+            f"unknown environment id {env_id!r}; the suite's ids: {known}"
+        )
+
+
+def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Refuse kwargs that do not make ``env_id`` (an unknown name, a value of the wrong type).
+
+    Raises:
+        ValueError: naming the kwarg and what ``env_id`` takes.
+    """
+    steps = env_kwargs.get("max_episode_steps")
+    if steps is not None and (
+        not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1
+    ):
+        raise ValueError(f"max_episode_steps must be a positive integer, got {steps!r}")
+    try:
+        gym.make(env_id, **env_kwargs).close()
+    except (TypeError, ValueError, gym.error.Error) as error:
+        raise ValueError(f"env kwargs {env_kwargs} do not make {env_id}: {error}") from None
 
 
 def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:

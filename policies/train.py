@@ -8,7 +8,9 @@ Usage::
 Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`).
 The run folder ``DIR`` receives ``config.yml`` (what was run), ``logs/run_<start step>/``
 (TensorBoard events and ``progress.csv``), ``checkpoints/model_<step>_steps.zip`` (with the
-reward-scaling statistics where ``normalize_reward`` is set) and, at the end, ``model.zip``, which ``RecurrentPPO.load`` reads in a fresh process.
+reward-scaling statistics where ``normalize_reward`` is set) and, at the end, ``model.zip``, which ``RecurrentPPO.load`` reads in a fresh process,
+and ``model.safe.zip``, the same policy in the pickle-free form of :mod:`policies.serialization`
+that ``nmn-eval`` and the leaderboard load.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from nmn_envs.sb3_vec_env import make_sb3_vec_env
 from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
+from policies.serialization import save_safe
 
 CONFIG_FILE = "config.yml"
 MODEL_FILE = "model.zip"
+SAFE_MODEL_FILE = "model.safe.zip"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model"
 LOG_FORMATS = ["csv", "tensorboard"]
@@ -125,6 +129,9 @@ def learn(model: RecurrentPPO, run_dir: Path, timesteps: int, checkpoint_freq: i
         progress_bar=progress_bar,
     )
     model.save(run_dir / MODEL_FILE)
+    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    env_kwargs = config["hyperparams"]["env_kwargs"]
+    save_safe(model, run_dir / SAFE_MODEL_FILE, env_id=config["env_id"], env_kwargs=env_kwargs)
 
 
 def train(
