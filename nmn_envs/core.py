@@ -24,6 +24,7 @@ the length of one trial; the views end its episodes there and the feedback wrapp
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -47,6 +48,9 @@ class TaskCore(ABC):
     task_uniform_count: ClassVar[int]
     marks_trials: ClassVar[bool] = False
     trial_steps: ClassVar[int | None] = None
+    reward_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    """The lowest and the highest reward of one step (a meta-episode's return lies within
+    ``steps`` times these; the leaderboard refuses returns outside)."""
     observation_space: spaces.Box
     action_space: spaces.Space
 

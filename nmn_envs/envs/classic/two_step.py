@@ -46,6 +46,7 @@ class TwoStepCore(TaskCore):
     """Batched dynamics of NMN-TwoStep (see :class:`TwoStepEnv`)."""
 
     task_class = TwoStepTask
+    reward_range = (0.0, 1.0)
     task_uniform_count = 1
     marks_trials = True
 

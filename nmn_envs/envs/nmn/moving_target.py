@@ -32,6 +32,7 @@ class MovingTargetCore(TaskCore):
     """Batched dynamics of NMN-Bench1 (see :class:`MovingTargetEnv`)."""
 
     task_class = MovingTargetTask
+    reward_range = (-(POSITION_LIMIT + OFFSET_LIMIT + ACTION_SCALE), HIT_REWARD)
     task_uniform_count = 1
 
     def __init__(self, num_envs: int, switch_probability: float = 0.0) -> None:
