@@ -35,6 +35,7 @@ from evaluate.task_sets import (
     check_env_id,
     check_env_kwargs,
     evaluation_kwargs,
+    private_task_set,
     task_set,
 )
 
@@ -160,6 +161,7 @@ def evaluate(
     progress: bool = False,
     sample_actions: bool = False,
     trust_pickle: bool = False,
+    private_seed: int | None = None,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
@@ -183,6 +185,8 @@ def evaluate(
             mean action; recorded in each agent's description.
         trust_pickle: allow model files that are not in the safe form of
             :mod:`policies.serialization` (they are unpickled, which can run code).
+        private_seed: play a private task set drawn with this generator seed
+            (:func:`~evaluate.task_sets.private_task_set`) instead of the published one.
 
     Raises:
         gymnasium.error.NameNotFound: for an id that is not an environment of the suite.
@@ -205,7 +209,10 @@ def evaluate(
             "the harness plays the meta-RL ready env (observation, prev_action, prev_reward); "
             "feedback=False is not supported"
         )
-    tasks_set = task_set(env_id, **env_kwargs)
+    if private_seed is None:
+        tasks_set = task_set(env_id, **env_kwargs)
+    else:
+        tasks_set = private_task_set(env_id, private_seed, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
     policy = resolve_agent(agent, env_id, env_kwargs, agent_name, sample_actions, trust_pickle)
     baseline_policies = [

@@ -16,6 +16,7 @@ version in ``VERSIONS`` and a new pinned hash, never a silent change.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -155,21 +156,43 @@ def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
     """
     check_env_id(env_id)
     number, generator_seed = VERSIONS.get(env_id, (0, UNPUBLISHED_SEED))
+    version = f"{env_id}/v{number}" if number else f"{env_id}/unpublished"
+    generated = _generate(env_id, version, generator_seed, env_kwargs)
+    pinned = PINNED.get(version)
+    if pinned is not None and generated.sha256 != pinned:
+        if not _distribution_kwargs(env_kwargs):
+            raise ValueError(
+                f"the evaluation set {version} regenerates to hash {generated.sha256}, not its "
+                f"pinned {pinned}: the task distribution changed; publish it as a new version"
+            )
+        return dataclasses.replace(generated, version=f"{env_id}/custom")
+    return generated
+
+
+def private_task_set(env_id: str, generator_seed: int, **env_kwargs: Any) -> TaskSet:
+    """A private evaluation set of ``env_id``: same distribution and size, another seed.
+
+    A board operator keeps ``generator_seed`` secret, so no agent can know the tasks in
+    advance; the set is labelled ``"<env_id>/private"``.
+
+    Raises:
+        ValueError: a seed that is not a non-negative integer, or one of a published set.
+    """
+    check_env_id(env_id)
+    if not isinstance(generator_seed, (int, np.integer)) or isinstance(generator_seed, bool) or generator_seed < 0:
+        raise ValueError(f"a private set's seed must be a non-negative integer, got {generator_seed!r}")
+    if generator_seed in {seed for _, seed in VERSIONS.values()} | {UNPUBLISHED_SEED}:
+        raise ValueError("a private set's seed must not be the seed of a published set")
+    return _generate(env_id, f"{env_id}/private", int(generator_seed), env_kwargs)
+
+
+def _generate(env_id: str, version: str, generator_seed: int, env_kwargs: dict[str, Any]) -> TaskSet:
     env = gym.make(env_id, **env_kwargs)
     rng = np.random.default_rng(generator_seed)
     tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
     env.close()
     seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
     digest = content_hash([task.to_dict() for task in tasks], list(seeds))
-    version = f"{env_id}/v{number}" if number else f"{env_id}/unpublished"
-    pinned = PINNED.get(version)
-    if pinned is not None and digest != pinned:
-        if not _distribution_kwargs(env_kwargs):
-            raise ValueError(
-                f"the evaluation set {version} regenerates to hash {digest}, not its pinned "
-                f"{pinned}: the task distribution changed; publish it as a new version"
-            )
-        version = f"{env_id}/custom"
     return TaskSet(env_id, version, generator_seed, tasks, seeds, digest)
 
 

@@ -59,6 +59,11 @@ def _check_text(text: str, what: str, allowed: str = "") -> str:
     return text
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (NUL, escape, ...) shown as ``\\uXXXX``."""
+    return "".join(f"\\u{ord(character):04x}" if _is_control(character) else character for character in text)
+
+
 def for_terminal(text: str) -> str:
     """``text`` safe to print: control and bidirectional characters shown as ``\\uXXXX``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
@@ -75,7 +76,9 @@ def test_content_hash_survives_a_json_round_trip_and_ignores_card_and_date(
     renamed = bayes.model_copy(
         update={
             "card": AgentCard(name="another name", authors=["someone else"]),
-            "result": bayes.result.model_copy(update={"created": "2020-01-01T00:00:00Z"}),
+            "result": bayes.result.model_copy(
+                update={"created": datetime(2020, 1, 1, tzinfo=timezone.utc)}
+            ),
         }
     )
     assert renamed.content_hash() == bayes.content_hash()
