@@ -25,8 +25,10 @@ the length of one trial; the views end its episodes there and the feedback wrapp
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -105,6 +107,31 @@ class TaskCore(ABC):
         return cls.coerce({name: self.task_params[name][row].item() for name in cls.field_names()})
 
     # ----------------------------------------------------------------- episodes
+    @contextmanager
+    def unchanged_on_error(self) -> Iterator[None]:
+        """Run a block that changes the core; if it raises, put every row back as it was.
+
+        Every array of the core (tasks, states, step counters) and every random stream is
+        restored, so that a refused reset leaves the environment exactly as before it.
+        """
+        arrays = {
+            name: value.copy()
+            for name, value in vars(self).items()
+            if isinstance(value, np.ndarray) and value.flags.writeable  # read-only ones cannot change
+        }
+        streams = self.streams.snapshot()
+        try:
+            yield
+        except BaseException:
+            for name, saved in arrays.items():
+                current = getattr(self, name)
+                if isinstance(current, np.ndarray) and current.shape == saved.shape:
+                    current[...] = saved  # in place: task_params are views of task_table
+                else:
+                    setattr(self, name, saved)
+            self.streams.restore(streams)
+            raise
+
     def begin(
         self,
         rows: np.ndarray,
@@ -200,6 +227,15 @@ def check_point(name: str, value: Any, shape: tuple[int, ...], low: float, high:
     if not np.all(np.isfinite(array)) or np.any((array < low) | (array > high)):
         raise ValueError(f"{name}={array.tolist()} must be finite and inside [{low}, {high}]")
     return array
+
+
+def check_probability(name: str, value: Any) -> float:
+    """Return ``value`` as a probability, refusing anything but a real number in ``[0, 1]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a probability (a number in [0, 1]), got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
 
 
 def check_switch_steps(name: str, steps: Sequence[int]) -> np.ndarray:
