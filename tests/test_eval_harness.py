@@ -211,3 +211,43 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
 def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     with pytest.raises(SystemExit, match="unknown environment id"):
         main(["NMN-Nothing-v0", "--agent", "random", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--reps", "0"], "--reps must be a positive integer, got 0"),
+        (["--n-tasks", "0"], "--n-tasks must be a positive integer, got 0"),
+        (["--env-kwarg", "bogus=1"], "env kwargs {'bogus': 1} do not make NMN-Bench1-v0"),
+        (["--env-kwarg", "max_episode_steps=abc"], "max_episode_steps must be a positive integer"),
+        (["--env-kwarg", "switch_probability=\"0.5\""], "switch_probability must be a probability"),
+        (["--references", "bogus"], r"unknown reference agents \['bogus'\]"),
+    ],
+)
+def test_cli_refuses_bad_options_up_front_in_one_line(tmp_path, argv, message):
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit, match=message) as caught:
+        main([ENV_ID, "--agent", "random", "--out", str(out), "--no-progress", *argv])
+    assert "\n" not in str(caught.value.code)
+
+
+def test_cli_refuses_an_id_outside_the_suite(tmp_path):
+    with pytest.raises(SystemExit, match="unknown environment id 'CartPole-v1'; the suite's ids"):
+        main(["CartPole-v1", "--agent", "random", "--out", str(tmp_path)])
+
+
+def test_cli_checks_the_output_folder_before_playing(tmp_path):
+    """The reproduction lost a whole evaluation to an unwritable --out (a raw OSError once the
+    report was written): the folder is checked first, and the refusal is one line."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit, match="cannot write the report to --out") as caught:
+        main([ENV_ID, "--agent", "random", "--n-tasks", "4", "--out", str(blocker / "report")])
+    assert "\n" not in str(caught.value.code)
+
+
+def test_batch_size_and_reps_below_one_are_refused():
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        evaluate("random", ENV_ID, batch_size=0, **FAST)
+    with pytest.raises(ValueError, match="reps must be a positive integer, got 0"):
+        evaluate("random", ENV_ID, n_tasks=4, reps=0)

@@ -354,3 +354,25 @@ def test_bare_results_with_names_no_page_could_show_are_refused(
     """A bare result's card is named after its agent: the same rules as every card."""
     result["agent"]["name"] = name
     assert refusal(result).field == field
+
+
+def test_verify_on_the_private_set_keeps_an_honest_agent_and_flags_a_memoriser() -> None:
+    """An agent scores alike on the private set (same distribution); a submission whose
+    returns only a task reader could get (the oracle's) drops there beyond the intervals."""
+    import numpy as np
+
+    from leaderboard.verify import verify
+    from tests.submissions import ACTION
+
+    def fixed(observation: dict) -> np.ndarray:
+        return np.full((len(observation["observation"]), 1), ACTION)
+
+    honest = verify(agent_submission(), fixed, private_seed=314159)
+    assert honest.rerun.task_set.version == "NMN-Bench1-v0/private"
+    assert honest.consistent
+    oracle = board_references("NMN-Bench1-v0").scores["oracle"]
+    memoriser = agent_submission().result.model_copy(
+        update={"agent": oracle.model_copy(update={"role": "agent", "name": "memoriser"})}
+    )
+    flagged = verify(Submission(card=AgentCard(name="memoriser"), result=memoriser), fixed, private_seed=314159)
+    assert not flagged.consistent

@@ -213,3 +213,16 @@ def test_the_harness_plays_the_reference_when_a_file_has_its_name(tmp_path, monk
     assert result.agent.name == "bayes"
     assert abs(result.agent.normalised_score.value - 1.0) < 0.05
     assert not marker.exists()
+
+
+def test_seeding_a_board_in_an_untrusted_folder_runs_nothing(tmp_path, monkeypatch, capsys):
+    from leaderboard.cli import main as leaderboard
+
+    marker = tmp_path / "marker"
+    for name in REFERENCE_NAMES:
+        crafted_sb3_zip(tmp_path / name, marker)
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "board.sqlite")
+    assert leaderboard(["--db", db, "seed", "--env", ENV_ID, "--no-progress"]) == 0
+    assert "3 reference rows added" in capsys.readouterr().out
+    assert not marker.exists()
