@@ -242,6 +242,13 @@ def load_safe(path: str | Path) -> SafeModel:
         raise ValueError(
             f"{path}: policy_class {metadata.policy_class!r} is not one of {sorted(allowed)}"
         )
+    try:
+        state = th.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001  (torch's refusals come in several types)
+        raise ValueError(f"{path}: the weights do not fit the policy: {_first_line(error)}") from None
+    if not isinstance(state, dict) or not all(isinstance(value, th.Tensor) for value in state.values()):
+        raise ValueError(f"{path}: the weights do not fit the policy: {WEIGHTS_FILE} is not a state_dict")
+    _check_sizes(metadata.policy_kwargs, state, path)
     observation_space, action_space = _environment_spaces(metadata.env_id, dict(metadata.env_kwargs))
     if metadata.observation_layout == "flat":
         observation_space = spaces.flatten_space(observation_space)
@@ -253,11 +260,9 @@ def load_safe(path: str | Path) -> SafeModel:
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: policy_kwargs do not build a {metadata.policy_class}: {error}") from None
     try:
-        state = th.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
         policy.load_state_dict(state)
-    except Exception as error:  # noqa: BLE001  (torch's refusals come in several types)
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"{path}: the weights do not fit the policy: {first_line}") from None
+    except Exception as error:  # noqa: BLE001
+        raise ValueError(f"{path}: the weights do not fit the policy: {_first_line(error)}") from None
     policy.set_training_mode(False)
     return SafeModel(policy=policy, metadata=metadata)
 
@@ -302,6 +307,41 @@ def _load_pickled(path: Path) -> BaseAlgorithm:
     raise ValueError(
         f"agent file {str(path)!r} is not a loadable RecurrentPPO or PPO model ({'; '.join(errors)})"
     )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_sizes(policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor], path: str | Path) -> None:
+    """Refuse kwargs that would build a network larger than the weights before building it.
+
+    Every layer size of a policy is a dimension of some weight, and every list of sizes is
+    shorter than the list of weights; a kwarg that breaks either cannot fit the weights (and
+    could ask for any amount of memory).
+    """
+    largest = max((max(tensor.shape, default=1) for tensor in state.values()), default=0)
+
+    def visit(key: str, value: JsonValue) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int) and value > largest:
+            raise ValueError(
+                f"{path}: policy kwarg {key!r} = {value} exceeds every dimension of the weights "
+                f"(at most {largest})"
+            )
+        if isinstance(value, list):
+            if len(value) > len(state):
+                raise ValueError(f"{path}: policy kwarg {key!r} lists more sizes than there are weights")
+            for item in value:
+                visit(key, item)
+        if isinstance(value, dict):
+            for name, item in value.items():
+                visit(f"{key}.{name}", item)
+
+    for key, value in policy_kwargs.items():
+        visit(key, value)
 
 
 def _open_zip(path: str | Path) -> zipfile.ZipFile:
