@@ -30,12 +30,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from rich.table import Table as RichTable
 from rich.text import Text
 
 from evaluate.schema import Interval
 from leaderboard.board import Table, table
-from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry
+from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry, reason
 from leaderboard.submission import (
     SubmissionError,
     for_terminal,
@@ -418,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error.args[0], file=sys.stderr)
     except (StoreError, ValueError) as error:
         print(f"nmn-leaderboard: error: {for_terminal(str(error))}", file=sys.stderr)
+    except SQLAlchemyError as error:
+        print(f"nmn-leaderboard: error: database: {for_terminal(reason(error))}", file=sys.stderr)
     finally:
         if store is not None:
             store.close()

@@ -183,7 +183,7 @@ def _make_engine(url: str, read_only: bool, immutable: bool = False) -> Engine:
     return engine
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
     """The first line of a database error, without SQLAlchemy's statement and links."""
     original = getattr(error, "orig", None) or error
     return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
@@ -217,7 +217,11 @@ class Store:
             try:
                 with self.engine.begin() as connection:
                     if read_only:
-                        connection.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+                        found = connection.exec_driver_sql(
+                            "SELECT count(*) FROM sqlite_master WHERE name = 'submissions'"
+                        ).scalar()
+                        if not found:
+                            raise StoreError(f"{self.url} holds no leaderboard")
                     else:
                         _Base.metadata.create_all(connection)
                 break
@@ -225,7 +229,7 @@ class Store:
                 self.engine.dispose()
                 if immutable == attempts[-1]:
                     raise StoreError(
-                        f"cannot open the leaderboard database {self.url}: {_reason(error)}"
+                        f"cannot open the leaderboard database {self.url}: {reason(error)}"
                     ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -244,7 +248,7 @@ class Store:
         except IntegrityError:
             raise DuplicateSubmission(entry.content_hash, self._id_of(entry.content_hash)) from None
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot write to {self.url}: {_reason(error)}") from None
+            raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return entry
 
     def entries(self, env_id: str | None = None) -> list[Entry]:
@@ -285,7 +289,7 @@ class Store:
                 entry = _existing(session, entry_id)
                 session.delete(entry)
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot write to {self.url}: {_reason(error)}") from None
+            raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return entry
 
     def create_token(self, name: str) -> str:
@@ -305,7 +309,7 @@ class Store:
         except IntegrityError:
             raise ValueError(f"a token named {name!r} already exists") from None
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot write to {self.url}: {_reason(error)}") from None
+            raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return secret
 
     def tokens(self) -> list[Token]:
