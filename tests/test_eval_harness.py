@@ -114,13 +114,14 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path, one_torc
         device="cpu",
     )
     flat.save(tmp_path / "flat.zip")  # Stable-Baselines3's own zip: pickles, trusted here
-    first = evaluate(
-        str(tmp_path / "recurrent.safe.zip"),
-        ENV_ID,
-        baselines=[tmp_path / "flat.zip"],
-        trust_pickle=True,
-        **FAST,
-    )
+    with pytest.warns(UserWarning, match="with pickle: it can run any code"):
+        first = evaluate(
+            str(tmp_path / "recurrent.safe.zip"),
+            ENV_ID,
+            baselines=[tmp_path / "flat.zip"],
+            trust_pickle=True,
+            **FAST,
+        )
     again = evaluate(str(tmp_path / "recurrent.safe.zip"), ENV_ID, **FAST)
     assert first.agent.name == "recurrent"
     assert first.agent.description.startswith("RecurrentPPO MultiInputLstmPolicy")
@@ -205,7 +206,8 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not a safe nmn-bench model"):
         evaluate(str(broken), ENV_ID, **FAST)
     with pytest.raises(ValueError, match="not a loadable RecurrentPPO or PPO model"):
-        evaluate(str(broken), ENV_ID, trust_pickle=True, **FAST)
+        with pytest.warns(UserWarning, match="with pickle"):
+            evaluate(str(broken), ENV_ID, trust_pickle=True, **FAST)
 
 
 def test_cli_reports_bad_input_without_a_traceback(tmp_path):

@@ -376,3 +376,11 @@ def test_verify_on_the_private_set_keeps_an_honest_agent_and_flags_a_memoriser()
     )
     flagged = verify(Submission(card=AgentCard(name="memoriser"), result=memoriser), fixed, private_seed=314159)
     assert not flagged.consistent
+
+
+def test_a_claimed_reference_that_is_not_one_of_the_boards_is_refused(result: Document) -> None:
+    """A reference row no page could show (an 81-character name) never reaches the store."""
+    result["references"][0]["name"] = "r" * 81
+    error = refusal(result)
+    assert error.field == "result.references.0.name"
+    assert "is not a reference agent" in error.reason
