@@ -121,12 +121,18 @@ def check_writable(folder: Path) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise ValueError(f"cannot write the report to --out {str(folder)!r}: {error.strerror or error}") from None
+        raise ValueError(
+            f"cannot write the report to --out {str(folder)!r}: {error.strerror or error}"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    for option, number in (("--threads", args.threads), ("--reps", args.reps), ("--n-tasks", args.n_tasks)):
+    for option, number in (
+        ("--threads", args.threads),
+        ("--reps", args.reps),
+        ("--n-tasks", args.n_tasks),
+    ):
         if number < 1:
             sys.exit(f"nmn-eval: error: {option} must be a positive integer, got {number}")
     torch.set_num_threads(args.threads)

@@ -49,7 +49,9 @@ def _estimate(
 ) -> Interval:
     matrices = scores if isinstance(scores, list) else [scores]
     bootstrap_class = (
-        _LocalStratifiedIndependentBootstrap if isinstance(scores, list) else _LocalStratifiedBootstrap
+        _LocalStratifiedIndependentBootstrap
+        if isinstance(scores, list)
+        else _LocalStratifiedBootstrap
     )
     bootstrap = bootstrap_class(*matrices, seed=np.random.default_rng(seed))
     value = float(aggregate(*matrices))

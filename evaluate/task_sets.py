@@ -120,9 +120,7 @@ def check_env_id(env_id: str) -> None:
 
     if env_id not in nmn_envs.ENV_IDS:
         known = sorted(nmn_envs.ENV_IDS)
-        raise gym.error.NameNotFound(
-            f"unknown environment id {env_id!r}; the suite's ids: {known}"
-        )
+        raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; the suite's ids: {known}")
 
 
 def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
@@ -179,14 +177,22 @@ def private_task_set(env_id: str, generator_seed: int, **env_kwargs: Any) -> Tas
         ValueError: a seed that is not a non-negative integer, or one of a published set.
     """
     check_env_id(env_id)
-    if not isinstance(generator_seed, (int, np.integer)) or isinstance(generator_seed, bool) or generator_seed < 0:
-        raise ValueError(f"a private set's seed must be a non-negative integer, got {generator_seed!r}")
+    if (
+        not isinstance(generator_seed, (int, np.integer))
+        or isinstance(generator_seed, bool)
+        or generator_seed < 0
+    ):
+        raise ValueError(
+            f"a private set's seed must be a non-negative integer, got {generator_seed!r}"
+        )
     if generator_seed in {seed for _, seed in VERSIONS.values()} | {UNPUBLISHED_SEED}:
         raise ValueError("a private set's seed must not be the seed of a published set")
     return _generate(env_id, f"{env_id}/private", int(generator_seed), env_kwargs)
 
 
-def _generate(env_id: str, version: str, generator_seed: int, env_kwargs: dict[str, Any]) -> TaskSet:
+def _generate(
+    env_id: str, version: str, generator_seed: int, env_kwargs: dict[str, Any]
+) -> TaskSet:
     env = gym.make(env_id, **env_kwargs)
     rng = np.random.default_rng(generator_seed)
     tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))

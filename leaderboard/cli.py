@@ -140,7 +140,9 @@ def _post(body: bytes, server: str, token: str | None) -> int:
 
     token = token or os.environ.get(TOKEN_ENV_VAR)
     if not token:
-        raise SubmissionError("--token", f"posting to a server needs a token (--token or ${TOKEN_ENV_VAR})")
+        raise SubmissionError(
+            "--token", f"posting to a server needs a token (--token or ${TOKEN_ENV_VAR})"
+        )
     if not server.startswith(("http://", "https://")):
         raise SubmissionError("--server", f"{server!r} is not an http:// or https:// URL")
     request = urllib.request.Request(

@@ -186,7 +186,9 @@ def _make_engine(url: str, read_only: bool, immutable: bool = False) -> Engine:
 def reason(error: BaseException) -> str:
     """The first line of a database error, without SQLAlchemy's statement and links."""
     original = getattr(error, "orig", None) or error
-    return str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
 
 
 class Store:
@@ -204,7 +206,9 @@ class Store:
         try:
             self.url = database_url(db, create_folder=not read_only)
         except OSError as error:
-            raise StoreError(f"cannot create the folder of the database {db}: {error.strerror}") from None
+            raise StoreError(
+                f"cannot create the folder of the database {db}: {error.strerror}"
+            ) from None
         read_only = read_only and make_url(self.url).get_backend_name() == "sqlite"
         self.read_only = read_only
         if read_only and not Path(make_url(self.url).database or "").is_file():
@@ -302,7 +306,9 @@ class Store:
         if not 0 < len(name) <= 80 or not name.isprintable():
             raise ValueError("a token name needs 1 to 80 printable characters")
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = Token(name=name, secret_hash=_hash_secret(secret), created=datetime.now(timezone.utc))
+        token = Token(
+            name=name, secret_hash=_hash_secret(secret), created=datetime.now(timezone.utc)
+        )
         try:
             with self._sessions.begin() as session:
                 session.add(token)
@@ -334,7 +340,9 @@ class Store:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
         with self._sessions.begin() as session:
-            return session.scalar(select(Token.name).where(Token.secret_hash == _hash_secret(secret)))
+            return session.scalar(
+                select(Token.name).where(Token.secret_hash == _hash_secret(secret))
+            )
 
     def close(self) -> None:
         """Release the database connections."""

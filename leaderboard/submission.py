@@ -44,7 +44,9 @@ MAX_DESCRIPTION_CHARS = 2000
 RESERVED_NAMES = ("random", "oracle", "bayes")
 """Names of the board's own reference agents, which no submission may take."""
 
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def _is_control(character: str) -> bool:
@@ -52,7 +54,9 @@ def _is_control(character: str) -> bool:
 
 
 def _check_text(text: str, what: str, allowed: str = "") -> str:
-    bad = sorted({character for character in text if _is_control(character) and character not in allowed})
+    bad = sorted(
+        {character for character in text if _is_control(character) and character not in allowed}
+    )
     if bad:
         shown = ", ".join(f"U+{ord(character):04X}" for character in bad)
         raise ValueError(f"{what} holds control characters ({shown})")
@@ -61,7 +65,9 @@ def _check_text(text: str, what: str, allowed: str = "") -> str:
 
 def printable(text: str) -> str:
     """``text`` with control characters (NUL, escape, ...) shown as ``\\uXXXX``."""
-    return "".join(f"\\u{ord(character):04x}" if _is_control(character) else character for character in text)
+    return "".join(
+        f"\\u{ord(character):04x}" if _is_control(character) else character for character in text
+    )
 
 
 def for_terminal(text: str) -> str:
@@ -71,9 +77,11 @@ def for_terminal(text: str) -> str:
     move the cursor, recolour the screen or reorder the characters around it.
     """
     return "".join(
-        f"\\u{ord(character):04x}"
-        if _is_control(character) or character in _BIDI_CONTROLS
-        else character
+        (
+            f"\\u{ord(character):04x}"
+            if _is_control(character) or character in _BIDI_CONTROLS
+            else character
+        )
         for character in text
     )
 

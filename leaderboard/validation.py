@@ -233,17 +233,25 @@ def _check_claims(result: EvaluationResult, board: BoardReferences) -> None:
         own_bound = own_bounds.get(bound.name)
         if own_bound is None:
             raise SubmissionError(
-                f"result.bounds.{bound.name}", f"not a bound of {result.env_id} {sorted(own_bounds)}"
+                f"result.bounds.{bound.name}",
+                f"not a bound of {result.env_id} {sorted(own_bounds)}",
             )
         _check_value(
-            f"result.bounds.{bound.name}.value", bound.value, own_bound.value, "the board's derived value"
+            f"result.bounds.{bound.name}.value",
+            bound.value,
+            own_bound.value,
+            "the board's derived value",
         )
         if bound.standard_error is not None and not math.isfinite(bound.standard_error):
-            raise SubmissionError(f"result.bounds.{bound.name}.standard_error", "not a finite number")
+            raise SubmissionError(
+                f"result.bounds.{bound.name}.standard_error", "not a finite number"
+            )
     for name, value in result.normaliser.items():
         own_value = board.normaliser.get(name)
         if own_value is None:
-            raise SubmissionError(f"result.normaliser.{name}", "the normaliser has random and bayes only")
+            raise SubmissionError(
+                f"result.normaliser.{name}", "the normaliser has random and bayes only"
+            )
         _check_value(f"result.normaliser.{name}", value, own_value, f"the board's {name} anchor")
 
 
@@ -285,7 +293,9 @@ def _rebuilt(submission: Submission, board: BoardReferences) -> Submission:
             "normaliser": dict(board.normaliser),
         }
     )
-    return Submission(card=submission.card, result=EvaluationResult.model_validate(stored.model_dump()))
+    return Submission(
+        card=submission.card, result=EvaluationResult.model_validate(stored.model_dump())
+    )
 
 
 def _check_agent_intervals(result: EvaluationResult) -> None:

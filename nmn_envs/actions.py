@@ -74,7 +74,9 @@ def check_single_action(action: object, space: spaces.Space) -> np.ndarray:
     try:
         raw = np.asarray(action)
     except ValueError:  # ragged nesting
-        raise ValueError(f"an action must have shape {expected} for {space}, got {action!r}") from None
+        raise ValueError(
+            f"an action must have shape {expected} for {space}, got {action!r}"
+        ) from None
     if raw.dtype.kind in "fiu" and raw.shape != expected:
         raise ValueError(
             f"an action of shape {raw.shape} does not fit {space}: expected {expected}"

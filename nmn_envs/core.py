@@ -117,7 +117,8 @@ class TaskCore(ABC):
         arrays = {
             name: value.copy()
             for name, value in vars(self).items()
-            if isinstance(value, np.ndarray) and value.flags.writeable  # read-only ones cannot change
+            # read-only arrays (a shared object pool) cannot change
+            if isinstance(value, np.ndarray) and value.flags.writeable
         }
         streams = self.streams.snapshot()
         try:

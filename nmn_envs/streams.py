@@ -40,7 +40,9 @@ class RandomStreams:
         """Give ``row`` a fresh generator seeded as Gymnasium seeds a single env."""
         self.attach(row, seeding.np_random(seed)[0])
 
-    def snapshot(self) -> tuple[list[tuple[np.random.Generator, dict] | None], np.ndarray, np.ndarray]:
+    def snapshot(
+        self,
+    ) -> tuple[list[tuple[np.random.Generator, dict] | None], np.ndarray, np.ndarray]:
         """Everything the streams hold (each generator and its state), for :meth:`restore`."""
         generators = [
             None if generator is None else (generator, generator.bit_generator.state)

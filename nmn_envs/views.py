@@ -105,7 +105,8 @@ class TaskEnv(Env[np.ndarray, Any]):
             raise error.ResetNeeded(
                 "the episode has ended (or never started): call reset() before step()"
             )
-        rewards, terminated = self.core.step(check_single_action(action, self.action_space), self._active)
+        batch = check_single_action(action, self.action_space)
+        rewards, terminated = self.core.step(batch, self._active)
         self._needs_reset = bool(terminated[0])
         return self.core.observe()[0], float(rewards[0]), bool(terminated[0]), False, self._info()
 

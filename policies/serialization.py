@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
-import json
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -49,7 +48,11 @@ from sb3_contrib.common.recurrent.policies import (
     RecurrentMultiInputActorCriticPolicy,
 )
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy, MultiInputActorCriticPolicy
+from stable_baselines3.common.policies import (
+    ActorCriticPolicy,
+    BasePolicy,
+    MultiInputActorCriticPolicy,
+)
 from torch import nn
 
 from policies.nmn import NMNPolicy
@@ -236,7 +239,9 @@ def load_safe(path: str | Path) -> SafeModel:
         metadata = _metadata(archive, path)
         weights = _member(archive, WEIGHTS_FILE, MAX_WEIGHTS_BYTES, path)
     if hashlib.sha256(weights).hexdigest() != metadata.weights_sha256:
-        raise ValueError(f"{path}: {WEIGHTS_FILE} does not match the weights_sha256 of its metadata")
+        raise ValueError(
+            f"{path}: {WEIGHTS_FILE} does not match the weights_sha256 of its metadata"
+        )
     allowed = POLICY_CLASSES[metadata.algorithm]
     if metadata.policy_class not in allowed:
         raise ValueError(
@@ -245,11 +250,19 @@ def load_safe(path: str | Path) -> SafeModel:
     try:
         state = th.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001  (torch's refusals come in several types)
-        raise ValueError(f"{path}: the weights do not fit the policy: {_first_line(error)}") from None
-    if not isinstance(state, dict) or not all(isinstance(value, th.Tensor) for value in state.values()):
-        raise ValueError(f"{path}: the weights do not fit the policy: {WEIGHTS_FILE} is not a state_dict")
+        raise ValueError(
+            f"{path}: the weights do not fit the policy: {_first_line(error)}"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(value, th.Tensor) for value in state.values()
+    ):
+        raise ValueError(
+            f"{path}: the weights do not fit the policy: {WEIGHTS_FILE} is not a state_dict"
+        )
     _check_sizes(metadata.policy_kwargs, state, path)
-    observation_space, action_space = _environment_spaces(metadata.env_id, dict(metadata.env_kwargs))
+    observation_space, action_space = _environment_spaces(
+        metadata.env_id, dict(metadata.env_kwargs)
+    )
     if metadata.observation_layout == "flat":
         observation_space = spaces.flatten_space(observation_space)
     kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
@@ -258,11 +271,15 @@ def load_safe(path: str | Path) -> SafeModel:
             observation_space, action_space, lambda _progress: 0.0, **kwargs
         )
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{path}: policy_kwargs do not build a {metadata.policy_class}: {error}") from None
+        raise ValueError(
+            f"{path}: policy_kwargs do not build a {metadata.policy_class}: {error}"
+        ) from None
     try:
         policy.load_state_dict(state)
     except Exception as error:  # noqa: BLE001
-        raise ValueError(f"{path}: the weights do not fit the policy: {_first_line(error)}") from None
+        raise ValueError(
+            f"{path}: the weights do not fit the policy: {_first_line(error)}"
+        ) from None
     policy.set_training_mode(False)
     return SafeModel(policy=policy, metadata=metadata)
 
@@ -314,7 +331,9 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _check_sizes(policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor], path: str | Path) -> None:
+def _check_sizes(
+    policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor], path: str | Path
+) -> None:
     """Refuse kwargs that would build a network larger than the weights before building it.
 
     Every layer size of a policy is a dimension of some weight, and every list of sizes is
@@ -333,7 +352,9 @@ def _check_sizes(policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor
             )
         if isinstance(value, list):
             if len(value) > len(state):
-                raise ValueError(f"{path}: policy kwarg {key!r} lists more sizes than there are weights")
+                raise ValueError(
+                    f"{path}: policy kwarg {key!r} lists more sizes than there are weights"
+                )
             for item in value:
                 visit(key, item)
         if isinstance(value, dict):
@@ -375,12 +396,16 @@ def _metadata(archive: zipfile.ZipFile, path: str | Path) -> PolicyMetadata:
         raise ValueError(f"{path}: {METADATA_FILE}: {field}: {first['msg']}") from None
 
 
-def _environment_spaces(env_id: str, env_kwargs: dict[str, Any]) -> tuple[spaces.Space, spaces.Space]:
+def _environment_spaces(
+    env_id: str, env_kwargs: dict[str, Any]
+) -> tuple[spaces.Space, spaces.Space]:
     """The observation and action spaces of the suite's environment ``env_id``."""
     import nmn_envs
 
     if env_id not in nmn_envs.ENV_IDS:
-        raise ValueError(f"env_id {env_id!r} is not an environment of the suite {sorted(nmn_envs.ENV_IDS)}")
+        raise ValueError(
+            f"env_id {env_id!r} is not an environment of the suite {sorted(nmn_envs.ENV_IDS)}"
+        )
     try:
         env = gym.make(env_id, **env_kwargs)
     except (TypeError, ValueError, gym.error.Error) as error:

@@ -59,14 +59,34 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(socket_dir, "postgres")
     run = functools.partial(subprocess.run, check=True, capture_output=True, text=True)
-    run(_as_server_user([_postgres_tool("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]))
+    run(
+        _as_server_user(
+            [
+                _postgres_tool("initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ]
+        )
+    )
     options = f"-k {socket_dir} -c listen_addresses='' -F"
     pg_ctl = _postgres_tool("pg_ctl")
-    run(_as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]))
+    run(
+        _as_server_user(
+            [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
+        )
+    )
     try:
         yield str(socket_dir)
     finally:
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -80,8 +100,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     socket_dir = request.getfixturevalue("postgres_server")
     name = f"board_{uuid.uuid4().hex}"
-    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as admin:
+    with psycopg.connect(
+        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield f"postgresql+psycopg://postgres@/{name}?host={socket_dir}"
-    with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as admin:
+    with psycopg.connect(
+        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

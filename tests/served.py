@@ -25,7 +25,16 @@ def free_port() -> int:
 def serving(db: Path) -> Iterator[str]:
     """``nmn-leaderboard --db DB serve`` on 127.0.0.1; yields its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "leaderboard.cli", "--db", str(db), "serve", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "leaderboard.cli",
+        "--db",
+        str(db),
+        "serve",
+        "--port",
+        str(port),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

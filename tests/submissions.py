@@ -34,7 +34,9 @@ def _rollout(env_id: str) -> Rollout:
     return play(as_policy(fixed, "fixed"), env_id, tasks, seeds, {}, DEFAULT_BATCH_SIZE, False)
 
 
-def agent_submission(variant: int = 0, name: str = "fixed-action", env_id: str = ENV_ID) -> Submission:
+def agent_submission(
+    variant: int = 0, name: str = "fixed-action", env_id: str = ENV_ID
+) -> Submission:
     """A valid submission of an agent's result (variant ``k`` has its own returns)."""
     rollout = _rollout(env_id)
     rewards = rollout.step_rewards.copy()
@@ -50,5 +52,7 @@ def agent_submission(variant: int = 0, name: str = "fixed-action", env_id: str =
         DEFAULT_REPS,
         0,
     )
-    result = board.result.model_copy(update={"agent": agent, "references": list(board.scores.values())})
+    result = board.result.model_copy(
+        update={"agent": agent, "references": list(board.scores.values())}
+    )
     return Submission(card=AgentCard(name=name), result=result)

@@ -222,7 +222,7 @@ def test_cli_reports_bad_input_without_a_traceback(tmp_path):
         (["--n-tasks", "0"], "--n-tasks must be a positive integer, got 0"),
         (["--env-kwarg", "bogus=1"], "env kwargs {'bogus': 1} do not make NMN-Bench1-v0"),
         (["--env-kwarg", "max_episode_steps=abc"], "max_episode_steps must be a positive integer"),
-        (["--env-kwarg", "switch_probability=\"0.5\""], "switch_probability must be a probability"),
+        (["--env-kwarg", 'switch_probability="0.5"'], "switch_probability must be a probability"),
         (["--references", "bogus"], r"unknown reference agents \['bogus'\]"),
     ],
 )

@@ -54,7 +54,9 @@ def test_trials_per_task_is_refused_alike_by_make_and_make_vec():
     with pytest.raises(ValueError, match=message):
         gym.make("NMN-Bench1-v0", trials_per_task=3)
     with pytest.raises(ValueError, match=message):
-        gym.make_vec("NMN-Bench1-v0", num_envs=2, vectorization_mode="vector_entry_point", trials_per_task=3)
+        gym.make_vec(
+            "NMN-Bench1-v0", num_envs=2, vectorization_mode="vector_entry_point", trials_per_task=3
+        )
     for bad in (0, 1.5, "2", True):
         with pytest.raises(ValueError, match="trials_per_task must be a positive integer"):
             gym.make("NMN-Navigation2D-v0", trials_per_task=bad)
@@ -94,10 +96,16 @@ def _snapshot(env: gym.Env | gym.vector.VectorEnv, action: np.ndarray) -> tuple:
     """What the env does next: the observation and reward of ``action`` on a copy."""
     twin = copy.deepcopy(env)
     observation, reward, *_ = twin.step(action)
-    flat = observation if isinstance(observation, np.ndarray) else np.concatenate(
-        [np.ravel(value) for value in observation.values()]
+    flat = (
+        observation
+        if isinstance(observation, np.ndarray)
+        else np.concatenate([np.ravel(value) for value in observation.values()])
     )
-    return np.asarray(flat).tolist(), np.asarray(reward).tolist(), [task.to_dict() for task in _tasks(env)]
+    return (
+        np.asarray(flat).tolist(),
+        np.asarray(reward).tolist(),
+        [task.to_dict() for task in _tasks(env)],
+    )
 
 
 def _tasks(env) -> list:

@@ -172,7 +172,9 @@ def test_user_text_reaches_the_terminal_escaped_and_is_stored_intact(
     code, _, err = run(capsys, "submit", str(result_file), "--name", "\x1b[2J\x1b[31mred\x00")
     assert code == 1 and "control characters (U+0000, U+001B)" in err and "\x1b" not in err
     reordering = "\u202eevil\u2066name"
-    code, out, _ = run(capsys, "submit", str(result_file), "--name", reordering, "--author", reordering)
+    code, out, _ = run(
+        capsys, "submit", str(result_file), "--name", reordering, "--author", reordering
+    )
     assert code == 0 and "\\u202eevil\\u2066name" in out
     for argv in (("list",), ("show", "1")):
         code, out, _ = run(capsys, *argv)
@@ -208,7 +210,9 @@ def test_unbounded_inputs_are_cut_at_the_limit(
 
 
 @pytest.mark.parametrize("entry_id", ["0", "99999999999999999999999"])
-def test_ids_out_of_range_are_unknown(db: Path, capsys: pytest.CaptureFixture[str], entry_id: str) -> None:
+def test_ids_out_of_range_are_unknown(
+    db: Path, capsys: pytest.CaptureFixture[str], entry_id: str
+) -> None:
     assert run(capsys, "show", entry_id) == (1, "", f"no leaderboard entry with id {entry_id}\n")
 
 
@@ -216,7 +220,11 @@ def test_a_db_that_is_a_folder_or_not_a_database_is_a_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "--db", str(tmp_path), "list")
-    assert code == 1 and err == f"nmn-leaderboard: error: {tmp_path} is a folder, not a leaderboard database file\n"
+    assert (
+        code == 1
+        and err
+        == f"nmn-leaderboard: error: {tmp_path} is a folder, not a leaderboard database file\n"
+    )
     text = tmp_path / "notes.txt"
     text.write_text("plain text " * 100)
     code, _, err = run(capsys, "--db", str(text), "submit", str(text))

@@ -81,20 +81,28 @@ def test_submit_to_a_server_with_a_token(
     db, url = board
     result = tmp_path / "result.json"
     result.write_text(agent_submission(30, name="remote").result.model_dump_json())
-    code, out, err = run(capsys, "submit", str(result), "--name", "remote", "--server", url, "--token", token)
+    code, out, err = run(
+        capsys, "submit", str(result), "--name", "remote", "--server", url, "--token", token
+    )
     assert code == 0, err
     assert out.startswith("stored entry ") and f"on {url}" in out
     assert "remote" in {entry.agent_name for entry in Store(db).entries(ENV)}
 
-    code, _, err = run(capsys, "submit", str(result), "--name", "again", "--server", url, "--token", token)
+    code, _, err = run(
+        capsys, "submit", str(result), "--name", "again", "--server", url, "--token", token
+    )
     assert code == 1 and "409" in err and "duplicate submission" in err
     code, _, err = run(capsys, "submit", str(result), "--server", url, "--token", "nmnlb_wrong")
     assert code == 1 and err == f"refused: --token: the server at {url} refused the token\n"
     tampered = json.loads(result.read_text())
     tampered["agent"]["returns"][0] = 1e12
     result.write_text(json.dumps(tampered))
-    code, _, err = run(capsys, "submit", str(result), "--name", "x", "--server", url, "--token", token)
-    assert code == 1 and err.startswith("refused: result.agent.returns.0: 1000000000000.0 is outside")
+    code, _, err = run(
+        capsys, "submit", str(result), "--name", "x", "--server", url, "--token", token
+    )
+    assert code == 1 and err.startswith(
+        "refused: result.agent.returns.0: 1000000000000.0 is outside"
+    )
     nobody = f"http://127.0.0.1:{free_port()}"
     code, _, err = run(capsys, "submit", str(result), "--server", nobody, "--token", token)
     assert code == 1 and err.startswith(f"refused: --server: cannot reach {nobody}")

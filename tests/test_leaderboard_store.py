@@ -79,7 +79,8 @@ def test_duplicate_is_refused_and_names_the_existing_entry(
     entry = store.add(submission)
     with pytest.raises(DuplicateSubmission, match=f"already entry {entry.id}"):
         store.add(Submission.model_validate_json(submission.model_dump_json()))
-    redated = submission.result.model_copy(update={"created": datetime(2001, 1, 1, tzinfo=timezone.utc)})
+    created = datetime(2001, 1, 1, tzinfo=timezone.utc)
+    redated = submission.result.model_copy(update={"created": created})
     recarded = Submission(card=AgentCard(name="another name", authors=["x"]), result=redated)
     with pytest.raises(DuplicateSubmission, match=f"already entry {entry.id}"):
         store.add(recarded)

@@ -374,7 +374,9 @@ def test_verify_on_the_private_set_keeps_an_honest_agent_and_flags_a_memoriser()
     memoriser = agent_submission().result.model_copy(
         update={"agent": oracle.model_copy(update={"role": "agent", "name": "memoriser"})}
     )
-    flagged = verify(Submission(card=AgentCard(name="memoriser"), result=memoriser), fixed, private_seed=314159)
+    flagged = verify(
+        Submission(card=AgentCard(name="memoriser"), result=memoriser), fixed, private_seed=314159
+    )
     assert not flagged.consistent
 
 

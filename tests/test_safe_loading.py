@@ -19,7 +19,7 @@ from gymnasium.wrappers import FlattenObservation
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 
-import nmn_envs  # noqa: F401
+import nmn_envs  # noqa: F401  (registers the ids)
 from evaluate import evaluate
 from evaluate.cli import main as nmn_eval
 from evaluate.harness import resolve_agent
