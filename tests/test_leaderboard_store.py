@@ -241,9 +241,10 @@ READ_ONLY_USER = textwrap.dedent(
     from leaderboard.submission import Submission
 
     submission = Submission.model_validate_json(sys.stdin.read())
-    nobody = pwd.getpwnam("nobody")
-    os.setgid(nobody.pw_gid)
-    os.setuid(nobody.pw_uid)
+    if os.geteuid() == 0:  # root may write anything: read as an unprivileged user
+        nobody = pwd.getpwnam("nobody")
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
     print("entries", [entry.agent_name for entry in Store(sys.argv[1], read_only=True).entries()])
     try:
         Store(sys.argv[1]).add(submission)
@@ -259,7 +260,7 @@ READ_ONLY_USER = textwrap.dedent(
 def test_a_read_only_file_can_be_listed_and_refuses_writes_in_one_line(
     submission: Submission,
 ) -> None:
-    """Run as an unprivileged user (root may write anything), on a file it may only read."""
+    """Read by a user who may only read the file and its folder (as root: by nobody)."""
     folder = Path(tempfile.mkdtemp(prefix="nmn-read-only-"))
     try:
         folder.chmod(0o755)
@@ -268,7 +269,8 @@ def test_a_read_only_file_can_be_listed_and_refuses_writes_in_one_line(
         writer.add(renamed(submission, "kept"))
         writer.close()  # the last connection folds the write-ahead log back into the file
         assert sorted(item.name for item in folder.iterdir()) == ["board.sqlite"]
-        path.chmod(0o644)
+        path.chmod(0o444)
+        folder.chmod(0o555)
         completed = subprocess.run(
             [sys.executable, "-c", READ_ONLY_USER, str(path)],
             input=renamed(submission, "new").model_dump_json(),
@@ -285,6 +287,7 @@ def test_a_read_only_file_can_be_listed_and_refuses_writes_in_one_line(
         assert lines[-1] == "list exit 0"
         assert completed.stderr == ""
     finally:
+        folder.chmod(0o755)
         shutil.rmtree(folder)
 
 
