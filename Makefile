@@ -6,7 +6,8 @@ PIP := $(PY) -m pip
 # The CPU build of torch is installed first so that the range in pyproject.toml is already met
 # and no CUDA packages are pulled in.
 TORCH := torch==2.13.0
-# The leaderboard's browser test drives Debian's chromium package (no browser is downloaded).
+# The leaderboard's browser test drives Debian's chromium package (no browser is downloaded);
+# its store tests start a throwaway server of Debian's postgresql package.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: demo test install install-dev clean
@@ -23,6 +24,7 @@ install-dev: $(PY)
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e ".[dev,mujoco,ray]"
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver; }
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y postgresql; }
 
 demo: install
 	$(PY) -m nmn_bench.demo

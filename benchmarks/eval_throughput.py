@@ -9,14 +9,14 @@ which runs the policy under ``torch.no_grad``). The script times
   ``random`` and ``bayes`` reference agents on the same tasks, bounds and bootstrap intervals.
 
 Both are timed ``--repeats`` times, alternately; the table shows the medians.
-The agent is a saved RecurrentPPO model (``--model``) or, without one, a freshly built NMN
+The agent is a saved model in the safe form (``--model``) or, without one, a freshly built NMN
 model with the hyperparameters ``nmn-train`` uses: its weights are untrained, its inference
 cost is that of a trained one.
 
 Usage::
 
     python benchmarks/eval_throughput.py                          # fresh NMN model
-    python benchmarks/eval_throughput.py --model runs/bench1-nmn-0/model.zip --batch-size 1000
+    python benchmarks/eval_throughput.py --model runs/bench1-nmn-0/model.safe.zip --batch-size 1000
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__, repeats=3)
-    parser.add_argument("--model", help="a saved RecurrentPPO zip (default: a fresh NMN model)")
+    parser.add_argument("--model", help="a saved model in the safe form, model.safe.zip (default: a fresh NMN model)")
     parser.add_argument("--n-tasks", type=int, default=1000, help="meta-episodes to play")
     parser.add_argument(
         "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="meta-episodes at once"

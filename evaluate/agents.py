@@ -6,7 +6,9 @@ for a batch of actions at each step. :func:`as_policy` turns into a policy:
 * a Stable-Baselines3 / sb3-contrib model, or any object with SB3's
   ``predict(obs, state, episode_start, deterministic)`` (the recurrent state is carried
   between steps and ``episode_start`` marks each sub-environment's first step);
-* a path to a saved ``RecurrentPPO`` or ``PPO`` zip;
+* a path to a saved model: the safe form of :mod:`policies.serialization` (JSON metadata and
+  a ``state_dict``; nothing is unpickled), or, only with ``trust_pickle=True``, a
+  Stable-Baselines3 ``RecurrentPPO`` or ``PPO`` zip (whose pickles can run code);
 * a plain callable ``observations -> actions`` (called with the batch: a dict of arrays with a
   leading sub-environment axis, as the vector env returns it);
 * a :class:`Policy` (the reference agents of :mod:`evaluate.references` are policies).
@@ -124,13 +126,9 @@ class PredictPolicy(Policy):
         normalised = (
             ", VecNormalize observation statistics" if observation_statistics is not None else ""
         )
-        self.description = f"{type(model).__name__} ({kind}{normalised})"
+        self.description = f"{getattr(model, 'label', type(model).__name__)} ({kind}{normalised})"
         self._state: Any = None
         self._input: Callable[[Observation], Any] = lambda observation: observation
-
-    def check(self, observation_space: spaces.Space) -> None:
-        """Refuse a model that cannot act on an env of ``observation_space`` (one sub-env)."""
-        model_input(getattr(self.model, "observation_space", None), observation_space)
 
     def reset(self, env: VectorEnv) -> None:
         self._state = None
@@ -138,6 +136,40 @@ class PredictPolicy(Policy):
             th.manual_seed(self.seed)
         model_space = getattr(self.model, "observation_space", None)
         self._input = model_input(model_space, env.single_observation_space)
+
+    def check_spaces(
+        self, env_id: str, observation_space: spaces.Space, action_space: spaces.Space
+    ) -> None:
+        """Refuse a model that cannot act in an env with these (single) spaces.
+
+        The model may observe the env's feedback Dict, its flattened Box or its bare observation
+        (a model trained with ``feedback=False``), as :func:`model_input` feeds it.
+
+        Raises:
+            ValueError: naming the model's spaces and the environment's.
+        """
+        trained_for = getattr(getattr(self.model, "metadata", None), "env_id", None)
+        where = f" (trained for {trained_for})" if trained_for and trained_for != env_id else ""
+        model_observations = getattr(self.model, "observation_space", None)
+        model_actions = getattr(self.model, "action_space", None)
+        try:
+            model_input(model_observations, observation_space)
+            fits_observations = (
+                not isinstance(model_observations, spaces.Dict) or model_observations == observation_space
+            )
+        except ValueError:
+            fits_observations = False
+        if not fits_observations:
+            raise ValueError(
+                f"agent {self.name!r}{where} observes {model_observations}, but {env_id} "
+                f"gives {observation_space} (the model may take it as it is, flattened, or its "
+                "bare observation)"
+            )
+        if model_actions is not None and model_actions != action_space:
+            raise ValueError(
+                f"agent {self.name!r}{where} acts in {model_actions}, but {env_id} takes "
+                f"{action_space}"
+            )
 
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
         inputs = self._input(observation)
@@ -163,32 +195,25 @@ class CallablePolicy(Policy):
         return np.asarray(self.function(observation))
 
 
-def load_model(path: str | Path) -> Any:
-    """Load a saved ``RecurrentPPO`` or ``PPO`` zip (on the CPU).
+def load_model(path: str | Path, trust_pickle: bool = False) -> Any:
+    """Load a saved model on the CPU through :func:`policies.serialization.load_agent`.
 
     Raises:
-        ValueError: if the file does not exist or is not a model either class can load.
+        ValueError: if the file does not exist, does not load, or needs unpickling while
+            ``trust_pickle`` is not set.
     """
-    from sb3_contrib import RecurrentPPO
-    from stable_baselines3 import PPO
+    from policies.serialization import load_agent
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"agent file {str(path)!r} does not exist")
-    errors = []
-    for algorithm in (RecurrentPPO, PPO):
-        try:
-            return algorithm.load(path, device="cpu")
-        except Exception as error:  # noqa: BLE001  (each loader fails its own way)
-            errors.append(f"{algorithm.__name__}: {type(error).__name__}: {error}")
-    raise ValueError(
-        f"agent file {str(path)!r} is not a loadable RecurrentPPO or PPO model ({'; '.join(errors)})"
-    )
+    return load_agent(path, trust_pickle=trust_pickle)
 
 
 def model_name(path: Path) -> str:
-    """The name of a saved model: its file stem, or its run folder for a run's ``model.zip``."""
-    return path.parent.name if path.stem == "model" and path.parent.name else path.stem
+    """The name of a saved model: its file stem, or its run folder for a run's ``model.zip``
+    (or ``model.safe.zip``)."""
+    from policies.serialization import SAFE_SUFFIX
+
+    stem = path.name.removesuffix(SAFE_SUFFIX) if path.name.endswith(SAFE_SUFFIX) else path.stem
+    return path.parent.name if stem == "model" and path.parent.name else stem
 
 
 def as_policy(
@@ -197,6 +222,7 @@ def as_policy(
     deterministic: bool = True,
     seed: int = 0,
     vec_normalize: VecNormalizeChoice = None,
+    trust_pickle: bool = False,
 ) -> Policy:
     """Wrap any supported agent as a :class:`Policy` (see the module docstring).
 
@@ -209,6 +235,7 @@ def as_policy(
         vec_normalize: for a model path, its VecNormalize statistics file to load (the caller's
             explicit choice: a pickle), ``False`` to play it on raw observations, or ``None``
             (see :func:`evaluate.observation_statistics.check_choice`).
+        trust_pickle: allow a model file that is not in the safe form (it is unpickled).
 
     Raises:
         ValueError: for anything else, a file that does not load, or statistics found beside
@@ -221,7 +248,7 @@ def as_policy(
     if isinstance(agent, (str, Path)) or callable(getattr(agent, "predict", None)):
         if isinstance(agent, (str, Path)):
             statistics_file = check_choice(agent, vec_normalize)
-            model, name = load_model(agent), name or model_name(Path(agent))
+            model, name = load_model(agent, trust_pickle), name or model_name(Path(agent))
         else:
             statistics_file = Path(vec_normalize) if vec_normalize else None
             model, name = agent, name or type(agent).__name__
@@ -235,5 +262,5 @@ def as_policy(
         return CallablePolicy(agent, name or getattr(agent, "__name__", type(agent).__name__))
     raise ValueError(
         "an agent must be an SB3 model, an object with predict(obs, state, episode_start, "
-        f"deterministic), a path to a RecurrentPPO/PPO zip, or a callable; got {type(agent).__name__}"
+        f"deterministic), a path to a saved model, or a callable; got {type(agent).__name__}"
     )

@@ -6,12 +6,16 @@ Example::
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
     nmn-eval NMN-Bench1-v0 --agents 2 --agent team.zip --alone single.zip --out out/team
 
-``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes) or a
-path to a saved RecurrentPPO/PPO zip. A model trained on VecNormalize observation statistics
-needs them: ``--vecnormalize PATH`` loads the file (a pickle: only a file you trust); a
-``vecnormalize.pkl`` found beside the model is never loaded by itself but stops the run until
-``--vecnormalize`` or ``--no-vecnormalize`` says what to do. The report (``result.json``, ``report.md``, PNG plots)
-goes into ``--out``; the Markdown table is printed too.
+``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes), which
+always means that agent, or the path of a saved model: the safe form nmn-train writes
+(``model.safe.zip``, see :mod:`policies.serialization`). A file named like a reference agent
+is reached by its path (``./bayes``). A Stable-Baselines3 zip is unpickled, which can run any
+code its author put in it, so it loads only with ``--trust-pickle``. The report
+(``result.json``, ``report.md``, PNG plots) goes into ``--out``, which is checked for
+writing before anything is played; the Markdown table is printed too. A model trained on
+VecNormalize observation statistics needs them: ``--vecnormalize PATH`` loads the file (a
+pickle: only a file you trust); a ``vecnormalize.pkl`` found beside the model is never loaded
+by itself but stops the run until ``--vecnormalize`` or ``--no-vecnormalize`` says what to do.
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from gymnasium import error as gym_error
 
+from evaluate.agents import model_name
 from evaluate.analyses import write_analyses
 from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
 from evaluate.model_options import add_model_arguments, use_torch_threads, vec_normalize_choice
 from evaluate.references import REFERENCE_NAMES
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
+from evaluate.task_sets import evaluation_kwargs
 
 
 def _env_kwarg(text: str) -> tuple[str, Any]:
@@ -49,7 +56,10 @@ def parser() -> argparse.ArgumentParser:
     )
     arguments.add_argument("env_id", help="a registered environment id, e.g. NMN-Bench1-v0")
     arguments.add_argument(
-        "--agent", required=True, help=f"one of {list(REFERENCE_NAMES)} or a model zip"
+        "--agent",
+        required=True,
+        help=f"one of {list(REFERENCE_NAMES)} or the path of a saved model (./NAME for a file "
+        "named like a reference agent)",
     )
     arguments.add_argument(
         "--baseline", action="append", default=[], help="agent to compare against (repeatable)"
@@ -102,12 +112,41 @@ def parser() -> argparse.ArgumentParser:
         default="bayes",
         help="with --agents: the single agent the social gain is measured against (default: bayes)",
     )
+    arguments.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load Stable-Baselines3 zips, which are unpickled and can run code: only "
+        "for files you trust",
+    )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
 
 
+def _default_name(agent: str) -> str:
+    return agent if agent in REFERENCE_NAMES else model_name(Path(agent))
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and make sure a file can be written in it.
+
+    Raises:
+        ValueError: naming the folder and the reason.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"cannot write the report to --out {str(folder)!r}: {error.strerror or error}"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
+    for option, number in (("--reps", args.reps), ("--n-tasks", args.n_tasks)):
+        if number < 1:
+            sys.exit(f"nmn-eval: error: {option} must be a positive integer, got {number}")
     try:
         use_torch_threads(args.threads)
     except ValueError as problem:
@@ -115,7 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     env_kwargs = dict(args.env_kwarg)
     if args.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = args.max_episode_steps
+    out = Path(args.out or f"out/{args.env_id}-{_default_name(args.agent)}")
     try:
+        check_writable(out)
         result = evaluate(
             args.agent,
             args.env_id,
@@ -131,19 +172,20 @@ def main(argv: list[str] | None = None) -> None:
             vec_normalize=vec_normalize_choice(args),
             num_agents=args.agents,
             alone=args.alone,
+            trust_pickle=args.trust_pickle,
         )
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
-    out = Path(args.out or f"out/{args.env_id}-{result.agent.name}")
     table = write_report(result, out)
     extra = "" if args.agents > 1 else write_analyses(
         resolve_agent(
             args.agent,
             args.env_id,
-            env_kwargs,
+            evaluation_kwargs(args.env_id, env_kwargs),
             sample_actions=args.sample_actions,
             action_seed=args.action_seed,
             vec_normalize=vec_normalize_choice(args),
+            trust_pickle=args.trust_pickle,
         ),
         args.env_id,
         args.n_tasks,

@@ -29,7 +29,7 @@ from evaluate.agents import Policy, PredictPolicy, as_policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
 from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
-from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, make_vector_env, play
+from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
 from evaluate.schema import (
     ActionSelection,
     AgentRole,
@@ -44,10 +44,18 @@ from evaluate.stats import (
     iqm_interval,
     mean_interval,
 )
-from evaluate.task_sets import SET_SIZE, check_env_id, evaluation_kwargs, task_set
+from evaluate.task_sets import (
+    SET_SIZE,
+    check_env_id,
+    check_env_kwargs,
+    evaluation_kwargs,
+    private_task_set,
+    task_set,
+)
 from evaluate.team_bounds import team_bounds
 from evaluate.team_references import TEAM_REFERENCES
 from nmn_envs.multiagent.team import check_multiagent_id, check_positive
+from policies.serialization import environment_spaces
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -70,29 +78,43 @@ def resolve_agent(
     sample_actions: bool = False,
     action_seed: int = 0,
     vec_normalize: VecNormalizeChoice = None,
+    trust_pickle: bool = False,
+    num_agents: int = 1,
 ) -> Policy:
-    """A reference name (``random``, ``oracle``, ``bayes``), a model path, or any agent -> policy.
+    """A reference name, a model path, or any agent -> a policy that fits ``env_id``'s spaces.
 
-    ``sample_actions``, ``action_seed`` and ``vec_normalize`` apply to model agents (see
-    :func:`evaluate.agents.as_policy`).
+    A string that names a reference agent (``random``, ``oracle``, ``bayes``) is always that
+    agent, whatever files the current folder holds; a model file in the current folder with
+    such a name is reached by its path (``./bayes``). Any other string is a model path.
+    ``sample_actions``, ``action_seed``, ``vec_normalize`` and ``trust_pickle`` apply to model
+    agents (see :func:`evaluate.agents.as_policy`); a model must fit the spaces of one agent
+    of ``num_agents`` who see each other.
+
+    Raises:
+        ValueError: for a missing or unloadable file, a file that needs unpickling without
+            ``trust_pickle``, or a model whose spaces are not those of ``env_id``.
     """
-    if isinstance(agent, str) and agent in REFERENCE_NAMES and not Path(agent).exists():
+    if isinstance(agent, str) and agent in REFERENCE_NAMES:
         policy = reference(agent, env_id, **env_kwargs)
         if name is not None:
             policy.name = name
         return policy
-    if isinstance(agent, (str, Path)) and not Path(agent).exists():
+    if isinstance(agent, (str, Path)) and not Path(agent).is_file():
         raise ValueError(
             f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
             "nor an existing model file"
         )
-    return as_policy(
+    policy = as_policy(
         agent,
         name=name,
         deterministic=not sample_actions,
         seed=action_seed,
         vec_normalize=vec_normalize,
+        trust_pickle=trust_pickle,
     )
+    if isinstance(policy, PredictPolicy):
+        policy.check_spaces(env_id, *environment_spaces(env_id, env_kwargs, num_agents))
+    return policy
 
 
 def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
@@ -171,11 +193,13 @@ def evaluate(
     vec_normalize: VecNormalizeChoice = None,
     num_agents: int = 1,
     alone: Any = "bayes",
+    trust_pickle: bool = False,
+    private_seed: int | None = None,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
     Args:
-        agent: a reference name, a path to a RecurrentPPO/PPO zip, an SB3 model, an object
+        agent: a reference name, a path to a saved model, an SB3 model, an object
             with ``predict(obs, state, episode_start, deterministic)``, a callable, or a policy.
         env_id: a registered id of the suite.
         n_tasks: how many tasks of the evaluation set to play (at most its size).
@@ -200,36 +224,53 @@ def evaluate(
         num_agents: agents per task, who see each other (every agent then plays in teams).
         alone: with ``num_agents > 1``, the single agent (same forms as ``agent``) that each
             social gain is measured against.
+        trust_pickle: allow model files that are not in the safe form of
+            :mod:`policies.serialization` (they are unpickled, which can run code).
+        private_seed: play a private task set drawn with this generator seed
+            (:func:`~evaluate.task_sets.private_task_set`) instead of the published one.
 
     Raises:
-        gymnasium.error.NameNotFound: for an unknown environment id.
-        ValueError: for ``n_tasks`` beyond the task set, an agent that does not load, or an
-            agent that returns actions of the wrong shape or NaN.
+        gymnasium.error.NameNotFound: for an id that is not an environment of the suite.
+        ValueError: before anything is played, for env kwargs that do not make the env, an
+            unknown reference name, a ``batch_size`` or ``reps`` below 1, ``n_tasks`` beyond
+            the task set, an agent that does not load or does not fit the env's spaces; while
+            playing, for an agent that returns actions of the wrong shape or NaN.
     """
     check_env_id(env_id)
     num_agents = check_positive("num_agents", num_agents)
     if num_agents > 1:
         check_multiagent_id(env_id)
     env_kwargs = evaluation_kwargs(env_id, env_kwargs)
+    check_env_kwargs(env_id, env_kwargs)
+    unknown = sorted(set(references) - set(REFERENCE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown reference agents {unknown}; choose from {list(REFERENCE_NAMES)}")
+    for label, number in (("batch_size", batch_size), ("reps", reps)):
+        if not isinstance(number, (int, np.integer)) or isinstance(number, bool) or number < 1:
+            raise ValueError(f"{label} must be a positive integer, got {number!r}")
     if env_kwargs.get("feedback", True) is not True:
         raise ValueError(
             "the harness plays the meta-RL ready env (observation, prev_action, prev_reward) and "
             "does not take feedback=False; a model trained with feedback=False is scored as it "
             "is: it is given the bare observation"
         )
-    tasks_set = task_set(env_id, **env_kwargs)
+    if private_seed is None:
+        tasks_set = task_set(env_id, **env_kwargs)
+    else:
+        tasks_set = private_task_set(env_id, private_seed, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
     policy = resolve_agent(
-        agent, env_id, env_kwargs, agent_name, sample_actions, action_seed, vec_normalize
+        agent, env_id, env_kwargs, agent_name, sample_actions, action_seed, vec_normalize,
+        trust_pickle, num_agents,
     )
     baseline_policies = [
         resolve_agent(
-            baseline, env_id, env_kwargs, sample_actions=sample_actions, action_seed=action_seed
+            baseline, env_id, env_kwargs, sample_actions=sample_actions, action_seed=action_seed,
+            trust_pickle=trust_pickle, num_agents=num_agents,
         )
         for baseline in baselines
     ]
     _make_names_unique([policy, *baseline_policies])
-    _check_models(env_id, env_kwargs, [policy, *baseline_policies])
 
     def run(player: Policy, agents: int = num_agents) -> Rollout:
         return play(
@@ -250,9 +291,7 @@ def evaluate(
             rollouts["team_bayes"] = run(team_reference())
         except ValueError:  # a variant the team agent does not play
             pass
-    reused = (
-        isinstance(agent, str) and agent in rollouts and not Path(agent).exists() and not agent_name
-    )
+    reused = isinstance(agent, str) and agent in rollouts and not agent_name
     agent_rollout = rollouts[agent] if reused else run(policy)  # a reference plays once
     baseline_rollouts = {player.name: run(player) for player in baseline_policies}
 
@@ -269,7 +308,8 @@ def evaluate(
     if num_agents > 1:
         found += team_bounds(env_id, num_agents, **env_kwargs)
         alone_policy = resolve_agent(
-            alone, env_id, env_kwargs, sample_actions=sample_actions, action_seed=action_seed
+            alone, env_id, env_kwargs, sample_actions=sample_actions, action_seed=action_seed,
+            trust_pickle=trust_pickle,
         )
         alone_returns = run(alone_policy, 1).returns
         team_bound = next((bound.value for bound in found if bound.name == "team_bayes"), None)
@@ -310,18 +350,6 @@ def evaluate(
         num_agents=num_agents,
         alone=None if alone_policy is None else alone_policy.name,
     )
-
-
-def _check_models(env_id: str, env_kwargs: dict[str, Any], policies: list[Policy]) -> None:
-    """Refuse, before any play, a model whose observation space the env cannot give."""
-    models = [policy for policy in policies if isinstance(policy, PredictPolicy)]
-    if models:
-        env = make_vector_env(env_id, 1, env_kwargs)
-        try:
-            for model in models:
-                model.check(env.single_observation_space)
-        finally:
-            env.close()
 
 
 def team_score(

@@ -4,14 +4,14 @@ Each meta-episode is one run of one environment, so an agent's returns form a
 ``(n_tasks, 1)`` score matrix; rliable's stratified bootstrap resamples the meta-episodes.
 Every bootstrap is seeded with ``seed``, so the same returns give the same interval. rliable's
 stratified bootstraps draw their indices from NumPy's global generator whatever ``random_state``
-they are given; :func:`_seeded_global_generator` seeds it for the call and restores it after.
+they are given; the subclasses here draw them from the bootstrap's own
+``numpy.random.Generator`` instead, so that calls in several threads at once (the leaderboard
+server validates submissions in threads) neither share nor disturb any state.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 from rliable import library as rly
@@ -25,14 +25,21 @@ DEFAULT_SEED = 0
 CONFIDENCE = 0.95
 
 
-@contextmanager
-def _seeded_global_generator(seed: int) -> Iterator[None]:
-    state = np.random.get_state()
-    np.random.seed(seed)
-    try:
-        yield
-    finally:
-        np.random.set_state(state)
+class _LocalStratifiedBootstrap(rly.StratifiedBootstrap):
+    """rliable's stratified bootstrap, drawing its indices from its own generator."""
+
+    def update_indices(self) -> tuple[np.ndarray, ...]:
+        indices = self.generator.choice(self._num_items, self._args_shape, replace=True)
+        return (indices, *self._strata_indices)
+
+
+class _LocalStratifiedIndependentBootstrap(rly.StratifiedIndependentBootstrap):
+    """rliable's independent stratified bootstrap, drawing its indices from its own generator."""
+
+    def _get_indices(
+        self, num_runs: int, array_shape: tuple[int, ...], strata_indices: list[np.ndarray]
+    ) -> tuple[np.ndarray, ...]:
+        return (self.generator.choice(num_runs, array_shape, replace=True), *strata_indices)
 
 
 def _estimate(
@@ -41,18 +48,21 @@ def _estimate(
     reps: int,
     seed: int,
 ) -> Interval:
-    with warnings.catch_warnings(), _seeded_global_generator(seed):
-        # rliable passes its RandomState the way arch deprecates
-        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
-        points, intervals = rly.get_interval_estimates(
-            {"scores": scores},
-            lambda *matrices: np.array([aggregate(*matrices)]),
-            reps=reps,
-            confidence_interval_size=CONFIDENCE,
-            random_state=np.random.RandomState(seed),
-        )
-    low, high = intervals["scores"][:, 0]
-    value = float(points["scores"][0])
+    matrices = scores if isinstance(scores, list) else [scores]
+    bootstrap_class = (
+        _LocalStratifiedIndependentBootstrap
+        if isinstance(scores, list)
+        else _LocalStratifiedBootstrap
+    )
+    bootstrap = bootstrap_class(*matrices, seed=np.random.default_rng(seed))
+    value = float(aggregate(*matrices))
+    intervals = bootstrap.conf_int(
+        lambda *resampled: np.array([aggregate(*resampled)]),
+        reps=reps,
+        size=CONFIDENCE,
+        method="percentile",
+    )
+    low, high = intervals[:, 0]
     return Interval(
         value=value, low=min(float(low), value), high=max(float(high), value), confidence=CONFIDENCE
     )
@@ -104,14 +114,7 @@ def iqm_curve_intervals(
         # rliable's aggregate_iqm (a 25% trimmed mean over runs) at every point at once
         return trim_mean(scores.reshape(scores.shape[0], -1), proportiontocut=0.25, axis=0)
 
-    with warnings.catch_warnings(), _seeded_global_generator(seed):
-        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
-        points, intervals = rly.get_interval_estimates(
-            {"curves": runs[:, None, :]},
-            iqm_per_point,
-            reps=reps,
-            confidence_interval_size=CONFIDENCE,
-            random_state=np.random.RandomState(seed),
-        )
-    value = points["curves"]
-    return value, np.minimum(intervals["curves"][0], value), np.maximum(intervals["curves"][1], value)
+    bootstrap = _LocalStratifiedBootstrap(runs[:, None, :], seed=np.random.default_rng(seed))
+    intervals = bootstrap.conf_int(iqm_per_point, reps=reps, size=CONFIDENCE, method="percentile")
+    value = iqm_per_point(runs[:, None, :])
+    return value, np.minimum(intervals[0], value), np.maximum(intervals[1], value)

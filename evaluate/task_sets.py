@@ -16,6 +16,7 @@ version in ``VERSIONS`` and a new pinned hash, never a silent change.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -118,12 +119,29 @@ def content_hash(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
 
 
 def check_env_id(env_id: str) -> None:
-    """Refuse an environment id that Gymnasium does not know, listing the suite's ids."""
-    import nmn_envs  # noqa: F401  (registers the ids)
+    """Refuse an id that is not an environment of the suite (unknown, or another package's)."""
+    import nmn_envs
 
-    if env_id not in gym.registry:
-        known = sorted(name for name in gym.registry if name.startswith("NMN-"))
-        raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; known ids: {known}")
+    if env_id not in nmn_envs.ENV_IDS:
+        known = sorted(nmn_envs.ENV_IDS)
+        raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; the suite's ids: {known}")
+
+
+def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Refuse kwargs that do not make ``env_id`` (an unknown name, a value of the wrong type).
+
+    Raises:
+        ValueError: naming the kwarg and what ``env_id`` takes.
+    """
+    steps = env_kwargs.get("max_episode_steps")
+    if steps is not None and (
+        not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1
+    ):
+        raise ValueError(f"max_episode_steps must be a positive integer, got {steps!r}")
+    try:
+        gym.make(env_id, **env_kwargs).close()
+    except (TypeError, ValueError, gym.error.Error) as error:
+        raise ValueError(f"env kwargs {env_kwargs} do not make {env_id}: {error}") from None
 
 
 def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
@@ -140,16 +158,51 @@ def task_set(env_id: str, **env_kwargs: Any) -> TaskSet:
     """
     check_env_id(env_id)
     number, generator_seed = VERSIONS.get(env_id, (0, UNPUBLISHED_SEED))
-    tasks, seeds, digest = _generate(env_id, generator_seed, env_kwargs)
     version = f"{env_id}/v{number}" if number else f"{env_id}/unpublished"
+    generated = _generate(env_id, version, generator_seed, env_kwargs)
     pinned = PINNED.get(version)
-    if pinned is not None and digest != pinned:
+    if pinned is not None and generated.sha256 != pinned:
         if not _distribution_kwargs(env_kwargs):
             raise ValueError(
-                f"the evaluation set {version} regenerates to hash {digest}, not its pinned "
-                f"{pinned}: the task distribution changed; publish it as a new version"
+                f"the evaluation set {version} regenerates to hash {generated.sha256}, not its "
+                f"pinned {pinned}: the task distribution changed; publish it as a new version"
             )
-        version = f"{env_id}/custom"
+        return dataclasses.replace(generated, version=f"{env_id}/custom")
+    return generated
+
+
+def private_task_set(env_id: str, generator_seed: int, **env_kwargs: Any) -> TaskSet:
+    """A private evaluation set of ``env_id``: same distribution and size, another seed.
+
+    A board operator keeps ``generator_seed`` secret, so no agent can know the tasks in
+    advance; the set is labelled ``"<env_id>/private"``.
+
+    Raises:
+        ValueError: a seed that is not a non-negative integer, or one of a published set.
+    """
+    check_env_id(env_id)
+    if (
+        not isinstance(generator_seed, (int, np.integer))
+        or isinstance(generator_seed, bool)
+        or generator_seed < 0
+    ):
+        raise ValueError(
+            f"a private set's seed must be a non-negative integer, got {generator_seed!r}"
+        )
+    if generator_seed in {seed for _, seed in VERSIONS.values()} | {UNPUBLISHED_SEED}:
+        raise ValueError("a private set's seed must not be the seed of a published set")
+    return _generate(env_id, f"{env_id}/private", int(generator_seed), env_kwargs)
+
+
+def _generate(
+    env_id: str, version: str, generator_seed: int, env_kwargs: dict[str, Any]
+) -> TaskSet:
+    env = gym.make(env_id, **env_kwargs)
+    rng = np.random.default_rng(generator_seed)
+    tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
+    env.close()
+    seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
+    digest = content_hash([task.to_dict() for task in tasks], list(seeds))
     return TaskSet(env_id, version, generator_seed, tasks, seeds, digest)
 
 
@@ -166,20 +219,7 @@ def validation_set(env_id: str, **env_kwargs: Any) -> TaskSet:
     """
     check_env_id(env_id)
     generator_seed = VERSIONS.get(env_id, (0, UNPUBLISHED_SEED))[1] + VALIDATION_OFFSET
-    tasks, seeds, digest = _generate(env_id, generator_seed, env_kwargs)
-    return TaskSet(env_id, f"{env_id}/validation", generator_seed, tasks, seeds, digest)
-
-
-def _generate(
-    env_id: str, generator_seed: int, env_kwargs: dict[str, Any]
-) -> tuple[tuple[Task, ...], tuple[int, ...], str]:
-    """``SET_SIZE`` tasks drawn from a generator seeded ``generator_seed``, their seeds and hash."""
-    env = gym.make(env_id, **env_kwargs)
-    rng = np.random.default_rng(generator_seed)
-    tasks = tuple(env.unwrapped.sample_task(rng) for _ in range(SET_SIZE))
-    env.close()
-    seeds = tuple(generator_seed + 1 + i for i in range(SET_SIZE))
-    return tasks, seeds, content_hash([task.to_dict() for task in tasks], list(seeds))
+    return _generate(env_id, f"{env_id}/validation", generator_seed, env_kwargs)
 
 
 def evaluation_kwargs(env_id: str, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 Rows are the stored entries of an environment, best normalised IQM first, each with its 95%
 confidence interval, mean return, regret to the Bayes bound and who submitted it. Rows of the
 harness's reference agents (random, oracle, Bayes or planner) are marked ``reference``: the
-seeded entries, and, for a reference not seeded, its score as the newest entry's result
-reports it (such a row has no id). The environment's bounds are listed beside the table.
+seeded entries, and, for a reference not seeded, its score as the newest entry's result holds
+it (such a row has no id). Stored results carry the board's own references, bounds and
+normaliser (see :mod:`leaderboard.validation`), never a submitter's. The environment's bounds
+are listed beside the table.
 """
 
 from __future__ import annotations

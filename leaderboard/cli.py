@@ -3,36 +3,54 @@
 Commands (each takes ``--db PATH_OR_URL``; default: ``$NMN_LEADERBOARD_DB``, else a SQLite file
 in the user's data directory):
 
-- ``submit FILE``: validate a ``result.json`` (or a full submission) and store it;
+- ``submit FILE``: validate a ``result.json`` (or a full submission) and store it; with
+  ``--server URL --token T`` post it to a shared board instead;
 - ``list [--env ID]``: the ranking by normalised IQM with its 95% CI, and the bounds;
 - ``show ID``: one entry in full;
 - ``remove ID``: delete an entry;
-- ``verify ID --agent PATH``: re-run the harness on the agent and flag a claim outside the CI;
+- ``verify ID --agent PATH [--private]``: re-run the harness on the agent and flag a claim
+  outside the CI (``--private``: on the board's private task set);
 - ``export --html DIR``: a static site, one page per environment;
-- ``serve [--host H] [--port P]``: the web app (localhost by default);
-- ``seed [--env ID ...]``: store the reference agents' results so no board is empty.
+- ``serve [--host H] [--port P] [--allowed-host NAME ...]``: the web app (localhost by default);
+- ``seed [--env ID ...]``: store the reference agents' results so no board is empty;
+- ``token create NAME`` / ``token list`` / ``token revoke NAME``: the tokens that authorise
+  ``POST /api/submissions`` (the secret is printed once and stored hashed).
+
+``list``, ``show``, ``export`` and ``verify`` only read: they open an existing SQLite file
+read-only. User text (names, authors, descriptions) is printed with control and
+bidirectional characters escaped (:func:`~leaderboard.submission.for_terminal`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 from rich.table import Table as RichTable
 from rich.text import Text
 
 from evaluate.model_options import add_model_arguments
 from evaluate.schema import Interval, normalised_scale
 from leaderboard.board import Table, table
-from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
-from leaderboard.submission import SubmissionError, make_card, parse_submission_json
+from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry, reason
+from leaderboard.submission import (
+    SubmissionError,
+    for_terminal,
+    make_card,
+    parse_submission_json,
+)
 from leaderboard.validation import MAX_SUBMISSION_BYTES, validate
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 PIPED_WIDTH = 160
+TOKEN_ENV_VAR = "NMN_LEADERBOARD_TOKEN"
+READING_COMMANDS = ("list", "show", "export", "verify")
+SERVER_TIMEOUT_S = 120.0
 
 
 def _interval(interval: Interval, digits: int) -> str:
@@ -62,7 +80,7 @@ def print_table(board: Table, console: Console | None = None) -> None:
         cells = (
             str(row.rank),
             "" if row.id is None else str(row.id),
-            row.agent,
+            for_terminal(row.agent),
             _interval(score, 3),
             _interval(mean, 1),
             "" if row.regret is None else f"{row.regret:.1f}",
@@ -76,11 +94,26 @@ def print_table(board: Table, console: Console | None = None) -> None:
         console.print(f"bound {bound.name} ({bound.kind}): {bound.value:.2f}{error}", markup=False)
 
 
-def _submit(store: Store, args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if path.stat().st_size > MAX_SUBMISSION_BYTES:
-        raise SubmissionError(str(path), f"larger than the limit of {MAX_SUBMISSION_BYTES} bytes")
-    submission = parse_submission_json(path.read_bytes())
+def read_limited(path: Path, limit: int = MAX_SUBMISSION_BYTES) -> bytes:
+    """The bytes of ``path`` (a file, a pipe, a device), refused past ``limit`` bytes.
+
+    Raises:
+        SubmissionError: the file is larger than ``limit`` or cannot be read.
+    """
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except IsADirectoryError:
+        raise SubmissionError(str(path), "is a folder, not a submission file") from None
+    except OSError as error:
+        raise SubmissionError(str(path), error.strerror or str(error)) from None
+    if len(data) > limit:
+        raise SubmissionError(str(path), f"larger than the limit of {limit} bytes")
+    return data
+
+
+def _submit(store: Store | None, args: argparse.Namespace) -> int:
+    submission = parse_submission_json(read_limited(Path(args.file)))
     if args.name or args.author or args.url or args.description:
         card = make_card(
             name=args.name or submission.card.name,
@@ -89,11 +122,55 @@ def _submit(store: Store, args: argparse.Namespace) -> int:
             description=args.description,
         )
         submission = submission.model_copy(update={"card": card})
-    entry = store.add(validate(submission))
+    if args.server:
+        return _post(submission.model_dump_json().encode(), args.server, args.token)
+    assert store is not None
+    stored = validate(submission)
+    entry = store.add(stored)
     print(
-        f"stored entry {entry.id}: {entry.agent_name} on {entry.env_id}, normalised IQM "
-        f"{_interval(submission.normalised_iqm(), 3)}"
+        f"stored entry {entry.id}: {for_terminal(entry.agent_name)} on {entry.env_id}, "
+        f"normalised IQM {_interval(stored.normalised_iqm(), 3)}"
     )
+    return 0
+
+
+def _post(body: bytes, server: str, token: str | None) -> int:
+    """POST a submission to a board's server; print what it answers."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    token = token or os.environ.get(TOKEN_ENV_VAR)
+    if not token:
+        raise SubmissionError(
+            "--token", f"posting to a server needs a token (--token or ${TOKEN_ENV_VAR})"
+        )
+    if not server.startswith(("http://", "https://")):
+        raise SubmissionError("--server", f"{server!r} is not an http:// or https:// URL")
+    request = urllib.request.Request(
+        server.rstrip("/") + "/api/submissions",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT_S) as response:
+            created = json.loads(response.read(MAX_SUBMISSION_BYTES))
+    except urllib.error.HTTPError as error:
+        try:
+            answer = json.loads(error.read(MAX_SUBMISSION_BYTES))
+        except ValueError:
+            answer = {}
+        if error.code == 401:
+            raise SubmissionError("--token", f"the server at {server} refused the token") from None
+        if "field" in answer:
+            raise SubmissionError(str(answer["field"]), str(answer.get("reason", ""))) from None
+        detail = answer.get("error") or answer.get("detail") or error.reason
+        raise SubmissionError("(server)", f"{server} answered {error.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise SubmissionError("--server", f"cannot reach {server}: {reason}") from None
+    print(f"stored entry {created['id']} on {server} ({created['env_id']})")
     return 0
 
 
@@ -110,15 +187,15 @@ def _show(store: Store, args: argparse.Namespace) -> int:
     entry = store.get(args.id)
     submission = entry.submission()
     if args.json:
-        print(entry.payload)
+        print(entry.payload)  # JSON escapes every control character
         return 0
     card, result, task_set = submission.card, submission.result, submission.result.task_set
     lines = [
         f"entry {entry.id} ({entry.content_hash})",
-        f"agent: {card.name}",
-        f"authors: {', '.join(card.authors)}",
-        f"url: {card.url or ''}",
-        f"description: {card.description}",
+        f"agent: {for_terminal(card.name)}",
+        f"authors: {for_terminal(', '.join(card.authors))}",
+        f"url: {for_terminal(str(card.url or ''))}",
+        f"description: {for_terminal(card.description)}",
         f"environment: {result.env_id}",
         f"task set: {task_set.version}, {task_set.n_tasks} tasks, sha256 {task_set.sha256}",
         f"normalised IQM: {_interval(submission.normalised_iqm(), 3)}",
@@ -133,7 +210,7 @@ def _show(store: Store, args: argparse.Namespace) -> int:
 
 def _remove(store: Store, args: argparse.Namespace) -> int:
     entry = store.remove(args.id)
-    print(f"removed entry {entry.id}: {entry.agent_name} on {entry.env_id}")
+    print(f"removed entry {entry.id}: {for_terminal(entry.agent_name)} on {entry.env_id}")
     return 0
 
 
@@ -141,8 +218,13 @@ def _verify(store: Store, args: argparse.Namespace) -> int:
     from evaluate.model_options import use_torch_threads, vec_normalize_choice
     from leaderboard.verify import LOAD_WARNING, verify
 
-    print(f"note: {LOAD_WARNING}", file=sys.stderr)
+    from leaderboard.verify import private_seed_from_environment
+
+    private_seed = private_seed_from_environment() if args.private else None
+    if args.trust_pickle:
+        print(f"note: {LOAD_WARNING}", file=sys.stderr)
     entry = store.get(args.id)
+    where = "on the private task set " if args.private else ""
     try:
         use_torch_threads(args.threads)
         outcome = verify(
@@ -150,21 +232,28 @@ def _verify(store: Store, args: argparse.Namespace) -> int:
             args.agent,
             progress=not args.no_progress,
             vec_normalize=vec_normalize_choice(args),
+            trust_pickle=args.trust_pickle,
+            private_seed=private_seed,
         )
     except ValueError as error:
         print(f"refused: {error}", file=sys.stderr)
         return 1
     for check in outcome.checks:
         claimed, rerun = check.claimed, check.rerun
-        verdict = "inside" if check.inside else "OUTSIDE"
+        verdict = "supported" if check.inside else "NOT SUPPORTED"
         print(
-            f"{check.statistic}: claimed {claimed.value:.3f}, re-run "
-            f"{_interval(rerun, 3)}: claim {verdict} the re-run CI"
+            f"{check.statistic}: claimed {_interval(claimed, 3)}, re-run {where}"
+            f"{_interval(rerun, 3)}: {verdict}"
         )
     if outcome.consistent:
-        print(f"entry {entry.id} is consistent with a re-run of {args.agent}")
+        print(f"entry {entry.id} is consistent with a re-run {where}of {args.agent}")
         return 0
-    print(f"entry {entry.id} is FLAGGED: a claim lies outside the re-run's confidence interval")
+    reason = (
+        "the private re-run drops below the claimed interval"
+        if args.private
+        else "a claim lies outside the re-run's confidence interval"
+    )
+    print(f"entry {entry.id} is FLAGGED: {reason}")
     return 2
 
 
@@ -192,7 +281,31 @@ def _serve(store: Store, args: argparse.Namespace) -> int:
 
     if args.host not in LOCAL_HOSTS:
         print(f"note: serving on {args.host}, reachable from other machines", file=sys.stderr)
-    uvicorn.run(create_app(store), host=args.host, port=args.port)
+    allowed = [*LOCAL_HOSTS, *args.allowed_host]
+    if args.host not in ("0.0.0.0", "::"):
+        allowed.append(args.host)
+    uvicorn.run(create_app(store, allowed_hosts=allowed), host=args.host, port=args.port)
+    return 0
+
+
+def _token(store: Store, args: argparse.Namespace) -> int:
+    if args.action == "create":
+        if not args.name:
+            raise SubmissionError("token create", "needs a NAME")
+        secret = store.create_token(args.name)
+        print(f"created token {args.name!r}; give this secret to its holder (it is shown once):")
+        print(secret)
+    elif args.action == "revoke":
+        if not args.name:
+            raise SubmissionError("token revoke", "needs a NAME")
+        store.revoke_token(args.name)
+        print(f"revoked token {args.name!r}")
+    else:
+        tokens = store.tokens()
+        for token in tokens:
+            print(f"{for_terminal(token.name)}\tcreated {token.created:%Y-%m-%d %H:%M} UTC")
+        if not tokens:
+            print("no tokens; create one with `nmn-leaderboard token create NAME`")
     return 0
 
 
@@ -215,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--author", action="append", default=[], help="repeat for each author")
     submit.add_argument("--url", default=None, help="code or paper URL")
     submit.add_argument("--description", default="", help="a short description")
+    submit.add_argument(
+        "--server", default=None, metavar="URL", help="post to this board's server instead"
+    )
+    submit.add_argument(
+        "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
+    )
     submit.set_defaults(handler=_submit)
 
     listing = commands.add_parser("list", help="the ranking of each environment")
@@ -240,7 +359,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("id", type=int)
     verify.add_argument(
-        "--agent", required=True, help="the agent's model zip (or a reference name)"
+        "--agent", required=True, help="the agent's saved model (or a reference name)"
+    )
+    verify.add_argument(
+        "--private",
+        action="store_true",
+        help="re-score on the board's private task set (its seed in "
+        "$NMN_LEADERBOARD_PRIVATE_SEED) and flag a drop beyond the intervals",
+    )
+    verify.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load Stable-Baselines3 zips, which are unpickled and can run code",
     )
     add_model_arguments(verify)
     verify.set_defaults(handler=_verify)
@@ -258,23 +388,54 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the board and its JSON API")
     serve.add_argument("--host", default="127.0.0.1", help="default: localhost only")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host header to answer besides localhost and --host (repeatable), e.g. the "
+        "board's public name",
+    )
     serve.set_defaults(handler=_serve)
+
+    token = commands.add_parser("token", help="create, list or revoke the write tokens")
+    token.add_argument("action", choices=("create", "list", "revoke"))
+    token.add_argument("name", nargs="?", default=None)
+    token.set_defaults(handler=_token)
     return parser
 
 
+def _open_store(args: argparse.Namespace) -> Store | None:
+    if args.command == "submit" and args.server:
+        return None
+    reading = args.command in READING_COMMANDS
+    if reading:
+        try:
+            return Store(args.db, read_only=True)
+        except StoreError:
+            pass  # not an existing SQLite file: open it as usual (an empty store is created)
+    return Store(args.db)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``nmn-leaderboard``; refusals print a message and return 1."""
+    """Run ``nmn-leaderboard``; refusals print a one-line message and return 1."""
     args = build_parser().parse_args(argv)
     handler: Callable[[Store, argparse.Namespace], int] = args.handler
-    store = Store(args.db)
+    store = None
     try:
-        return handler(store, args)
-    except (SubmissionError, DuplicateSubmission, FileNotFoundError) as error:
-        print(f"refused: {error}", file=sys.stderr)
+        store = _open_store(args)
+        return handler(store, args)  # type: ignore[arg-type]
+    except (SubmissionError, DuplicateSubmission) as error:
+        print(f"refused: {for_terminal(str(error))}", file=sys.stderr)
     except UnknownEntry as error:
         print(error.args[0], file=sys.stderr)
+    except (StoreError, ValueError) as error:
+        print(f"nmn-leaderboard: error: {for_terminal(str(error))}", file=sys.stderr)
+    except SQLAlchemyError as error:
+        print(f"nmn-leaderboard: error: database: {for_terminal(reason(error))}", file=sys.stderr)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     return 1
 
 

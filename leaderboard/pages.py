@@ -1,7 +1,9 @@
 """HTML pages and the adaptation-curve plot of the board, shared by the server and the static export.
 
 Templates are rendered by a Jinja2 environment with autoescaping on, so every piece of user
-text (agent names, authors, descriptions, URLs) is HTML-escaped. The pages load no inline
+text (agent names, authors, descriptions, URLs) is HTML-escaped; it is also wrapped in
+``<bdi>`` so that bidirectional marks in a name cannot reorder the text around it, and any
+control character is shown as ``\\uXXXX`` (the ``printable`` filter). The pages load no inline
 script: sorting is ``static/sort.js``, which the server's Content-Security-Policy allows alone.
 """
 
@@ -18,6 +20,7 @@ from matplotlib.figure import Figure
 
 from evaluate.schema import normalised_scale
 from leaderboard.board import Table
+from leaderboard.submission import for_terminal, printable
 
 STATIC_FILES = ("style.css", "sort.js")
 CURVES_SHOWN = 8
@@ -28,6 +31,7 @@ _templates = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+_templates.filters["printable"] = printable
 
 
 @dataclass(frozen=True)
@@ -86,17 +90,20 @@ def curve_png(board: Table) -> bytes:
     axes = figure.subplots()
     for row in board.rows[:CURVES_SHOWN]:
         curve = np.asarray(row.adaptation_curve, dtype=np.float64)
+        if curve.size == 0 or not np.all(np.isfinite(curve)):
+            continue  # nothing to draw (the board refuses such curves; older rows may hold one)
         window = max(1, min(SMOOTHING_STEPS, len(curve) // 10))
         smoothed = np.convolve(curve, np.ones(window) / window, mode="valid")
         steps = np.arange(window - 1, window - 1 + len(smoothed))
         style = "--" if row.role == "reference" else "-"
         # "$" would start matplotlib's mathtext; a name is plain text.
-        label = f"#{row.rank} {row.agent}"[:40].replace("$", r"\$")
+        label = for_terminal(f"#{row.rank} {row.agent}")[:40].replace("$", r"\$")
         axes.plot(steps, smoothed, style, label=label)
     axes.set_xlabel("step (or trial) of the meta-episode")
     axes.set_ylabel(f"mean reward (moving average, up to {SMOOTHING_STEPS} steps)")
     axes.set_title(f"{board.env_id}: adaptation curves")
-    axes.legend(fontsize="small", loc="lower right")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize="small", loc="lower right")
     axes.grid(alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -1,22 +1,23 @@
-"""Seed rows: the reference agents' harness results, so that no board is empty.
+"""Seed rows: the board's reference agents, stored so that no board is empty.
 
-``nmn-leaderboard seed`` plays the reference agents (``random``, ``oracle``, ``bayes`` — the
-Bayes-optimal policy or, on NMN-Bench2/3, the belief planner) on the full evaluation task set
-of each environment with the harness, and stores their results as reference rows beside
-which every submission is ranked. Seeding again skips the rows already on the board.
+``nmn-leaderboard seed`` stores the reference agents' scores (``random``, ``oracle``,
+``bayes`` — the Bayes-optimal policy or, on NMN-Bench2/3, the belief planner) that the board
+computes itself (:mod:`leaderboard.references`) on the full evaluation task set of each
+environment, as reference rows beside which every submission is ranked. Seeding again skips
+the rows already on the board. Reference rows come only from here: a submission may not claim
+the role ``reference``.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from evaluate.references import REFERENCE_NAMES
-from evaluate.task_sets import SET_SIZE
+from leaderboard.references import board_references
 from leaderboard.store import Entry, Store
 from leaderboard.submission import AgentCard, Submission
-from leaderboard.validation import published_task_set, validate
+from leaderboard.validation import published_task_set
 
 SEEDED_ENVS = ("NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0")
 REFERENCE_AUTHORS = ["nmn-bench"]
@@ -27,22 +28,18 @@ _DESCRIPTIONS = {
 }
 
 
-@functools.cache
 def reference_submissions(env_id: str, progress: bool = False) -> Mapping[str, Submission]:
-    """The reference agents' submissions on ``env_id``'s full task set, by agent name.
+    """The reference agents' rows of ``env_id``, by agent name, as stored submissions.
 
-    One harness run plays every reference agent on the same tasks; each agent's submission is
-    that result with the agent in the ``agent`` slot and the others as its references (the
-    result ``nmn-eval --agent NAME`` writes, with the agent's role ``reference``). The task
-    set and the reference agents are fixed, so one run per process serves every caller.
+    Each is the board's reference run with that agent in the ``agent`` slot and the others
+    as its references (the result ``nmn-eval --agent NAME`` writes, with the role
+    ``reference``).
     """
-    from evaluate import evaluate
-
-    result = evaluate("random", env_id, n_tasks=SET_SIZE, progress=progress)
-    scores = [result.agent.model_copy(update={"role": "reference"}), *result.references]
+    board = board_references(env_id, progress)
+    scores = list(board.scores.values())
     submissions = {}
     for score in scores:
-        rotated = result.model_copy(
+        rotated = board.result.model_copy(
             update={"agent": score, "references": [other for other in scores if other is not score]}
         )
         card = AgentCard(
@@ -66,5 +63,5 @@ def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = Fa
             continue
         for name, submission in reference_submissions(env_id, progress).items():
             if (name, version) not in present:
-                added.append(store.add(validate(submission)))
+                added.append(store.add(submission))
     return added

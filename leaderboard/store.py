@@ -8,13 +8,21 @@ Every write is one transaction. On SQLite each transaction starts with ``BEGIN I
 (it takes the write lock before reading, so concurrent writers from several processes queue
 on the busy timeout instead of failing half-way) and the file is in write-ahead-log mode, so a
 writer killed mid-transaction leaves the last committed state readable. Submissions are unique
-by content hash: the same submission twice is refused with :class:`DuplicateSubmission`.
-Queries go through the ORM, so every value is a bound parameter.
+by content hash (the agent's returns on a task set): the same result twice is refused with
+:class:`DuplicateSubmission`. Queries go through the ORM, so every value is a bound parameter.
+
+A store opened with ``read_only=True`` (an existing SQLite file) never writes, so that
+reading commands work on a file the user may only read. The tokens that authorise writes
+over HTTP are stored as SHA-256 hashes of random secrets; the secret is shown once, when it
+is created. A database that cannot be opened (a directory, a file that is not a database,
+a missing driver) is a :class:`StoreError` with a one-line reason.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,13 +40,19 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from leaderboard.submission import Submission
 
 DB_ENV_VAR = "NMN_LEADERBOARD_DB"
 SQLITE_BUSY_TIMEOUT_S = 60.0
+MAX_ENTRY_ID = 2**63 - 1
+TOKEN_PREFIX = "nmnlb_"
+
+
+class StoreError(ValueError):
+    """The database cannot be opened or written; the message is one line for the user."""
 
 
 class DuplicateSubmission(ValueError):
@@ -99,49 +113,128 @@ class Entry(_Base):
         return Submission.model_validate_json(self.payload)
 
 
+class Token(_Base):
+    """A write token: its name and the SHA-256 of its secret (the secret is never stored)."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def _hash_secret(secret: str) -> str:
+    # The secrets are 256 random bits, so one SHA-256 is as good as a slow password hash.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def default_database_path() -> Path:
     """The SQLite file used when neither ``db`` nor ``NMN_LEADERBOARD_DB`` is given."""
     return platformdirs.user_data_path("nmn-bench") / "leaderboard.sqlite"
 
 
-def database_url(db: str | os.PathLike[str] | None = None) -> str:
+def database_url(db: str | os.PathLike[str] | None = None, create_folder: bool = True) -> str:
     """The SQLAlchemy URL for ``db`` (a URL or a file path), else the environment, else the default."""
     chosen = db if db is not None else os.environ.get(DB_ENV_VAR) or default_database_path()
     text = os.fspath(chosen)
     if "://" in text:
         return text
     path = Path(text).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create_folder:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 
-def _make_engine(url: str) -> Engine:
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+def _make_engine(url: str, read_only: bool, immutable: bool = False) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as error:
+            raise StoreError(
+                f"the database driver for {parsed.drivername} is not installed ({error.name}): "
+                "for PostgreSQL run pip install 'nmn-bench[postgres]' (psycopg)"
+            ) from None
+    path = Path(parsed.database or "")
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a leaderboard database file")
+    if read_only:
+        options = "immutable=1" if immutable else "mode=ro"
+        engine = create_engine(
+            f"sqlite:///file:{path}?{options}&uri=true",
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        )
+    else:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
         dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA journal_mode=WAL")
-        dbapi_connection.execute("PRAGMA synchronous=FULL")
+        if not read_only:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=FULL")
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
-class Store:
-    """Stored submissions, read and written in transactions."""
+def reason(error: BaseException) -> str:
+    """The first line of a database error, without SQLAlchemy's statement and links."""
+    original = getattr(error, "orig", None) or error
+    return (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
 
-    def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
-        self.url = database_url(db)
-        self.engine = _make_engine(self.url)
-        with self.engine.begin() as connection:
-            _Base.metadata.create_all(connection)
+
+class Store:
+    """Stored submissions and write tokens, read and written in transactions.
+
+    Args:
+        db: a SQLite file or a SQLAlchemy URL (default: see :func:`database_url`).
+        read_only: open an existing SQLite file for reading only (nothing is created).
+
+    Raises:
+        StoreError: the database cannot be opened (with a one-line reason).
+    """
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, read_only: bool = False) -> None:
+        try:
+            self.url = database_url(db, create_folder=not read_only)
+        except OSError as error:
+            raise StoreError(
+                f"cannot create the folder of the database {db}: {error.strerror}"
+            ) from None
+        read_only = read_only and make_url(self.url).get_backend_name() == "sqlite"
+        self.read_only = read_only
+        if read_only and not Path(make_url(self.url).database or "").is_file():
+            raise StoreError(f"no leaderboard database at {self.url}")
+        # A reader that may not create the write-ahead log's index (a folder it cannot write)
+        # reads the file as immutable: the last checkpointed state.
+        attempts = (False, True) if read_only else (False,)
+        for immutable in attempts:
+            self.engine = _make_engine(self.url, read_only, immutable)
+            try:
+                with self.engine.begin() as connection:
+                    if read_only:
+                        found = connection.exec_driver_sql(
+                            "SELECT count(*) FROM sqlite_master WHERE name = 'submissions'"
+                        ).scalar()
+                        if not found:
+                            raise StoreError(f"{self.url} holds no leaderboard")
+                    else:
+                        _Base.metadata.create_all(connection)
+                break
+            except SQLAlchemyError as error:
+                self.engine.dispose()
+                if immutable == attempts[-1]:
+                    raise StoreError(
+                        f"cannot open the leaderboard database {self.url}: {reason(error)}"
+                    ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def add(self, submission: Submission) -> Entry:
@@ -150,12 +243,16 @@ class Store:
         Raises:
             DuplicateSubmission: the same submission is already on the board.
         """
+        # Stored only as what reads back: a copy made with model_copy skipped validation.
+        submission = Submission.model_validate_json(submission.model_dump_json())
         entry = Entry.from_submission(submission)
         try:
             with self._sessions.begin() as session:
                 session.add(entry)
         except IntegrityError:
             raise DuplicateSubmission(entry.content_hash, self._id_of(entry.content_hash)) from None
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return entry
 
     def entries(self, env_id: str | None = None) -> list[Entry]:
@@ -191,10 +288,61 @@ class Store:
         Raises:
             UnknownEntry: no such entry.
         """
-        with self._sessions.begin() as session:
-            entry = _existing(session, entry_id)
-            session.delete(entry)
+        try:
+            with self._sessions.begin() as session:
+                entry = _existing(session, entry_id)
+                session.delete(entry)
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return entry
+
+    def create_token(self, name: str) -> str:
+        """Create the write token ``name``; return its secret (shown once, stored hashed).
+
+        Raises:
+            ValueError: an empty or overlong name, or one already in use.
+        """
+        name = name.strip()
+        if not 0 < len(name) <= 80 or not name.isprintable():
+            raise ValueError("a token name needs 1 to 80 printable characters")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = Token(
+            name=name, secret_hash=_hash_secret(secret), created=datetime.now(timezone.utc)
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(token)
+        except IntegrityError:
+            raise ValueError(f"a token named {name!r} already exists") from None
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
+        return secret
+
+    def tokens(self) -> list[Token]:
+        """The write tokens (names and dates; the secrets are not stored)."""
+        with self._sessions.begin() as session:
+            return list(session.scalars(select(Token).order_by(Token.created, Token.id)))
+
+    def revoke_token(self, name: str) -> None:
+        """Delete the write token ``name``.
+
+        Raises:
+            ValueError: no token has that name.
+        """
+        with self._sessions.begin() as session:
+            token = session.scalar(select(Token).where(Token.name == name))
+            if token is None:
+                raise ValueError(f"no token named {name!r}")
+            session.delete(token)
+
+    def token_name(self, secret: str) -> str | None:
+        """The name of the token whose secret is ``secret``, or ``None`` for an unknown secret."""
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        with self._sessions.begin() as session:
+            return session.scalar(
+                select(Token.name).where(Token.secret_hash == _hash_secret(secret))
+            )
 
     def close(self) -> None:
         """Release the database connections."""
@@ -206,7 +354,7 @@ class Store:
 
 
 def _existing(session: Session, entry_id: int) -> Entry:
-    entry = session.get(Entry, entry_id)
+    entry = session.get(Entry, entry_id) if 1 <= entry_id <= MAX_ENTRY_ID else None
     if entry is None:
         raise UnknownEntry(f"no leaderboard entry with id {entry_id}")
     return entry

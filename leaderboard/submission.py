@@ -3,8 +3,15 @@
 A submission is what ``nmn-leaderboard submit`` and ``POST /api/submissions`` take. It wraps
 the :class:`~evaluate.schema.EvaluationResult` that ``nmn-eval`` writes with an
 :class:`AgentCard` (name, authors, a code or paper URL, a short description). Its
-:meth:`Submission.content_hash` is the SHA-256 of its canonical JSON, so the same submission
-sent twice is recognised and refused.
+:meth:`Submission.content_hash` is the SHA-256 of the agent's per-task returns and the task
+set they were played on, so the same returns sent again (re-dated, renamed, under another
+author) are recognised and refused.
+
+Card text is checked at the door with the rules every page and the terminal display by: names
+of 1 to 80 characters, descriptions up to 2000, no control characters (NUL, escape
+sequences) anywhere but the line breaks and tabs of a description. Bidirectional-text marks
+are kept (a right-to-left name is honest); pages isolate them and the terminal shows them
+escaped (:func:`for_terminal`).
 
 ``SUBMISSION_VERSION`` changes whenever a field is renamed, removed or changes meaning.
 """
@@ -13,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import (
@@ -32,6 +41,49 @@ SUBMISSION_VERSION = "1"
 MAX_NAME_CHARS = 80
 MAX_AUTHORS = 20
 MAX_DESCRIPTION_CHARS = 2000
+RESERVED_NAMES = ("random", "oracle", "bayes")
+"""Names of the board's own reference agents, which no submission may take."""
+
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _is_control(character: str) -> bool:
+    return unicodedata.category(character) == "Cc"
+
+
+def _check_text(text: str, what: str, allowed: str = "") -> str:
+    bad = sorted(
+        {character for character in text if _is_control(character) and character not in allowed}
+    )
+    if bad:
+        shown = ", ".join(f"U+{ord(character):04X}" for character in bad)
+        raise ValueError(f"{what} holds control characters ({shown})")
+    return text
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (NUL, escape, ...) shown as ``\\uXXXX``."""
+    return "".join(
+        f"\\u{ord(character):04x}" if _is_control(character) else character for character in text
+    )
+
+
+def for_terminal(text: str) -> str:
+    """``text`` safe to print: control and bidirectional characters shown as ``\\uXXXX``.
+
+    The stored text is unchanged; only what reaches a terminal is escaped, so that no name can
+    move the cursor, recolour the screen or reorder the characters around it.
+    """
+    return "".join(
+        (
+            f"\\u{ord(character):04x}"
+            if _is_control(character) or character in _BIDI_CONTROLS
+            else character
+        )
+        for character in text
+    )
 
 
 class SubmissionError(ValueError):
@@ -53,6 +105,16 @@ class AgentCard(BaseModel):
     url: AnyHttpUrl | None = Field(None, description="code or paper (http or https)")
     description: str = Field("", max_length=MAX_DESCRIPTION_CHARS)
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        return _check_text(name, "the name")
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, description: str) -> str:
+        return _check_text(description, "the description", allowed="\n\t")
+
     @field_validator("authors")
     @classmethod
     def _author_names(cls, authors: list[str]) -> list[str]:
@@ -60,6 +122,7 @@ class AgentCard(BaseModel):
         for author in cleaned:
             if not 0 < len(author) <= MAX_NAME_CHARS:
                 raise ValueError(f"each author needs 1 to {MAX_NAME_CHARS} characters")
+            _check_text(author, "an author")
         return cleaned
 
 
@@ -73,10 +136,16 @@ class Submission(BaseModel):
     result: EvaluationResult
 
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON (sorted keys, no spaces) of the whole submission."""
-        canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
-        )
+        """SHA-256 of the canonical JSON of what makes a result: the agent's per-task returns
+        and the task set (environment, version, hash) they were played on. The card, the
+        creation time and everything the board recomputes are left out."""
+        result = self.result
+        key = {
+            "env_id": result.env_id,
+            "task_set": [result.task_set.version, result.task_set.sha256],
+            "returns": result.agent.returns,
+        }
+        canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def normalised_iqm(self) -> Interval:
@@ -134,9 +203,15 @@ def parse_submission(document: Any) -> Submission:
 
 
 def parse_submission_json(text: str | bytes) -> Submission:
-    """:func:`parse_submission` of JSON text; malformed JSON is a :class:`SubmissionError`."""
+    """:func:`parse_submission` of JSON text; malformed JSON is a :class:`SubmissionError`.
+
+    Numbers are read strictly: ``NaN``, ``Infinity`` and a float that overflows (``1e400``)
+    are refused, and so is an integer of more than :data:`MAX_INTEGER_DIGITS` digits.
+    """
     try:
-        document = json.loads(text, parse_constant=_refuse_non_finite)
+        document = json.loads(
+            text, parse_constant=_refuse_non_finite, parse_float=_finite, parse_int=_bounded
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SubmissionError("(document)", f"not valid JSON: {error}") from None
     except RecursionError:
@@ -144,8 +219,27 @@ def parse_submission_json(text: str | bytes) -> Submission:
     return parse_submission(document)
 
 
+MAX_INTEGER_DIGITS = 19
+"""Digits of the longest integer a submission may hold (every integer field fits 64 bits)."""
+
+
 def _refuse_non_finite(constant: str) -> float:
     raise SubmissionError("(document)", f"{constant} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise SubmissionError("(document)", f"{text[:40]} overflows a double-precision number")
+    return value
+
+
+def _bounded(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise SubmissionError(
+            "(document)", f"an integer of {len(text)} digits; at most {MAX_INTEGER_DIGITS} allowed"
+        )
+    return int(text)
 
 
 def _first_error(error: ValidationError, prefix: str = "") -> SubmissionError:

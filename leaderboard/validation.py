@@ -1,43 +1,54 @@
-"""Checks a submission must pass before it is stored: every number it claims is re-derived.
+"""Checks a submission must pass before it is stored; what is stored is rebuilt by the board.
 
-A submission is refused, with a :class:`~leaderboard.submission.SubmissionError` naming the
-field and the reason, unless:
+The board takes only the submitted agent's per-task returns and adaptation curve from a
+submission; its references, bounds and normaliser are the board's own
+(:mod:`leaderboard.references`). A submission is refused, with a
+:class:`~leaderboard.submission.SubmissionError` naming the field and the reason, unless:
 
-- its environment id is registered and its kwargs are the registered configuration (the board
-  ranks one configuration per id; other kwargs would change what is scored), played by one
-  agent per task (team results, ``num_agents > 1``, are scored against other bounds);
+- its environment id is one of the suite's and its kwargs are the registered configuration
+  (the board ranks one configuration per id; other kwargs would change what is scored), played
+  by one agent per task (team results, ``num_agents > 1``, are scored against other bounds);
 - its task set is the current published set of that environment (version, generator seed,
   hash, size), played in full, and its tasks and seeds are exactly that set's;
-- every agent score in it (agent, baselines, references) has finite returns and curves, a
-  mean and an IQM that equal those recomputed from the per-task returns, intervals that hold
-  their point estimates, an adaptation curve that sums to the mean return, and a normalised
-  score and regret that follow from the mean and the normaliser;
-- the submitted agent's mean and IQM confidence intervals equal a fresh stratified bootstrap
-  (rliable, through :mod:`evaluate.stats`) of its returns with the result's own
-  ``bootstrap_reps`` and ``bootstrap_seed`` (at most :data:`MAX_BOOTSTRAP_REPS` resamples), so
-  a narrowed or shifted interval is caught;
-- its bounds agree with the harness: exact bounds equal the derived values, Monte Carlo bounds
-  equal the mean return of the reference agent they come from; the normaliser is the ``bayes``
-  bound and the ``random`` agent's mean, and spans a positive range.
+- its agent has the role ``agent`` (reference rows are the board's own) and a card name that
+  is not a reference agent's;
+- every per-task return lies in the environment's attainable range (per-step reward range
+  times the steps of a meta-episode), the adaptation curve has the board's length and
+  attainable values and sums to the mean return, and the returns are not a reference
+  agent's own;
+- the agent's mean and IQM equal those recomputed from its returns, its normalised score and
+  regret follow from them and the board's normaliser, and its confidence intervals equal a
+  fresh stratified bootstrap (rliable, through :mod:`evaluate.stats`) with the result's own
+  ``bootstrap_reps`` and ``bootstrap_seed`` (at most :data:`MAX_BOOTSTRAP_REPS` resamples);
+- whatever it claims of the references, bounds and normaliser equals the board's own values
+  (a faked reference is refused, not just ignored).
 
-Nothing in a submission is executed or unpickled: it is JSON validated by pydantic.
+:func:`validate` returns the submission to store: the agent's score (named after its card,
+its probabilities of improvement over unchecked baselines dropped) with the board's
+references, bounds and normaliser. Nothing in a submission is executed or unpickled: it is
+JSON validated by pydantic.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
 from rliable import metrics
 
-from evaluate.bounds import exact_bounds
-from evaluate.schema import AgentScore, EvaluationResult, Interval
+from evaluate.schema import EvaluationResult, Interval
 from evaluate.stats import iqm_interval, mean_interval
 from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, evaluation_kwargs, task_set
-from leaderboard.submission import Submission, SubmissionError, parse_submission_json
+from leaderboard.references import BoardReferences, board_references
+from leaderboard.submission import (
+    RESERVED_NAMES,
+    Submission,
+    SubmissionError,
+    make_card,
+    parse_submission_json,
+)
 
 MAX_SUBMISSION_BYTES = 8 * 2**20
 # Recomputed statistics must match to this relative precision (float64 arithmetic, JSON round trip).
@@ -63,7 +74,7 @@ def accept(text: str | bytes) -> Submission:
 
 
 def validate(submission: Submission) -> Submission:
-    """Return ``submission`` if every check of the module docstring passes.
+    """The submission to store, if every check of the module docstring passes.
 
     Raises:
         SubmissionError: the first failed check, naming the field and the reason.
@@ -71,11 +82,16 @@ def validate(submission: Submission) -> Submission:
     result = submission.result
     _check_environment(result)
     _check_task_set(result, published_task_set(result.env_id))
-    _check_bounds(result)
-    for field, score in _scores(result):
-        _check_score(field, score, result)
+    _check_agent(submission)
+    try:
+        board = board_references(result.env_id)
+    except ValueError as error:
+        raise SubmissionError("result.env_id", str(error)) from None
+    _check_attainable(result, board)
+    _check_agent_statistics(result, board)
     _check_agent_intervals(result)
-    return submission
+    _check_claims(result, board)
+    return _rebuilt(submission, board)
 
 
 @functools.cache
@@ -135,77 +151,157 @@ def _check_task_set(result: EvaluationResult, published: TaskSet) -> None:
         raise SubmissionError("result.tasks", f"not the tasks of {published.version}")
 
 
-def _check_bounds(result: EvaluationResult) -> None:
-    derived = {bound.name: bound for bound in exact_bounds(result.env_id)}
-    claimed = {bound.name: bound for bound in result.bounds}
-    for name, bound in derived.items():
-        if name not in claimed:
-            raise SubmissionError(f"result.bounds.{name}", "missing")
-        _check_value(
-            f"result.bounds.{name}.value", claimed[name].value, bound.value, "derived value"
+def _check_agent(submission: Submission) -> None:
+    agent = submission.result.agent
+    if agent.role != "agent":
+        raise SubmissionError(
+            "result.agent.role",
+            f"{agent.role!r}: a submission's agent has the role 'agent'; the board computes its "
+            "reference agents itself",
         )
-    scores = {score.name: score for _, score in _scores(result)}
-    for index, bound in enumerate(result.bounds):
-        if bound.name not in derived and bound.name in scores:
-            mean = scores[bound.name].mean.value
-            _check_value(
-                f"result.bounds.{index}.value",
-                bound.value,
-                mean,
-                f"mean return of the {bound.name} agent",
-            )
-    if "bayes" not in claimed or "random" not in scores:
-        raise SubmissionError("result", "needs the bayes bound and the random agent to normalise")
-    anchors = (
-        ("bayes", claimed["bayes"].value, "the bayes bound"),
-        ("random", scores["random"].mean.value, "mean return of the random agent"),
-    )
-    for name, anchor, source in anchors:
-        value = result.normaliser.get(name)
-        if value is None:
-            raise SubmissionError(f"result.normaliser.{name}", "missing")
-        _check_value(f"result.normaliser.{name}", value, anchor, source)
-    if not result.normaliser["bayes"] > result.normaliser["random"]:
-        raise SubmissionError("result.normaliser", "bayes must exceed random")
+    if submission.card.name.casefold() in RESERVED_NAMES:
+        raise SubmissionError(
+            "card.name",
+            f"{submission.card.name!r} names one of the board's reference agents "
+            f"{list(RESERVED_NAMES)}; give your agent its own name (--name)",
+        )
+    try:
+        make_card(name=agent.name, description=agent.description)
+    except SubmissionError as error:
+        raise SubmissionError(f"result.agent.{error.field.split('.')[-1]}", error.reason) from None
 
 
-def _scores(result: EvaluationResult) -> Iterator[tuple[str, AgentScore]]:
-    yield "result.agent", result.agent
-    for group in ("baselines", "references"):
-        for index, score in enumerate(getattr(result, group)):
-            yield f"result.{group}.{index}", score
-
-
-def _check_score(field: str, score: AgentScore, result: EvaluationResult) -> None:
-    returns = np.asarray(score.returns, dtype=np.float64)
-    curve = np.asarray(score.adaptation_curve, dtype=np.float64)
+def _check_attainable(result: EvaluationResult, board: BoardReferences) -> None:
+    agent = result.agent
+    returns = np.asarray(agent.returns, dtype=np.float64)
+    curve = np.asarray(agent.adaptation_curve, dtype=np.float64)
     for name, values in (("returns", returns), ("adaptation_curve", curve)):
         if not np.all(np.isfinite(values)):
-            raise SubmissionError(f"{field}.{name}", "holds a value that is not finite")
-    column = returns.reshape(-1, 1)
+            raise SubmissionError(f"result.agent.{name}", "holds a value that is not finite")
+    low, high = board.return_range
+    step_low, step_high = board.step_reward_range
+    outside = np.flatnonzero((returns < low) | (returns > high))
+    if outside.size:
+        index = int(outside[0])
+        raise SubmissionError(
+            f"result.agent.returns.{index}",
+            f"{returns[index]} is outside the attainable range [{low}, {high}] of a "
+            f"{result.env_id} meta-episode ({board.steps} steps of rewards in "
+            f"[{step_low}, {step_high}])",
+        )
+    expected = board.result.agent
+    if agent.curve_unit != expected.curve_unit or len(curve) != board.curve_length:
+        raise SubmissionError(
+            "result.agent.adaptation_curve",
+            f"{len(curve)} entries per {agent.curve_unit}; {result.env_id} has "
+            f"{board.curve_length} per {expected.curve_unit}",
+        )
+    curve_low, curve_high = board.curve_range()
+    outside = np.flatnonzero((curve < curve_low) | (curve > curve_high))
+    if outside.size:
+        index = int(outside[0])
+        raise SubmissionError(
+            f"result.agent.adaptation_curve.{index}",
+            f"{curve[index]} is outside the attainable range [{curve_low}, {curve_high}]",
+        )
+    for name, score in board.scores.items():
+        if np.array_equal(returns, np.asarray(score.returns, dtype=np.float64)):
+            raise SubmissionError(
+                "result.agent.returns", f"the board's own {name} agent's returns, not an agent's"
+            )
+
+
+def _check_claims(result: EvaluationResult, board: BoardReferences) -> None:
+    """What a submission says about references, bounds and normaliser must be the board's."""
+    for index, claimed in enumerate(result.references):
+        field = f"result.references.{index}"
+        own = board.scores.get(claimed.name)
+        if own is None:
+            raise SubmissionError(
+                f"{field}.name", f"{claimed.name!r} is not a reference agent {sorted(board.scores)}"
+            )
+        source = f"the board's own {claimed.name} agent"
+        if claimed.returns != own.returns:
+            first = next(i for i, (a, b) in enumerate(zip(claimed.returns, own.returns)) if a != b)
+            raise SubmissionError(
+                f"{field}.returns.{first}",
+                f"claims {claimed.returns[first]}; {source}: {own.returns[first]}",
+            )
+        for statistic in ("mean", "iqm"):
+            _check_value(
+                f"{field}.{statistic}.value",
+                getattr(claimed, statistic).value,
+                getattr(own, statistic).value,
+                source,
+            )
+    own_bounds = {bound.name: bound for bound in board.bounds}
+    for bound in result.bounds:
+        own_bound = own_bounds.get(bound.name)
+        if own_bound is None:
+            raise SubmissionError(
+                f"result.bounds.{bound.name}",
+                f"not a bound of {result.env_id} {sorted(own_bounds)}",
+            )
+        _check_value(
+            f"result.bounds.{bound.name}.value",
+            bound.value,
+            own_bound.value,
+            "the board's derived value",
+        )
+        if bound.standard_error is not None and not math.isfinite(bound.standard_error):
+            raise SubmissionError(
+                f"result.bounds.{bound.name}.standard_error", "not a finite number"
+            )
+    for name, value in result.normaliser.items():
+        own_value = board.normaliser.get(name)
+        if own_value is None:
+            raise SubmissionError(
+                f"result.normaliser.{name}", "the normaliser has random and bayes only"
+            )
+        _check_value(f"result.normaliser.{name}", value, own_value, f"the board's {name} anchor")
+
+
+def _check_agent_statistics(result: EvaluationResult, board: BoardReferences) -> None:
+    agent = result.agent
+    column = np.asarray(agent.returns, dtype=np.float64).reshape(-1, 1)
     mean = float(metrics.aggregate_mean(column))
-    _check_estimate(f"{field}.mean", score.mean, mean)
-    _check_estimate(f"{field}.iqm", score.iqm, float(metrics.aggregate_iqm(column)))
+    _check_estimate("result.agent.mean", agent.mean, mean)
+    _check_estimate("result.agent.iqm", agent.iqm, float(metrics.aggregate_iqm(column)))
+    curve = np.asarray(agent.adaptation_curve, dtype=np.float64)
     curve_total = float(curve.sum())
     curve_tolerance = CURVE_RELATIVE_TOLERANCE * float(np.abs(curve).sum())
     if not math.isclose(
         curve_total, mean, rel_tol=CURVE_RELATIVE_TOLERANCE, abs_tol=curve_tolerance
     ):
         raise SubmissionError(
-            f"{field}.adaptation_curve",
+            "result.agent.adaptation_curve",
             f"sums to {curve_total}, not to the mean return {mean} of the per-task returns",
         )
-    random, bayes = result.normaliser.get("random"), result.normaliser.get("bayes")
-    if score.normalised_score is not None and random is not None and bayes is not None:
+    random, bayes = board.normaliser["random"], board.normaliser["bayes"]
+    if agent.normalised_score is not None:
         expected = (mean - random) / (bayes - random)
-        _check_estimate(f"{field}.normalised_score", score.normalised_score, expected)
-    if score.regret is not None and bayes is not None:
-        _check_estimate(f"{field}.regret", score.regret, bayes - mean)
-    for baseline, probability in score.probability_of_improvement.items():
-        if not 0.0 <= probability.low <= probability.value <= probability.high <= 1.0:
-            raise SubmissionError(
-                f"{field}.probability_of_improvement.{baseline}", "not a probability in [0, 1]"
-            )
+        _check_estimate("result.agent.normalised_score", agent.normalised_score, expected)
+    if agent.regret is not None:
+        _check_estimate("result.agent.regret", agent.regret, bayes - mean)
+
+
+def _rebuilt(submission: Submission, board: BoardReferences) -> Submission:
+    result = submission.result
+    agent = result.agent.model_copy(
+        update={"name": submission.card.name, "probability_of_improvement": {}}
+    )
+    stored = result.model_copy(
+        update={
+            "agent": agent,
+            "baselines": [],
+            "references": list(board.scores.values()),
+            "bounds": list(board.bounds),
+            "normaliser": dict(board.normaliser),
+        }
+    )
+    return Submission(
+        card=submission.card, result=EvaluationResult.model_validate(stored.model_dump())
+    )
 
 
 def _check_agent_intervals(result: EvaluationResult) -> None:

@@ -9,15 +9,17 @@ jsDelivr CDN) over the OpenAPI schema ``/openapi.json``. JSON API:
 - ``GET /api/tables/{env_id}``: the ranked table of an environment;
 - ``GET /api/submissions/{id}``: one stored submission in full;
 - ``POST /api/submissions``: a submission (or a bare ``result.json``) as JSON, at most
-  ``max_body_bytes``. Answers ``201`` with the new entry, ``413`` for an oversized body,
-  ``415`` for a body that is not JSON, ``422`` naming the invalid field and why, ``409`` for
-  a duplicate.
+  ``max_body_bytes``, with ``Authorization: Bearer <token>`` (a token made with
+  ``nmn-leaderboard token create``). Answers ``201`` with the new entry, ``401`` without a
+  valid token, ``413`` for an oversized body, ``415`` for a body that is not JSON, ``422``
+  naming the invalid field and why, ``409`` for a duplicate.
 
-Submitted bodies are parsed as JSON and validated by pydantic; nothing submitted is ever
-unpickled or executed. Responses carry a Content-Security-Policy that allows only the app's
-own script and styles, on top of the pages' HTML escaping; ``/docs`` may also load Swagger UI
-from the CDN and run its one inline script, allowed by hash. ``nmn-leaderboard serve`` listens
-on localhost unless told otherwise.
+Reads are open; every write needs a token. Requests whose ``Host`` header is not one of
+``allowed_hosts`` are refused (``400``), so that a page on another site cannot reach a board
+on localhost through DNS rebinding. Submitted bodies are parsed as JSON and validated by
+pydantic; nothing submitted is ever unpickled or executed. Responses carry a
+Content-Security-Policy that allows only the app's own script and styles, on top of the
+pages' HTML escaping. ``nmn-leaderboard serve`` listens on localhost unless told otherwise.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 
 import gymnasium as gym
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from evaluate.task_sets import check_env_id
 from leaderboard.board import Table, table
 from leaderboard.pages import Links, curve_png, env_page, index_page, static_file
-from leaderboard.store import DuplicateSubmission, Store, UnknownEntry
+from leaderboard.store import MAX_ENTRY_ID, DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError
 from leaderboard.validation import MAX_SUBMISSION_BYTES, accept
 
@@ -50,16 +54,29 @@ SECURITY_HEADERS = {
 DOCS_CDN = "https://cdn.jsdelivr.net"
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _LINKS = Links(served=True)
+LOCAL_HOST_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
-def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> FastAPI:
-    """The web app over ``store``; submissions larger than ``max_body_bytes`` are refused."""
+def create_app(
+    store: Store,
+    max_body_bytes: int = MAX_SUBMISSION_BYTES,
+    allowed_hosts: Sequence[str] = LOCAL_HOST_NAMES,
+) -> FastAPI:
+    """The web app over ``store``.
+
+    Args:
+        store: the stored submissions and write tokens.
+        max_body_bytes: submissions larger than this are refused.
+        allowed_hosts: the ``Host`` names the app answers (default: localhost only).
+    """
     app = FastAPI(
         title="nmn-bench leaderboard",
         description="Meta-RL results scored against Bayes-optimal bounds.",
         docs_url=None,
         redoc_url=None,
     )
+
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -122,13 +139,23 @@ def create_app(store: Store, max_body_bytes: int = MAX_SUBMISSION_BYTES) -> Fast
         return known_board(env_id).to_json()
 
     @app.get("/api/submissions/{entry_id}")
-    def submission(entry_id: int) -> Response:
+    def submission(entry_id: int = Path(ge=1, le=MAX_ENTRY_ID)) -> Response:
         """One stored submission in full, as submitted."""
         return Response(store.get(entry_id).payload, media_type="application/json")
+
+    def authorised(request: Request) -> None:
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or store.token_name(secret.strip()) is None:
+            raise HTTPException(
+                401,
+                "writing needs a valid token: Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     @app.post("/api/submissions", status_code=201)
     async def submit(request: Request) -> dict:
         """Validate and store a submission (or a bare result.json) sent as JSON."""
+        await run_in_threadpool(authorised, request)
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(415, "send the submission as application/json")
         body = await _read_limited(request, max_body_bytes)

@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nFull reports and plots: {args.out}/<environment>/ (report.md, result.json, *.png).")
-    print("Score your own agent: nmn-eval ENV_ID --agent path/to/model.zip --out DIR")
+    print("Score your own agent: nmn-eval ENV_ID --agent path/to/model.safe.zip --out DIR")
     show_leaderboard(Path(args.out), args.board_env, bars)
 
 

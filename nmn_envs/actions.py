@@ -25,9 +25,14 @@ def check_actions(actions: object, space: spaces.Space, batch_size: int) -> np.n
     """
     if isinstance(space, spaces.Box):
         try:
-            batch = np.asarray(actions, dtype=np.float64)
+            raw = np.asarray(actions)
+            if raw.dtype.kind not in "fiu":  # complex, bool, text, objects
+                raise TypeError
+            batch = raw.astype(np.float64)
         except (TypeError, ValueError):
-            raise ValueError(f"actions must be numbers for {space}, got {actions!r}") from None
+            raise ValueError(
+                f"actions must be numbers (real, not complex or boolean) for {space}, got {actions!r}"
+            ) from None
         expected = (batch_size, *space.shape)
         if batch.shape != expected:
             raise ValueError(
@@ -57,6 +62,26 @@ def check_actions(actions: object, space: spaces.Space, batch_size: int) -> np.n
             raise ValueError(f"Discrete action out of range: {actions!r}; allowed {low}..{high}")
         return batch
     raise ValueError(f"only Box and Discrete action spaces are supported, got {space}")
+
+
+def check_single_action(action: object, space: spaces.Space) -> np.ndarray:
+    """One sub-environment's action as a batch of one; a wrong shape is reported as given.
+
+    Raises:
+        ValueError: as :func:`check_actions`, naming the shape of ``action`` itself.
+    """
+    expected = space.shape if isinstance(space, spaces.Box) else ()
+    try:
+        raw = np.asarray(action)
+    except ValueError:  # ragged nesting
+        raise ValueError(
+            f"an action must have shape {expected} for {space}, got {action!r}"
+        ) from None
+    if raw.dtype.kind in "fiu" and raw.shape != expected:
+        raise ValueError(
+            f"an action of shape {raw.shape} does not fit {space}: expected {expected}"
+        )
+    return raw[None]
 
 
 def encoded_action_space(space: spaces.Space) -> spaces.Box:

@@ -28,8 +28,11 @@ team's task is that of its first row, copied to the others at every reset and ev
 
 from __future__ import annotations
 
+import math
+import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -51,6 +54,9 @@ class TaskCore(ABC):
     task_uniform_count: ClassVar[int]
     marks_trials: ClassVar[bool] = False
     trial_steps: ClassVar[int | None] = None
+    reward_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
+    """The lowest and the highest reward of one step (a meta-episode's return lies within
+    ``steps`` times these; the leaderboard refuses returns outside)."""
     observation_space: spaces.Box
     action_space: spaces.Space
 
@@ -132,6 +138,32 @@ class TaskCore(ABC):
             self.task_table[:] = self.task_table[self.task_leader]
 
     # ----------------------------------------------------------------- episodes
+    @contextmanager
+    def unchanged_on_error(self) -> Iterator[None]:
+        """Run a block that changes the core; if it raises, put every row back as it was.
+
+        Every array of the core (tasks, states, step counters) and every random stream is
+        restored, so that a refused reset leaves the environment exactly as before it.
+        """
+        arrays = {
+            name: value.copy()
+            for name, value in vars(self).items()
+            # read-only arrays (a shared object pool) cannot change
+            if isinstance(value, np.ndarray) and value.flags.writeable
+        }
+        streams = self.streams.snapshot()
+        try:
+            yield
+        except BaseException:
+            for name, saved in arrays.items():
+                current = getattr(self, name)
+                if isinstance(current, np.ndarray) and current.shape == saved.shape:
+                    current[...] = saved  # in place: task_params are views of task_table
+                else:
+                    setattr(self, name, saved)
+            self.streams.restore(streams)
+            raise
+
     def begin(
         self,
         rows: np.ndarray,
@@ -229,6 +261,15 @@ def check_point(name: str, value: Any, shape: tuple[int, ...], low: float, high:
     if not np.all(np.isfinite(array)) or np.any((array < low) | (array > high)):
         raise ValueError(f"{name}={array.tolist()} must be finite and inside [{low}, {high}]")
     return array
+
+
+def check_probability(name: str, value: Any) -> float:
+    """Return ``value`` as a probability, refusing anything but a real number in ``[0, 1]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a probability (a number in [0, 1]), got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return float(value)
 
 
 def check_switch_steps(name: str, steps: Sequence[int]) -> np.ndarray:

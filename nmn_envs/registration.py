@@ -13,6 +13,7 @@ from functools import partial
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from gymnasium import Env
 from gymnasium.envs.registration import register
 from gymnasium.vector import AutoresetMode, VectorEnv
@@ -27,18 +28,33 @@ DEFAULT_TRIALS_PER_TASK = 2
 
 
 def resolve_trials_per_task(
-    trials_per_task: int | None, feedback: bool, episodic: bool
+    trials_per_task: int | None, feedback: bool, episodic: bool, task_name: str = "the task"
 ) -> int:
     """The number of trials per meta-episode: ``trials_per_task`` or the task's default.
 
+    The single and the vector entry points resolve it alike, so that both refuse (or both
+    take) the same kwargs.
+
     Raises:
-        ValueError: for more than one trial without feedback.
+        ValueError: for a count that is not a positive integer, more than one trial without
+            feedback, or more than one trial of a task that is not episodic.
     """
     if trials_per_task is None:
         return DEFAULT_TRIALS_PER_TASK if feedback and episodic else 1
+    if (
+        not isinstance(trials_per_task, (int, np.integer))
+        or isinstance(trials_per_task, bool)
+        or trials_per_task < 1
+    ):
+        raise ValueError(f"trials_per_task must be a positive integer, got {trials_per_task!r}")
     if trials_per_task != 1 and not feedback:
         raise ValueError("trials_per_task needs feedback=True: trials are a meta-episode notion")
-    return trials_per_task
+    if trials_per_task != 1 and not episodic:
+        raise ValueError(
+            f"trials_per_task={trials_per_task} needs an episodic task; {task_name} plays one "
+            "long episode per meta-episode"
+        )
+    return int(trials_per_task)
 
 
 def make_task_env(
@@ -62,7 +78,9 @@ def make_task_env(
     """
     structure = getattr(env_class, "core_class", env_class)
     trial_steps, marks_trials = structure.trial_steps, structure.marks_trials
-    trials = resolve_trials_per_task(trials_per_task, feedback, trial_steps is not None)
+    trials = resolve_trials_per_task(
+        trials_per_task, feedback, trial_steps is not None, structure.__name__
+    )
     env: Env = env_class(render_mode=render_mode, **task_kwargs)
     if trial_steps is not None:
         env = TimeLimit(env, trial_steps)
@@ -97,7 +115,7 @@ def make_task_vector_env(
         task_kwargs: the task's own constructor arguments.
     """
     episodic = core_class.trial_steps is not None
-    trials = resolve_trials_per_task(trials_per_task, feedback, episodic)
+    trials = resolve_trials_per_task(trials_per_task, feedback, episodic, core_class.__name__)
     env: VectorEnv = TaskVectorEnv(
         core_class(num_envs, **task_kwargs), max_episode_steps, render_mode, trials, autoreset_mode
     )

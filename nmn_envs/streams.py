@@ -40,6 +40,28 @@ class RandomStreams:
         """Give ``row`` a fresh generator seeded as Gymnasium seeds a single env."""
         self.attach(row, seeding.np_random(seed)[0])
 
+    def snapshot(
+        self,
+    ) -> tuple[list[tuple[np.random.Generator, dict] | None], np.ndarray, np.ndarray]:
+        """Everything the streams hold (each generator and its state), for :meth:`restore`."""
+        generators = [
+            None if generator is None else (generator, generator.bit_generator.state)
+            for generator in self.generators
+        ]
+        return generators, self._buffer.copy(), self._position.copy()
+
+    def restore(
+        self, snapshot: tuple[list[tuple[np.random.Generator, dict] | None], np.ndarray, np.ndarray]
+    ) -> None:
+        """Put the streams back as :meth:`snapshot` found them."""
+        generators, buffer, position = snapshot
+        for entry in generators:
+            if entry is not None:
+                entry[0].bit_generator.state = entry[1]
+        self.generators = [None if entry is None else entry[0] for entry in generators]
+        self._buffer[...] = buffer
+        self._position[...] = position
+
     def is_attached(self, row: int) -> bool:
         """Whether ``row`` already has a generator."""
         return self.generators[row] is not None

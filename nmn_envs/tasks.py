@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, TypeVar
+
+import numpy as np
 
 TaskT = TypeVar("TaskT", bound="Task")
 
@@ -36,11 +39,8 @@ class Task:
             value = getattr(self, field.name)
             low, high = field.metadata["low"], field.metadata["high"]
             name = f"{type(self).__name__}.{field.name}"
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                try:
-                    value = float(value)
-                except (TypeError, ValueError):
-                    raise ValueError(f"{name} must be a number, got {value!r}") from None
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} must be a number, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"{name} must be finite, got {value!r}")
             if field.metadata["integer"]:

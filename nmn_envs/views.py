@@ -34,6 +34,7 @@ from gymnasium import Env, error
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from nmn_envs.actions import check_single_action
 from nmn_envs.core import TaskCore
 from nmn_envs.tasks import Task
 
@@ -117,10 +118,16 @@ class TaskEnv(Env[np.ndarray, Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         options = _check_options(options, RESET_OPTIONS)
-        super().reset(seed=seed)
-        if seed is not None or not self.core.streams.is_attached(0):
-            self.core.streams.attach(0, self.np_random)
-        self.core.begin(self._row, [options.get("task")], [options.get("state")])
+        previous_random = self._np_random, self._np_random_seed
+        try:
+            with self.core.unchanged_on_error():  # a refused reset changes nothing
+                super().reset(seed=seed)
+                if seed is not None or not self.core.streams.is_attached(0):
+                    self.core.streams.attach(0, self.np_random)
+                self.core.begin(self._row, [options.get("task")], [options.get("state")])
+        except BaseException:
+            self._np_random, self._np_random_seed = previous_random
+            raise
         self._needs_reset = False
         return self.core.observe()[0], self._info()
 
@@ -129,7 +136,8 @@ class TaskEnv(Env[np.ndarray, Any]):
             raise error.ResetNeeded(
                 "the episode has ended (or never started): call reset() before step()"
             )
-        rewards, terminated = self.core.step(np.asarray(action)[None], self._active)
+        batch = check_single_action(action, self.action_space)
+        rewards, terminated = self.core.step(batch, self._active)
         self._needs_reset = bool(terminated[0])
         return self.core.observe()[0], float(rewards[0]), bool(terminated[0]), False, self._info()
 
@@ -228,12 +236,13 @@ class TaskVectorEnv(VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} sub-environments")
-        for row in rows:
-            if seeds[row] is not None or not self.core.streams.is_attached(row):
-                self.core.streams.seed(row, seeds[row])
-        tasks = self._per_row(options, "tasks", rows)
-        states = self._per_row(options, "states", rows)
-        self.core.begin(rows, tasks, states)
+        with self.core.unchanged_on_error():  # a refused reset changes nothing
+            for row in rows:
+                if seeds[row] is not None or not self.core.streams.is_attached(row):
+                    self.core.streams.seed(row, seeds[row])
+            tasks = self._per_row(options, "tasks", rows)
+            states = self._per_row(options, "states", rows)
+            self.core.begin(rows, tasks, states)
         self._autoreset[rows] = False
         self._elapsed[rows] = 0
         self._trial[rows] = 0

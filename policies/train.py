@@ -11,8 +11,9 @@ Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`polic
 ``progress.csv``), ``checkpoints/model_<step>_steps.zip`` (with the reward-scaling statistics
 where ``normalize_reward`` is set), ``validation.csv`` (the learning curve on the validation task
 set) and ``best_model.zip`` (the best model on it, see :mod:`policies.validation`) and, at the
-end, ``model.zip`` (the last model). Both models load with ``RecurrentPPO.load`` in a fresh
-process.
+end, ``model.zip`` (the last model), which ``RecurrentPPO.load`` reads in a fresh process, and
+``model.safe.zip`` and ``best_model.safe.zip``, the same policies in the pickle-free form of
+:mod:`policies.serialization` that ``nmn-eval`` and the leaderboard load.
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 from policies.validation import ValidationCallback
+from policies.serialization import save_safe
 
 CONFIG_FILE = "config.yml"
 MODEL_FILE = "model.zip"
+SAFE_MODEL_FILE = "model.safe.zip"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model"
 LOG_FORMATS = ["csv", "tensorboard"]
@@ -157,7 +160,8 @@ def learn(model: RecurrentPPO, run_dir: Path, config: dict[str, Any], checkpoint
         save_vecnormalize=True,
     )
     validation = ValidationCallback(
-        config["env_id"], run_dir, config["eval_freq"], config["validation_tasks"], config.get("agents", 1)
+        config["env_id"], run_dir, config["eval_freq"], config["validation_tasks"],
+        config.get("agents", 1), config["hyperparams"]["env_kwargs"],
     )
     model.learn(
         total_timesteps=config["timesteps"] - start,
@@ -166,6 +170,10 @@ def learn(model: RecurrentPPO, run_dir: Path, config: dict[str, Any], checkpoint
         progress_bar=progress_bar,
     )
     model.save(run_dir / MODEL_FILE)
+    save_safe(
+        model, run_dir / SAFE_MODEL_FILE, env_id=config["env_id"],
+        env_kwargs=config["hyperparams"]["env_kwargs"], num_agents=config.get("agents", 1),
+    )
 
 
 def train(

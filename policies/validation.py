@@ -8,7 +8,8 @@ so that picking a model never looks at the tasks it is scored on), and appends a
 training process (on a shared machine, the time the run would take on a core of its own), mean
 return and normalised score ``(return - random) / (bayes - random)`` (the anchors: uniform random play on the same tasks
 and the harness's Bayes bound or belief-planner reference). That file is the run's learning
-curve. Whenever the score beats every earlier row, the model is saved as ``best_model.zip``.
+curve. Whenever the score beats every earlier row, the model is saved as ``best_model.zip`` and,
+in the pickle-free form of :mod:`policies.serialization`, as ``best_model.safe.zip``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from pathlib import Path
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from policies.serialization import save_safe
+
 VALIDATION_FILE = "validation.csv"
 BEST_MODEL_FILE = "best_model.zip"
+SAFE_BEST_MODEL_FILE = "best_model.safe.zip"
 COLUMNS = ("steps", "minutes", "cpu_minutes", "mean_return", "normalised_score")
 
 
@@ -43,12 +47,19 @@ class ValidationCallback(BaseCallback):
         eval_freq: environment steps between validations.
         n_tasks: validation tasks played each time.
         num_agents: agents per task, for a policy trained in teams (each agent's return counts).
+        env_kwargs: the training env's kwargs, recorded in the safe form of the best model.
 
     A resumed run continues the file: the best score and the minutes carry over.
     """
 
     def __init__(
-        self, env_id: str, run_dir: str | Path, eval_freq: int, n_tasks: int = 100, num_agents: int = 1
+        self,
+        env_id: str,
+        run_dir: str | Path,
+        eval_freq: int,
+        n_tasks: int = 100,
+        num_agents: int = 1,
+        env_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
         if eval_freq < 1 or n_tasks < 1:
@@ -58,6 +69,7 @@ class ValidationCallback(BaseCallback):
         self.eval_freq = eval_freq
         self.n_tasks = n_tasks
         self.num_agents = num_agents
+        self.env_kwargs = dict(env_kwargs or {})
         earlier = read_curve(self.run_dir)
         self.best = max((row["normalised_score"] for row in earlier), default=-np.inf)
         self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
@@ -110,5 +122,9 @@ class ValidationCallback(BaseCallback):
         if score > self.best:
             self.best = score
             self.model.save(self.run_dir / BEST_MODEL_FILE)
+            save_safe(
+                self.model, self.run_dir / SAFE_BEST_MODEL_FILE, env_id=self.env_id,
+                env_kwargs=self.env_kwargs, num_agents=self.num_agents,
+            )
         self.last_steps = self.num_timesteps
         return score

@@ -83,7 +83,7 @@ def test_bad_states_and_options_are_refused():
 
 
 def test_bad_constructor_arguments_are_refused():
-    with pytest.raises(ValueError, match="switch_probability must lie in"):
+    with pytest.raises(ValueError, match="switch_probability must be a probability in"):
         gym.make("NMN-Bench1-v0", switch_probability=1.5)
     with pytest.raises(ValueError, match="swap_steps must be non-negative step indices"):
         gym.make("NMN-Bench3-v0", swap_steps=[-1])

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from evaluate.agents import as_policy
+from policies.serialization import save_safe
 from evaluate.analyses import (
     LOCK_FILE,
     MODULATION_FILE,
@@ -41,8 +42,7 @@ def nmn_agent(tmp_path_factory):
     from policies import NMNPolicy
 
     model = RecurrentPPO(NMNPolicy, gym.make(BENCH1), n_steps=8, batch_size=8, seed=0, device="cpu")
-    path = tmp_path_factory.mktemp("nmn") / "nmn.zip"
-    model.save(path)
+    path = save_safe(model, tmp_path_factory.mktemp("nmn") / "nmn.safe.zip", env_id=BENCH1)
     return as_policy(str(path))
 
 

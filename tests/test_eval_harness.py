@@ -12,6 +12,7 @@ from evaluate.agents import model_name
 from evaluate.cli import main
 from evaluate.report import CURVE_FILE, RESULT_FILE, RETURNS_FILE, TABLE_FILE
 from evaluate.task_sets import EVALUATION_SEED_BASE, PINNED, SET_SIZE, task_set
+from policies.serialization import save_safe
 
 ENV_ID = "NMN-Bench1-v0"
 SHORT = {"max_episode_steps": 40}
@@ -103,7 +104,7 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path, one_torc
     recurrent = RecurrentPPO(
         "MultiInputLstmPolicy", gym.make(ENV_ID), n_steps=8, batch_size=8, seed=0, device="cpu"
     )
-    recurrent.save(tmp_path / "recurrent.zip")
+    save_safe(recurrent, tmp_path / "recurrent.safe.zip", env_id=ENV_ID)
     flat = PPO(
         "MlpPolicy",
         gym.wrappers.FlattenObservation(gym.make(ENV_ID)),
@@ -112,12 +113,18 @@ def test_saved_recurrent_and_flat_models_load_from_their_zips(tmp_path, one_torc
         seed=0,
         device="cpu",
     )
-    flat.save(tmp_path / "flat.zip")
-    first = evaluate(
-        str(tmp_path / "recurrent.zip"), ENV_ID, baselines=[tmp_path / "flat.zip"], **FAST
-    )
-    again = evaluate(str(tmp_path / "recurrent.zip"), ENV_ID, **FAST)
+    flat.save(tmp_path / "flat.zip")  # Stable-Baselines3's own zip: pickles, trusted here
+    with pytest.warns(UserWarning, match="with pickle: it can run any code"):
+        first = evaluate(
+            str(tmp_path / "recurrent.safe.zip"),
+            ENV_ID,
+            baselines=[tmp_path / "flat.zip"],
+            trust_pickle=True,
+            **FAST,
+        )
+    again = evaluate(str(tmp_path / "recurrent.safe.zip"), ENV_ID, **FAST)
     assert first.agent.name == "recurrent"
+    assert first.agent.description.startswith("RecurrentPPO MultiInputLstmPolicy")
     assert first.agent.returns == again.agent.returns
     assert "flat" in first.agent.probability_of_improvement
 
@@ -128,11 +135,9 @@ def test_sampled_actions_reproduce_and_differ_from_mean_actions(tmp_path, one_to
     model = RecurrentPPO(
         "MultiInputLstmPolicy", gym.make(ENV_ID), n_steps=8, batch_size=8, seed=0, device="cpu"
     )
-    model.save(tmp_path / "model.zip")
-    sampled = [
-        evaluate(str(tmp_path / "model.zip"), ENV_ID, sample_actions=True, **FAST) for _ in range(2)
-    ]
-    mean = evaluate(str(tmp_path / "model.zip"), ENV_ID, **FAST)
+    path = save_safe(model, tmp_path / "model.safe.zip", env_id=ENV_ID)
+    sampled = [evaluate(str(path), ENV_ID, sample_actions=True, **FAST) for _ in range(2)]
+    mean = evaluate(str(path), ENV_ID, **FAST)
     assert sampled[0].agent.returns == sampled[1].agent.returns
     assert sampled[0].agent.returns != mean.agent.returns
     assert "sampled actions" in sampled[0].agent.description
@@ -142,6 +147,8 @@ def test_sampled_actions_reproduce_and_differ_from_mean_actions(tmp_path, one_to
 def test_saved_models_are_named_by_file_or_run_folder():
     assert model_name(Path("runs/nmn-bench1/model.zip")) == "nmn-bench1"
     assert model_name(Path("agents/rnn_baseline.zip")) == "rnn_baseline"
+    assert model_name(Path("runs/nmn-bench1/model.safe.zip")) == "nmn-bench1"
+    assert model_name(Path("agents/rnn_baseline.safe.zip")) == "rnn_baseline"
 
 
 def test_cli_writes_a_valid_report(tmp_path, capsys):
@@ -196,10 +203,53 @@ def test_bad_input_gets_a_clear_error(agent, kwargs, error, message):
 def test_a_file_that_is_not_a_model_is_refused(tmp_path):
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="not a loadable RecurrentPPO or PPO model"):
+    with pytest.raises(ValueError, match="not a safe nmn-bench model"):
         evaluate(str(broken), ENV_ID, **FAST)
+    with pytest.raises(ValueError, match="not a loadable RecurrentPPO or PPO model"):
+        with pytest.warns(UserWarning, match="with pickle"):
+            evaluate(str(broken), ENV_ID, trust_pickle=True, **FAST)
 
 
 def test_cli_reports_bad_input_without_a_traceback(tmp_path):
     with pytest.raises(SystemExit, match="unknown environment id"):
         main(["NMN-Nothing-v0", "--agent", "random", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--reps", "0"], "--reps must be a positive integer, got 0"),
+        (["--n-tasks", "0"], "--n-tasks must be a positive integer, got 0"),
+        (["--env-kwarg", "bogus=1"], "env kwargs {'bogus': 1} do not make NMN-Bench1-v0"),
+        (["--env-kwarg", "max_episode_steps=abc"], "max_episode_steps must be a positive integer"),
+        (["--env-kwarg", 'switch_probability="0.5"'], "switch_probability must be a probability"),
+        (["--references", "bogus"], r"unknown reference agents \['bogus'\]"),
+    ],
+)
+def test_cli_refuses_bad_options_up_front_in_one_line(tmp_path, argv, message):
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit, match=message) as caught:
+        main([ENV_ID, "--agent", "random", "--out", str(out), "--no-progress", *argv])
+    assert "\n" not in str(caught.value.code)
+
+
+def test_cli_refuses_an_id_outside_the_suite(tmp_path):
+    with pytest.raises(SystemExit, match="unknown environment id 'CartPole-v1'; the suite's ids"):
+        main(["CartPole-v1", "--agent", "random", "--out", str(tmp_path)])
+
+
+def test_cli_checks_the_output_folder_before_playing(tmp_path):
+    """The reproduction lost a whole evaluation to an unwritable --out (a raw OSError once the
+    report was written): the folder is checked first, and the refusal is one line."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit, match="cannot write the report to --out") as caught:
+        main([ENV_ID, "--agent", "random", "--n-tasks", "4", "--out", str(blocker / "report")])
+    assert "\n" not in str(caught.value.code)
+
+
+def test_batch_size_and_reps_below_one_are_refused():
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        evaluate("random", ENV_ID, batch_size=0, **FAST)
+    with pytest.raises(ValueError, match="reps must be a positive integer, got 0"):
+        evaluate("random", ENV_ID, n_tasks=4, reps=0)

@@ -5,12 +5,6 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 
 import pytest
@@ -19,6 +13,8 @@ from playwright.sync_api import Page, sync_playwright
 from leaderboard.seed import reference_submissions
 from leaderboard.store import Store
 from leaderboard.submission import AgentCard, Submission
+from tests.served import post, serving
+from tests.submissions import agent_submission
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,7 +27,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ENV = "NMN-Bench1-v0"
-STARTUP_POLLS = 480  # of 0.25 s: imports are slow on a busy machine
 INJECTED = "<img src=x onerror=\"document.title='owned'\">"
 
 
@@ -41,48 +36,24 @@ def references() -> Mapping[str, Submission]:
 
 
 @pytest.fixture(scope="module")
-def server(
+def token_and_server(
     tmp_path_factory: pytest.TempPathFactory, references: Mapping[str, Submission]
-) -> Iterator[str]:
-    """``nmn-leaderboard serve`` on a free localhost port, over a store holding the references."""
+) -> Iterator[tuple[str, str]]:
+    """``nmn-leaderboard serve`` on a free localhost port, over a store holding the references,
+    and a write token."""
     db = tmp_path_factory.mktemp("board") / "board.sqlite"
     store = Store(db)
     for submission in references.values():
         store.add(submission)
+    token = store.create_token("browser tests")
     store.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "leaderboard.cli",
-        "--db",
-        str(db),
-        "serve",
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serving(db) as url:
+        yield token, url
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen) -> None:
-    for _ in range(STARTUP_POLLS):
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/envs"):
-                return
-        except OSError:
-            time.sleep(0.25)
-    raise RuntimeError(f"the server did not answer within {STARTUP_POLLS * 0.25} s")
+@pytest.fixture(scope="module")
+def server(token_and_server: tuple[str, str]) -> str:
+    return token_and_server[1]
 
 
 @pytest.fixture(scope="module")
@@ -98,18 +69,6 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
 
 def ranking(page: Page) -> list[str]:
     return page.locator("#ranking tbody td.agent .name").all_inner_texts()
-
-
-def post(server: str, body: str) -> dict:
-    request = urllib.request.Request(
-        f"{server}/api/submissions",
-        data=body.encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 201
-        return json.load(response)
 
 
 def test_the_page_renders_the_ranking(page: Page, server: str) -> None:
@@ -132,11 +91,13 @@ def test_a_column_sorts_on_click(page: Page, server: str) -> None:
 
 
 def test_a_submission_made_through_the_api_appears_on_the_page(
-    page: Page, server: str, references: Mapping[str, Submission]
+    page: Page, token_and_server: tuple[str, str]
 ) -> None:
+    token, server = token_and_server
     card = AgentCard(name=INJECTED, authors=["Ada"], description="a posted agent")
-    body = references["bayes"].model_copy(update={"card": card}).model_dump_json()
-    created = post(server, body)
+    body = agent_submission().model_copy(update={"card": card}).model_dump_json()
+    status, created = post(server, body, token)
+    assert status == 201, created
     page.goto(f"{server}/env/{ENV}")
     names = ranking(page)
     assert INJECTED in names  # shown as text, not as markup

@@ -6,20 +6,33 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from evaluate.task_sets import SET_SIZE
 from leaderboard.cli import main
-from leaderboard.store import DB_ENV_VAR
+from leaderboard.store import DB_ENV_VAR, Store
+from policies.serialization import save_safe
 
 ENV = "NMN-Bench1-v0"
 
 
 @pytest.fixture(scope="module")
-def result_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``nmn-eval`` of the random agent on the full evaluation set, as a user runs it."""
+def agent_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small (untrained) PPO agent in the safe form, as a user saves one."""
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    env = gym.wrappers.FlattenObservation(gym.make(ENV))
+    model = PPO("MlpPolicy", env, n_steps=8, batch_size=8, seed=0, policy_kwargs={"net_arch": [8]})
+    return save_safe(model, tmp_path_factory.mktemp("agent") / "tiny-ppo.safe.zip", env_id=ENV)
+
+
+@pytest.fixture(scope="module")
+def result_file(agent_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``nmn-eval`` of that agent on the full evaluation set, as a user runs it."""
     out = tmp_path_factory.mktemp("eval") / "r"
     command = [
         sys.executable,
@@ -27,7 +40,7 @@ def result_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "evaluate",
         ENV,
         "--agent",
-        "random",
+        str(agent_file),
         "--n-tasks",
         str(SET_SIZE),
         "--out",
@@ -60,15 +73,15 @@ def test_submit_then_list_shows_the_entry_ranked_with_its_ci(
         capsys, "submit", str(result_file), "--author", "Ada", "--url", "https://example.org/x"
     )
     assert code == 0
-    assert out.startswith("stored entry 1: random on NMN-Bench1-v0, normalised IQM ")
+    assert out.startswith("stored entry 1: tiny-ppo on NMN-Bench1-v0, normalised IQM ")
 
     code, out, _ = run(capsys, "list", "--env", ENV)
     assert code == 0
     lines = out.splitlines()
     ranked = {line.split("│")[3].strip(): line for line in lines if line.startswith("│")}
-    assert list(ranked) == ["oracle", "bayes", "random"]  # the references rank beside it
-    entry = [cell.strip() for cell in ranked["random"].split("│")[1:-1]]
-    assert entry[:3] == ["3", "1", "random"]
+    assert list(ranked) == ["oracle", "bayes", "tiny-ppo", "random"]  # references beside it
+    entry = [cell.strip() for cell in ranked["tiny-ppo"].split("│")[1:-1]]
+    assert entry[:3] == ["3", "1", "tiny-ppo"]
     value, low, high = (
         float(x) for x in entry[3].replace("[", " ").replace("]", " ").replace(",", " ").split()
     )
@@ -107,7 +120,7 @@ def test_duplicates_missing_files_and_unknown_ids_are_refused(
     )
     assert code == 1 and err.startswith("refused: card.url")
     assert run(capsys, "show", "7")[0] == 1
-    assert run(capsys, "remove", "1") == (0, "removed entry 1: random on NMN-Bench1-v0\n", "")
+    assert run(capsys, "remove", "1") == (0, "removed entry 1: tiny-ppo on NMN-Bench1-v0\n", "")
     assert run(capsys, "remove", "1")[2] == "no leaderboard entry with id 1\n"
 
 
@@ -122,14 +135,25 @@ def test_export_and_the_db_option(
 
 
 def test_verify_reruns_the_agent_and_flags_a_claim_outside_the_ci(
-    db: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
+    db: Path,
+    result_file: Path,
+    agent_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run(capsys, "submit", str(result_file))
-    code, out, err = run(capsys, "verify", "1", "--agent", "random", "--no-progress")
-    assert "loads and runs the agent on this machine" in err
-    assert code == 0 and "entry 1 is consistent with a re-run of random" in out
-    code, out, _ = run(capsys, "verify", "1", "--agent", "bayes", "--no-progress")
+    code, out, err = run(capsys, "verify", "1", "--agent", str(agent_file), "--no-progress")
+    assert code == 0 and f"entry 1 is consistent with a re-run of {agent_file}" in out
+    code, out, _ = run(capsys, "verify", "1", "--agent", "random", "--no-progress")
     assert code == 2 and "entry 1 is FLAGGED" in out
+
+    code, _, err = run(capsys, "verify", "1", "--agent", "random", "--private", "--no-progress")
+    assert code == 1 and "$NMN_LEADERBOARD_PRIVATE_SEED" in err
+    monkeypatch.setenv("NMN_LEADERBOARD_PRIVATE_SEED", "271828")
+    code, out, _ = run(capsys, "verify", "1", "--agent", "random", "--private", "--no-progress")
+    assert code == 2, out
+    assert "re-run on the private task set" in out
+    assert "FLAGGED: the private re-run drops below the claimed interval" in out
 
 
 def test_the_console_script_is_installed(db: Path) -> None:
@@ -157,3 +181,70 @@ def test_verify_runs_with_the_torch_settings_of_nmn_eval(
         assert code == 1 and "thread count must be a positive integer" in err
     finally:
         torch.set_num_threads(threads)
+
+
+def test_user_text_reaches_the_terminal_escaped_and_is_stored_intact(
+    db: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Right-to-left marks are honest text: stored as sent, escaped on the terminal.
+    Control characters (NUL, escape sequences) are refused at the door."""
+    code, _, err = run(capsys, "submit", str(result_file), "--name", "\x1b[2J\x1b[31mred\x00")
+    assert code == 1 and "control characters (U+0000, U+001B)" in err and "\x1b" not in err
+    reordering = "\u202eevil\u2066name"
+    code, out, _ = run(
+        capsys, "submit", str(result_file), "--name", reordering, "--author", reordering
+    )
+    assert code == 0 and "\\u202eevil\\u2066name" in out
+    for argv in (("list",), ("show", "1")):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        assert "\u202e" not in out and "\u2066" not in out
+        assert "\\u202eevil\\u2066name" in out
+    assert Store(db).get(1).agent_name == reordering
+
+
+def test_unbounded_inputs_are_cut_at_the_limit(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "submit", "/dev/zero")
+    assert code == 1 and "larger than the limit" in err
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def write_forever() -> None:
+        try:
+            with fifo.open("wb") as stream:
+                while True:
+                    stream.write(b" " * 2**20)
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=write_forever)
+    writer.start()
+    code, _, err = run(capsys, "submit", str(fifo))
+    writer.join(timeout=60)
+    assert code == 1 and "larger than the limit" in err
+    code, _, err = run(capsys, "submit", str(tmp_path))
+    assert code == 1 and "is a folder" in err
+
+
+@pytest.mark.parametrize("entry_id", ["0", "99999999999999999999999"])
+def test_ids_out_of_range_are_unknown(
+    db: Path, capsys: pytest.CaptureFixture[str], entry_id: str
+) -> None:
+    assert run(capsys, "show", entry_id) == (1, "", f"no leaderboard entry with id {entry_id}\n")
+
+
+def test_a_db_that_is_a_folder_or_not_a_database_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--db", str(tmp_path), "list")
+    assert (
+        code == 1
+        and err
+        == f"nmn-leaderboard: error: {tmp_path} is a folder, not a leaderboard database file\n"
+    )
+    text = tmp_path / "notes.txt"
+    text.write_text("plain text " * 100)
+    code, _, err = run(capsys, "--db", str(text), "submit", str(text))
+    assert code == 1 and err.count("\n") == 1 and "file is not a database" in err

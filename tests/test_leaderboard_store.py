@@ -1,14 +1,18 @@
-"""The leaderboard store: transactions, duplicates, parallel writers and a killed writer on real files."""
+"""The leaderboard store on SQLite and on a real PostgreSQL server: transactions, duplicates,
+parallel writers, a killed writer, tokens, and databases that cannot be opened."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,11 +22,13 @@ from leaderboard.store import (
     DB_ENV_VAR,
     DuplicateSubmission,
     Store,
+    StoreError,
     UnknownEntry,
     database_url,
     default_database_path,
 )
 from leaderboard.submission import AgentCard, Submission
+from tests.store_variants import renamed
 
 WRITERS = 3
 SUBMISSIONS_PER_WRITER = 6
@@ -38,13 +44,8 @@ def submission(references: Mapping[str, Submission]) -> Submission:
     return references["random"]
 
 
-def renamed(submission: Submission, name: str) -> Submission:
-    """The same result under another card: a distinct submission (another content hash)."""
-    return submission.model_copy(update={"card": AgentCard(name=name)})
-
-
-def test_add_get_list_remove(tmp_path: Path, submission: Submission) -> None:
-    store = Store(tmp_path / "board.sqlite")
+def test_add_get_list_remove(database: str, submission: Submission) -> None:
+    store = Store(database)
     first = store.add(renamed(submission, "first"))
     second = store.add(renamed(submission, "second"))
     assert [entry.id for entry in store.entries("NMN-Bench1-v0")] == [first.id, second.id]
@@ -60,9 +61,9 @@ def test_add_get_list_remove(tmp_path: Path, submission: Submission) -> None:
 
 
 def test_entries_are_ranked_by_normalised_iqm(
-    tmp_path: Path, references: Mapping[str, Submission]
+    database: str, references: Mapping[str, Submission]
 ) -> None:
-    store = Store(tmp_path / "board.sqlite")
+    store = Store(database)
     for name in ("random", "bayes", "oracle"):
         store.add(references[name])
     ranked = store.entries("NMN-Bench1-v0")
@@ -72,12 +73,17 @@ def test_entries_are_ranked_by_normalised_iqm(
 
 
 def test_duplicate_is_refused_and_names_the_existing_entry(
-    tmp_path: Path, submission: Submission
+    database: str, submission: Submission
 ) -> None:
-    store = Store(tmp_path / "board.sqlite")
+    store = Store(database)
     entry = store.add(submission)
     with pytest.raises(DuplicateSubmission, match=f"already entry {entry.id}"):
         store.add(Submission.model_validate_json(submission.model_dump_json()))
+    created = datetime(2001, 1, 1, tzinfo=timezone.utc)
+    redated = submission.result.model_copy(update={"created": created})
+    recarded = Submission(card=AgentCard(name="another name", authors=["x"]), result=redated)
+    with pytest.raises(DuplicateSubmission, match=f"already entry {entry.id}"):
+        store.add(recarded)
     assert len(store.entries()) == 1
 
 
@@ -97,15 +103,16 @@ PARALLEL_WRITER = textwrap.dedent(
     f"""
     import sys
     from leaderboard.store import DuplicateSubmission, Store
-    from leaderboard.submission import AgentCard, Submission
+    from leaderboard.submission import Submission
+    from tests.store_variants import renamed
 
     store = Store(sys.argv[1])
     writer = sys.argv[2]
     base = Submission.model_validate_json(sys.stdin.read())
     for index in range({SUBMISSIONS_PER_WRITER}):
-        store.add(base.model_copy(update={{"card": AgentCard(name=f"writer {{writer}} #{{index}}")}}))
+        store.add(renamed(base, f"writer {{writer}} #{{index}}"))
     try:
-        store.add(base.model_copy(update={{"card": AgentCard(name="shared")}}))
+        store.add(renamed(base, "shared"))
         print("stored shared")
     except DuplicateSubmission:
         print("shared refused")
@@ -113,14 +120,16 @@ PARALLEL_WRITER = textwrap.dedent(
 )
 
 
-def test_parallel_processes_lose_nothing(tmp_path: Path, submission: Submission) -> None:
-    path = str(tmp_path / "board.sqlite")
+def test_parallel_processes_lose_nothing(database: str, submission: Submission) -> None:
+    path = database
+    Store(path).close()  # the tables exist before the writers race
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", PARALLEL_WRITER, path, str(writer)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=Path(__file__).parent.parent,
         )
         for writer in range(WRITERS)
     ]
@@ -155,9 +164,9 @@ KILLED_WRITER = textwrap.dedent(
 
 
 def test_killed_writer_leaves_the_store_readable_and_consistent(
-    tmp_path: Path, submission: Submission
+    database: str, submission: Submission
 ) -> None:
-    path = tmp_path / "board.sqlite"
+    path = database
     kept = Store(path).add(renamed(submission, "committed before"))
     writer = subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER, str(path)],
@@ -173,10 +182,121 @@ def test_killed_writer_leaves_the_store_readable_and_consistent(
     writer.stdout.close()
     assert writer.returncode == -signal.SIGKILL
 
-    with sqlite3.connect(path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    if "://" not in path:
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     store = Store(path)
     assert [entry.agent_name for entry in store.entries()] == ["committed before"]
     assert store.get(kept.id).submission() == renamed(submission, "committed before")
     after = store.add(renamed(submission, "written after the kill"))
     assert [entry.id for entry in store.entries()] == [kept.id, after.id]
+
+
+def test_write_tokens_are_stored_hashed_and_can_be_revoked(database: str) -> None:
+    store = Store(database)
+    secret = store.create_token("ci bot")
+    assert store.token_name(secret) == "ci bot"
+    assert store.token_name(secret + "x") is None
+    assert store.token_name("") is None
+    with store.engine.connect() as connection:
+        stored = [row[0] for row in connection.exec_driver_sql("SELECT secret_hash FROM tokens")]
+    assert secret not in stored and len(stored[0]) == 64
+    with pytest.raises(ValueError, match="already exists"):
+        store.create_token("ci bot")
+    with pytest.raises(ValueError, match="1 to 80 printable"):
+        store.create_token("\x1b[31m")
+    store.revoke_token("ci bot")
+    assert store.token_name(secret) is None
+    with pytest.raises(ValueError, match="no token named"):
+        store.revoke_token("ci bot")
+
+
+@pytest.mark.parametrize("entry_id", [0, -1, 2**63, 10**30])
+def test_ids_out_of_range_are_unknown_entries(database: str, entry_id: int) -> None:
+    store = Store(database)
+    with pytest.raises(UnknownEntry, match=f"no leaderboard entry with id {entry_id}"):
+        store.get(entry_id)
+    with pytest.raises(UnknownEntry):
+        store.remove(entry_id)
+
+
+def test_a_folder_or_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a folder, not a leaderboard database file"):
+        Store(tmp_path)
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database " * 100)
+    with pytest.raises(StoreError, match="file is not a database") as caught:
+        Store(text)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(StoreError, match="no leaderboard database at"):
+        Store(tmp_path / "missing.sqlite", read_only=True)
+
+
+READ_ONLY_USER = textwrap.dedent(
+    """
+    import os, pwd, sqlite3, sys
+    import sqlalchemy.dialects.sqlite.pysqlite  # imported before the privileges are dropped
+    from leaderboard.cli import main
+    from leaderboard.store import Store, StoreError
+    from leaderboard.submission import Submission
+
+    submission = Submission.model_validate_json(sys.stdin.read())
+    if os.geteuid() == 0:  # root may write anything: read as an unprivileged user
+        nobody = pwd.getpwnam("nobody")
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+    print("entries", [entry.agent_name for entry in Store(sys.argv[1], read_only=True).entries()])
+    try:
+        Store(sys.argv[1]).add(submission)
+    except StoreError as error:
+        print("refused:", error)
+    sys.stdout.flush()
+    os.environ["COLUMNS"] = "200"
+    print("list exit", main(["--db", sys.argv[1], "list"]))
+    """
+)
+
+
+def test_a_read_only_file_can_be_listed_and_refuses_writes_in_one_line(
+    submission: Submission,
+) -> None:
+    """Read by a user who may only read the file and its folder (as root: by nobody)."""
+    folder = Path(tempfile.mkdtemp(prefix="nmn-read-only-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "board.sqlite"
+        writer = Store(path)
+        writer.add(renamed(submission, "kept"))
+        writer.close()  # the last connection folds the write-ahead log back into the file
+        assert sorted(item.name for item in folder.iterdir()) == ["board.sqlite"]
+        path.chmod(0o444)
+        folder.chmod(0o555)
+        completed = subprocess.run(
+            [sys.executable, "-c", READ_ONLY_USER, str(path)],
+            input=renamed(submission, "new").model_dump_json(),
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
+        assert completed.returncode == 0, completed.stderr
+        lines = completed.stdout.splitlines()
+        assert lines[0] == "entries ['kept']"
+        assert lines[1].startswith("refused: cannot open the leaderboard database sqlite:///")
+        assert lines[1].endswith("attempt to write a readonly database")
+        assert any("│ kept" in line for line in lines[2:])
+        assert lines[-1] == "list exit 0"
+        assert completed.stderr == ""
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def test_a_missing_postgres_driver_names_the_package() -> None:
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from leaderboard.store import Store, StoreError\n"
+        "try:\n    Store('postgresql+psycopg://board@localhost/board')\n"
+        "except StoreError as error:\n    print(error)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert "pip install 'nmn-bench[postgres]' (psycopg)" in completed.stdout, completed.stderr

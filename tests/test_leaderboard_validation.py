@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from evaluate.task_sets import SET_SIZE
-from leaderboard.seed import reference_submissions
+from leaderboard.references import board_references
 from leaderboard.submission import (
     AgentCard,
     Submission,
@@ -19,18 +20,20 @@ from leaderboard.submission import (
     parse_submission_json,
 )
 from leaderboard.validation import MAX_SUBMISSION_BYTES, accept
+from tests.submissions import agent_submission
 
 Document = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def bayes() -> Submission:
-    return reference_submissions("NMN-Bench1-v0")["bayes"]
+    """A valid submission (named after the fixture the checks were first written for)."""
+    return agent_submission(name="my-agent")
 
 
 @pytest.fixture
 def result(bayes: Submission) -> Document:
-    """A fresh, editable copy of a valid harness result (the Bayes agent on NMN-Bench1)."""
+    """A fresh, editable copy of a valid harness result on NMN-Bench1."""
     return copy.deepcopy(bayes.model_dump(mode="json")["result"])
 
 
@@ -43,17 +46,43 @@ def refusal(document: Document) -> SubmissionError:
 def test_a_harness_result_and_a_full_submission_are_accepted(
     bayes: Submission, result: Document
 ) -> None:
-    assert accept(bayes.model_dump_json()) == bayes
+    stored = accept(bayes.model_dump_json())
+    assert stored.card == bayes.card
+    assert stored.result.agent.returns == bayes.result.agent.returns
     bare = accept(json.dumps(result))
-    assert bare.result == bayes.result
-    assert bare.card == AgentCard(name="bayes")
+    assert bare.result == stored.result
+    assert bare.card == AgentCard(name="my-agent")
 
 
-def test_content_hash_survives_a_json_round_trip_and_covers_the_card(bayes: Submission) -> None:
+def test_the_stored_result_holds_the_boards_own_references_bounds_and_normaliser(
+    bayes: Submission,
+) -> None:
+    with_baseline = bayes.result.model_copy(
+        update={"baselines": [bayes.result.references[0].model_copy(update={"role": "baseline"})]}
+    )
+    stored = accept(bayes.model_copy(update={"result": with_baseline}).model_dump_json()).result
+    board = board_references("NMN-Bench1-v0")
+    assert stored.references == list(board.scores.values())
+    assert stored.bounds == board.bounds
+    assert stored.normaliser == dict(board.normaliser)
+    assert stored.baselines == []  # claims about other agents are not the board's to check
+
+
+def test_content_hash_survives_a_json_round_trip_and_ignores_card_and_date(
+    bayes: Submission,
+) -> None:
     again = parse_submission_json(bayes.model_dump_json())
     assert again.content_hash() == bayes.content_hash()
-    renamed = bayes.model_copy(update={"card": AgentCard(name="another name")})
-    assert renamed.content_hash() != bayes.content_hash()
+    renamed = bayes.model_copy(
+        update={
+            "card": AgentCard(name="another name", authors=["someone else"]),
+            "result": bayes.result.model_copy(
+                update={"created": datetime(2020, 1, 1, tzinfo=timezone.utc)}
+            ),
+        }
+    )
+    assert renamed.content_hash() == bayes.content_hash()
+    assert agent_submission(variant=1).content_hash() != bayes.content_hash()
 
 
 def _bump_return(result: Document) -> None:
@@ -93,6 +122,12 @@ def _bump_reference_mean(result: Document) -> None:
     result["references"][1]["mean"]["value"] += 1.0  # the oracle's
 
 
+def _fake_random_returns(result: Document) -> None:
+    """The reproduction: a random reference with inflated returns lowers the normaliser."""
+    random = result["references"][0]
+    random["returns"] = [value + 9000.0 for value in random["returns"]]
+
+
 TAMPERINGS: list[tuple[Callable[[Document], None], str, str]] = [
     (_bump_return, "result.agent.mean.value", "per-task returns"),
     (_bump_iqm, "result.agent.iqm.value", "per-task returns"),
@@ -101,8 +136,9 @@ TAMPERINGS: list[tuple[Callable[[Document], None], str, str]] = [
     (_bump_regret, "result.agent.regret.value", "per-task returns"),
     (_narrow_iqm_interval, "result.agent.iqm.low", "bootstrap"),
     (_bump_bound, "result.bounds.bayes.value", "derived"),
-    (_bump_normaliser, "result.normaliser.random", "random agent"),
-    (_bump_reference_mean, "result.references.1.mean.value", "per-task returns"),
+    (_bump_normaliser, "result.normaliser.random", "the board's random anchor"),
+    (_bump_reference_mean, "result.references.1.mean.value", "the board's own oracle agent"),
+    (_fake_random_returns, "result.references.0.returns.0", "the board's own random agent"),
 ]
 
 
@@ -226,3 +262,127 @@ def test_agent_cards_are_bounded(fields: dict[str, Any], field: str) -> None:
     with pytest.raises(SubmissionError) as caught:
         make_card(**fields)
     assert caught.value.field == field
+
+
+def test_a_submission_may_not_claim_the_reference_role_or_name(result: Document) -> None:
+    result["agent"]["role"] = "reference"
+    result["agent"]["name"] = "bayes"
+    error = refusal(result)
+    assert (error.field, "computes its reference agents itself" in error.reason) == (
+        "result.agent.role",
+        True,
+    )
+    result["agent"]["role"] = "agent"
+    assert refusal(result).field == "card.name"
+    result["agent"]["name"] = "Oracle"
+    assert "reference agents" in refusal(result).reason
+
+
+@pytest.mark.parametrize("value", [20000.0, 1e12, -1e12])
+def test_returns_outside_the_attainable_range_are_refused(result: Document, value: float) -> None:
+    result["agent"]["returns"][5] = value
+    error = refusal(result)
+    assert error.field == "result.agent.returns.5"
+    assert "attainable range [-49000.0, 14000.0]" in error.reason
+
+
+def test_the_oracle_ceiling_itself_is_attainable() -> None:
+    board = board_references("NMN-Bench1-v0")
+    assert board.return_range[1] == 14000.0
+    assert max(board.scores["oracle"].returns) <= board.return_range[1]
+    assert min(board.scores["random"].returns) >= board.return_range[0]
+
+
+def test_a_reference_agents_own_returns_are_refused(result: Document) -> None:
+    oracle = board_references("NMN-Bench1-v0").scores["oracle"]
+    for key in ("returns", "adaptation_curve", "mean", "iqm", "normalised_score", "regret"):
+        result["agent"][key] = copy.deepcopy(oracle.model_dump(mode="json")[key])
+    error = refusal(result)
+    assert error.field == "result.agent.returns"
+    assert "oracle" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("curve", "field"),
+    [([], "result.agent.adaptation_curve"), ([1.0] * 10, "result.agent.adaptation_curve")],
+)
+def test_curves_of_the_wrong_length_are_refused(result: Document, curve: list, field: str) -> None:
+    result["agent"]["adaptation_curve"] = curve
+    error = refusal(result)
+    assert error.field == field
+    assert "1400 per step" in error.reason
+
+
+def test_numbers_json_cannot_hold_are_refused(result: Document) -> None:
+    result["bounds"][0]["standard_error"] = 1.0
+    text = json.dumps(result).replace('"standard_error": 1.0', '"standard_error": 1e400', 1)
+    with pytest.raises(SubmissionError, match="1e400 overflows"):
+        accept(text)
+    text = json.dumps(result).replace('"bootstrap_seed": 0', '"bootstrap_seed": ' + "9" * 5000, 1)
+    with pytest.raises(SubmissionError, match="an integer of 5000 digits"):
+        accept(text)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"name": "null\x00byte"}, "card.name"),
+        ({"name": "\x1b[2J\x1b[31mred"}, "card.name"),
+        ({"name": "ok", "authors": ["bell\x07"]}, "card.authors"),
+        ({"name": "ok", "description": "line\x1b]0;title\x07"}, "card.description"),
+    ],
+)
+def test_control_characters_are_refused_at_the_door(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(SubmissionError, match="control characters") as caught:
+        make_card(**fields)
+    assert caught.value.field == field
+
+
+def test_right_to_left_text_and_line_breaks_are_kept() -> None:
+    card = make_card(name="\u202eעברית", description="two\nlines\tand a tab")
+    assert card.name == "\u202eעברית"
+    assert card.description == "two\nlines\tand a tab"
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("x" * 81, "card.name"), ("   ", "card.name"), ("", "card.name")],
+)
+def test_bare_results_with_names_no_page_could_show_are_refused(
+    result: Document, name: str, field: str
+) -> None:
+    """A bare result's card is named after its agent: the same rules as every card."""
+    result["agent"]["name"] = name
+    assert refusal(result).field == field
+
+
+def test_verify_on_the_private_set_keeps_an_honest_agent_and_flags_a_memoriser() -> None:
+    """An agent scores alike on the private set (same distribution); a submission whose
+    returns only a task reader could get (the oracle's) drops there beyond the intervals."""
+    import numpy as np
+
+    from leaderboard.verify import verify
+    from tests.submissions import ACTION
+
+    def fixed(observation: dict) -> np.ndarray:
+        return np.full((len(observation["observation"]), 1), ACTION)
+
+    honest = verify(agent_submission(), fixed, private_seed=314159)
+    assert honest.rerun.task_set.version == "NMN-Bench1-v0/private"
+    assert honest.consistent
+    oracle = board_references("NMN-Bench1-v0").scores["oracle"]
+    memoriser = agent_submission().result.model_copy(
+        update={"agent": oracle.model_copy(update={"role": "agent", "name": "memoriser"})}
+    )
+    flagged = verify(
+        Submission(card=AgentCard(name="memoriser"), result=memoriser), fixed, private_seed=314159
+    )
+    assert not flagged.consistent
+
+
+def test_a_claimed_reference_that_is_not_one_of_the_boards_is_refused(result: Document) -> None:
+    """A reference row no page could show (an 81-character name) never reaches the store."""
+    result["references"][0]["name"] = "r" * 81
+    error = refusal(result)
+    assert error.field == "result.references.0.name"
+    assert "is not a reference agent" in error.reason

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leaderboard.export import export_site
-from leaderboard.seed import reference_submissions
 from leaderboard.store import Store
 from leaderboard.submission import AgentCard, Submission
 from leaderboard.web import create_app
+from tests.submissions import agent_submission
 
 ENV = "NMN-Bench1-v0"
 SCRIPT_NAME = "<script>alert('owned')</script>"
@@ -24,7 +24,8 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def random_submission() -> Submission:
-    return reference_submissions(ENV)["random"]
+    """A valid submission (named after the fixture the checks were first written for)."""
+    return agent_submission(name="my-agent")
 
 
 @pytest.fixture
@@ -35,8 +36,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def client(store: Store) -> TestClient:
-    return TestClient(create_app(store))
+def token(store: Store) -> str:
+    return store.create_token("tests")
+
+
+@pytest.fixture
+def client(store: Store, token: str) -> TestClient:
+    """A client of the app on localhost that holds a write token."""
+    return TestClient(
+        create_app(store), base_url="http://localhost", headers={"Authorization": f"Bearer {token}"}
+    )
 
 
 def carded(submission: Submission, **card: object) -> str:
@@ -56,10 +65,10 @@ def test_a_posted_submission_is_ranked_and_served_back(
     table = client.get(f"/api/tables/{ENV}").json()
     stored = [row for row in table["rows"] if row["id"] == created["id"]]
     assert len(stored) == 1
-    assert stored[0]["agent"] == "random"
+    assert stored[0]["agent"] == "my-agent"
     assert stored[0]["normalised_iqm"]["low"] <= stored[0]["normalised_iqm"]["value"]
-    # The reference rows of the result sit beside it, best first.
-    assert [row["agent"] for row in table["rows"]] == ["oracle", "bayes", "random"]
+    # The board's reference rows sit beside it, best first.
+    assert [row["agent"] for row in table["rows"]] == ["oracle", "bayes", "my-agent", "random"]
     assert {bound["name"] for bound in table["bounds"]} == {"bayes", "oracle"}
 
     served = client.get(f"/api/submissions/{created['id']}")
@@ -115,8 +124,12 @@ def test_bodies_that_are_not_json_are_415(client: TestClient) -> None:
     assert response.status_code == 415
 
 
-def test_oversized_bodies_are_413_with_or_without_a_length(store: Store) -> None:
-    client = TestClient(create_app(store, max_body_bytes=1024))
+def test_oversized_bodies_are_413_with_or_without_a_length(store: Store, token: str) -> None:
+    client = TestClient(
+        create_app(store, max_body_bytes=1024),
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {token}"},
+    )
     declared = client.post(
         "/api/submissions", content=b"{" + b" " * 2048 + b"}", headers=JSON_HEADERS
     )
@@ -168,8 +181,101 @@ def test_sql_injection_strings_are_plain_data(
     assert len(store.entries()) == 1
 
 
+def test_writes_need_a_valid_token_and_reads_stay_open(
+    store: Store, token: str, random_submission: Submission
+) -> None:
+    body = random_submission.model_dump_json()
+    anonymous = TestClient(create_app(store), base_url="http://localhost")
+    for headers in ({}, {"Authorization": "Bearer nmnlb_wrong"}, {"Authorization": token}):
+        response = anonymous.post(
+            "/api/submissions", content=body, headers={**JSON_HEADERS, **headers}
+        )
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert store.entries() == []
+    assert anonymous.get("/api/envs").status_code == 200
+    assert anonymous.get(f"/env/{ENV}").status_code == 200
+    store.revoke_token("tests")
+    with_token = {**JSON_HEADERS, "Authorization": f"Bearer {token}"}
+    revoked = anonymous.post("/api/submissions", content=body, headers=with_token)
+    assert revoked.status_code == 401
+
+
+def test_requests_for_another_host_are_refused(store: Store) -> None:
+    app = create_app(store)
+    assert TestClient(app, base_url="http://evil.example").get("/").status_code == 400
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/").status_code == 200
+    public = create_app(store, allowed_hosts=["board.example.org"])
+    assert TestClient(public, base_url="https://board.example.org").get("/").status_code == 200
+
+
+def test_a_faked_reference_and_the_reference_role_are_refused(
+    client: TestClient, random_submission: Submission
+) -> None:
+    document = random_submission.model_dump(mode="json")
+    random = document["result"]["references"][0]
+    random["returns"] = [value + 9000.0 for value in random["returns"]]
+    response = client.post("/api/submissions", content=json.dumps(document), headers=JSON_HEADERS)
+    field = "result.references.0.returns.0"
+    assert (response.status_code, response.json()["field"]) == (422, field)
+    document = random_submission.model_dump(mode="json")
+    document["result"]["agent"]["role"] = "reference"
+    document["card"]["name"] = "bayes"
+    response = client.post("/api/submissions", content=json.dumps(document), headers=JSON_HEADERS)
+    assert (response.status_code, response.json()["field"]) == (422, "result.agent.role")
+    document = random_submission.model_dump(mode="json")
+    document["result"]["agent"]["returns"][0] = 20000.0
+    response = client.post("/api/submissions", content=json.dumps(document), headers=JSON_HEADERS)
+    assert (response.status_code, response.json()["field"]) == (422, "result.agent.returns.0")
+    assert client.get(f"/api/tables/{ENV}").json()["rows"] == []
+
+
+def test_a_redated_and_recarded_copy_is_a_duplicate(
+    client: TestClient, random_submission: Submission
+) -> None:
+    first = client.post(
+        "/api/submissions", content=random_submission.model_dump_json(), headers=JSON_HEADERS
+    )
+    assert first.status_code == 201
+    document = random_submission.model_dump(mode="json")
+    document["result"]["created"] = "2030-01-01T00:00:00Z"
+    document["card"] = {"name": "someone else's name", "authors": ["Mallory"]}
+    again = client.post("/api/submissions", content=json.dumps(document), headers=JSON_HEADERS)
+    assert again.status_code == 409
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_a_bound_of_1e400_is_a_clean_422(client: TestClient, random_submission: Submission) -> None:
+    text = random_submission.model_dump_json()
+    text = text.replace('"standard_error":null', '"standard_error":1e400', 1)
+    assert "1e400" in text
+    response = client.post("/api/submissions", content=text, headers=JSON_HEADERS)
+    assert response.status_code == 422
+    assert "overflows" in response.json()["reason"]
+
+
+def test_every_page_renders_whatever_the_store_holds(
+    store: Store, client: TestClient, random_submission: Submission, tmp_path: Path
+) -> None:
+    """Longest names and descriptions, right-to-left marks, and an older row with no curve."""
+    card = AgentCard(
+        name="\u202e" + "n" * 79, authors=["a" * 80] * 20, description="d\n" * 1000
+    )
+    agent = random_submission.result.agent.model_copy(update={"adaptation_curve": []})
+    store.add(
+        Submission(card=card, result=random_submission.result.model_copy(update={"agent": agent}))
+    )
+    for path in ("/", f"/env/{ENV}", f"/api/tables/{ENV}", f"/env/{ENV}/curve.png"):
+        assert client.get(path).status_code == 200, path
+    page = client.get(f"/env/{ENV}").text
+    assert "<bdi>\u202e" + "n" * 79 + "</bdi>" in page
+    assert export_site(store, tmp_path / "site").is_file()
+
+
 def test_unknown_ids_are_404(client: TestClient) -> None:
     assert client.get("/api/submissions/999").status_code == 404
+    for huge in ("0", "-1", str(2**63), "9" * 400):  # clean 4xx, never a server error
+        assert client.get(f"/api/submissions/{huge}").status_code == 422
     assert client.get("/env/NMN-Bench9-v0").status_code == 404
     assert client.get(f"/env/{ENV}/curve.png").status_code == 404  # nothing to plot yet
     assert client.get("/static/../store.py").status_code == 404

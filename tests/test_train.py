@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch as th
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
 from policies.config import HYPERPARAMS_DIR, literal_mapping, load_hyperparams
+from policies.serialization import load_safe
 from policies.train import latest_checkpoint, main, resume, train
 from policies.validation import BEST_MODEL_FILE, read_curve
 
@@ -108,6 +110,8 @@ def test_cli_trains_logs_checkpoints_and_saves_a_model_loadable_in_a_fresh_proce
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["NMNPolicy", "(1,)", "(1,", "1,", "50)", "96"]
+    safe = load_safe(out / "model.safe.zip")
+    assert (safe.metadata.policy_class, safe.metadata.num_timesteps) == ("NMNPolicy", 96)
 
 
 def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperparams: Path) -> None:
@@ -133,6 +137,10 @@ def test_lstm_baseline_trains_through_the_cli(tmp_path: Path, tiny_hyperparams: 
     sizes = load_hyperparams("NMN-Bench1-v0").policy_kwargs["lstm"]
     assert model.policy.lstm_actor.hidden_size == sizes["lstm_hidden_size"]
     assert (out / "model.zip").is_file()
+    safe = load_safe(out / "model.safe.zip")
+    observation = model.observation_space.sample()
+    expected, _ = model.predict(observation, deterministic=True)
+    np.testing.assert_array_equal(safe.predict(observation, deterministic=True)[0], expected)
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,7 @@ class BanditCore(TaskCore):
     """Batched dynamics of NMN-Bandit (see :class:`BanditEnv`)."""
 
     task_class = BanditTask
+    reward_range = (0.0, 1.0)
     task_uniform_count = 2
 
     def __init__(

@@ -63,6 +63,7 @@ class HarlowCore(TaskCore):
     """Batched dynamics of NMN-Harlow (see :class:`HarlowEnv`)."""
 
     task_class = HarlowTask
+    reward_range = (-REWARD, REWARD)
     task_uniform_count = 2
 
     def __init__(self, num_envs: int, pool: str = "train") -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from nmn_envs.core import TaskCore, check_state_keys
+from nmn_envs.core import TaskCore, check_probability, check_state_keys
 from nmn_envs.rendering import AGENT, GOOD, MARK, Canvas
 from nmn_envs.tasks import Task, task_field
 from nmn_envs.views import TaskEnv
@@ -21,12 +21,6 @@ REWARD_PROBABILITY = 0.9
 SWAP_PROBABILITY = 0.025
 
 FIRST_STAGE, SECOND_STAGE = 0, 1
-
-
-def _check_probability(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-    return float(value)
 
 
 def _check_choice(name: str, value: Any) -> int:
@@ -46,6 +40,7 @@ class TwoStepCore(TaskCore):
     """Batched dynamics of NMN-TwoStep (see :class:`TwoStepEnv`)."""
 
     task_class = TwoStepTask
+    reward_range = (0.0, 1.0)
     task_uniform_count = 1
     marks_trials = True
 
@@ -57,9 +52,9 @@ class TwoStepCore(TaskCore):
         swap_probability: float = SWAP_PROBABILITY,
     ) -> None:
         super().__init__(num_envs)
-        self.common_probability = _check_probability("common_probability", common_probability)
-        self.reward_probability = _check_probability("reward_probability", reward_probability)
-        self.swap_probability = _check_probability("swap_probability", swap_probability)
+        self.common_probability = check_probability("common_probability", common_probability)
+        self.reward_probability = check_probability("reward_probability", reward_probability)
+        self.swap_probability = check_probability("swap_probability", swap_probability)
         self.observation_space = spaces.Box(0.0, 1.0, (3,), np.float32)
         self.action_space = spaces.Discrete(2)
         self.stage = np.zeros(num_envs, dtype=np.int64)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,8 @@ class Navigation2DCore(TaskCore):
     """Batched dynamics of NMN-Navigation2D (see :class:`Navigation2DEnv`)."""
 
     task_class = Navigation2DTask
+    # Each trial starts at the origin; a step moves at most MAX_STEP along each axis.
+    reward_range = (-math.sqrt(2.0) * (GOAL_HALF_WIDTH + TRIAL_STEPS * MAX_STEP), 0.0)
     task_uniform_count = 2
     trial_steps = TRIAL_STEPS
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from nmn_envs.core import TaskCore, check_point, check_state_keys
+from nmn_envs.core import TaskCore, check_point, check_probability, check_state_keys
 from nmn_envs.rendering import AGENT, GOOD, MARK, Canvas
 from nmn_envs.tasks import Task, task_field
 from nmn_envs.views import TaskEnv
@@ -33,13 +33,12 @@ class MovingTargetCore(TaskCore):
     """Batched dynamics of NMN-Bench1 (see :class:`MovingTargetEnv`)."""
 
     task_class = MovingTargetTask
+    reward_range = (-(POSITION_LIMIT + OFFSET_LIMIT + ACTION_SCALE), HIT_REWARD)
     task_uniform_count = 1
 
     def __init__(self, num_envs: int, switch_probability: float = 0.0) -> None:
-        if not 0.0 <= switch_probability <= 1.0:
-            raise ValueError(f"switch_probability must lie in [0, 1], got {switch_probability!r}")
         super().__init__(num_envs)
-        self.switch_probability = float(switch_probability)
+        self.switch_probability = check_probability("switch_probability", switch_probability)
         self.observation_space = spaces.Box(-POSITION_LIMIT, POSITION_LIMIT, (1,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.position = np.zeros(num_envs)

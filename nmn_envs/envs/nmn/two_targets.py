@@ -34,6 +34,7 @@ class TwoTargetsCore(TaskCore):
     """Batched dynamics of NMN-Bench3 (see :class:`TwoTargetsEnv`)."""
 
     task_class = TwoTargetsTask
+    reward_range = (BAD_REWARD, GOOD_REWARD)
     task_uniform_count = 5
 
     def __init__(self, num_envs: int, swap_steps: Sequence[int] = ()) -> None:

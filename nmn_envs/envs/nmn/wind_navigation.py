@@ -35,6 +35,7 @@ class WindNavigationCore(TaskCore):
     """Batched dynamics of NMN-Bench2 (see :class:`WindNavigationEnv`)."""
 
     task_class = WindNavigationTask
+    reward_range = (MOVE_REWARD, REACH_REWARD)
     task_uniform_count = 3
 
     def __init__(

@@ -1,0 +1,104 @@
+"""The board's own references: reference agents, bounds, normaliser and attainable returns.
+
+Nothing here comes from a submission. For each environment the board plays the reference
+agents (``random``, ``oracle``, ``bayes``: the Bayes-optimal policy or, on NMN-Bench2/3, the
+belief planner) with the harness on the full published task set, and takes the bounds and
+the normaliser ``(random mean, bayes bound)`` from that run. The task set and the agents are
+seeded, so the run is the same on every machine; it is done once per process (under a lock,
+so that concurrent requests wait for one run instead of starting several).
+
+The **attainable range** of a per-task return is the environment's per-step reward range
+(``core.reward_range``, from the task's dynamics) times the meta-episode's steps: on
+NMN-Bench1 the top of it is exactly the oracle's ceiling (a hit at every step).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import gymnasium as gym
+
+from evaluate.schema import AgentScore, Bound, EvaluationResult
+from evaluate.task_sets import SET_SIZE
+
+
+@dataclass(frozen=True)
+class BoardReferences:
+    """What the board computes itself for one environment (its registered configuration).
+
+    Attributes:
+        result: the harness run of the reference agents (``random`` in the agent slot).
+        scores: each reference agent's score, by name (role ``reference``).
+        bounds: the environment's bounds.
+        normaliser: ``{"random": mean return of random, "bayes": the bayes bound}``.
+        step_reward_range: the lowest and highest reward of one step.
+        steps: steps of a meta-episode.
+    """
+
+    result: EvaluationResult
+    scores: Mapping[str, AgentScore]
+    bounds: list[Bound]
+    normaliser: Mapping[str, float]
+    step_reward_range: tuple[float, float]
+    steps: int
+
+    @property
+    def return_range(self) -> tuple[float, float]:
+        """The lowest and highest return a meta-episode can have."""
+        low, high = self.step_reward_range
+        return low * self.steps, high * self.steps
+
+    @property
+    def curve_length(self) -> int:
+        """Entries of an adaptation curve (steps or trials of a meta-episode)."""
+        return len(self.result.agent.adaptation_curve)
+
+    def curve_range(self) -> tuple[float, float]:
+        """The lowest and highest value of one adaptation-curve entry (a step or a trial)."""
+        per_entry = self.steps / self.curve_length
+        low, high = self.step_reward_range
+        return low * per_entry, high * per_entry
+
+
+_computed: dict[str, BoardReferences] = {}
+_lock = threading.Lock()
+
+
+def board_references(env_id: str, progress: bool = False) -> BoardReferences:
+    """The board's references of ``env_id`` (computed on first use, then kept).
+
+    Raises:
+        ValueError: the environment has no finite reward range or no Bayes bound, so the
+            board cannot check or normalise its returns.
+    """
+    with _lock:
+        if env_id not in _computed:
+            _computed[env_id] = _compute(env_id, progress)
+        return _computed[env_id]
+
+
+def _compute(env_id: str, progress: bool) -> BoardReferences:
+    from evaluate import evaluate
+
+    env = gym.make(env_id)
+    core = getattr(env.unwrapped, "core", None)
+    low, high = core.reward_range if core is not None else (-math.inf, math.inf)
+    env.close()
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{env_id} declares no finite reward range; the board cannot rank it")
+    result = evaluate("random", env_id, n_tasks=SET_SIZE, progress=progress)
+    if "bayes" not in result.normaliser:
+        raise ValueError(f"{env_id} has no Bayes bound; the board cannot normalise its scores")
+    scores = [result.agent.model_copy(update={"role": "reference"}), *result.references]
+    return BoardReferences(
+        result=result,
+        scores=MappingProxyType({score.name: score for score in scores}),
+        bounds=list(result.bounds),
+        normaliser=MappingProxyType(dict(result.normaliser)),
+        step_reward_range=(float(low), float(high)),
+        steps=result.max_episode_steps,
+    )

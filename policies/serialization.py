@@ -1,0 +1,474 @@
+"""Save and load trained policies without pickle: JSON metadata plus a ``state_dict``.
+
+A Stable-Baselines3 ``model.zip`` stores part of its content as pickles (the policy class, the
+spaces, schedules), so loading one can run any code its author put in it. The **safe form**
+of a model holds nothing that executes:
+
+``<name>.safe.zip``, a zip archive with two members:
+
+- ``metadata.json``: plain JSON (:class:`PolicyMetadata`): the algorithm (``RecurrentPPO`` or
+  ``PPO``), the policy class, named from an allow-list (:data:`POLICY_CLASSES`), the policy's
+  constructor kwargs as JSON (a class-valued kwarg such as ``activation_fn`` is written
+  ``{"class": "torch.nn.modules.activation.Tanh"}`` and resolved only inside
+  :data:`ALLOWED_CLASS_MODULES`), the registered environment id and kwargs the spaces are
+  rebuilt from (with ``num_agents`` above 1: the spaces of an agent of a team,
+  :mod:`nmn_envs.multiagent`), the observation layout (``dict``, or ``flat`` for a model trained through
+  ``FlattenObservation``), the training steps and the SHA-256 of the weights;
+- ``weights.pt``: the policy's ``state_dict``, read with ``torch.load(weights_only=True)``.
+
+Example::
+
+    from policies.serialization import load_safe, save_safe
+
+    save_safe(model, "runs/bench1-nmn-0/model.safe.zip", env_id="NMN-Bench1-v0")
+    policy = load_safe("runs/bench1-nmn-0/model.safe.zip")   # predict(obs, state, episode_start)
+
+``nmn-train`` writes ``model.safe.zip`` beside ``model.zip``. :func:`load_agent` is what the
+harness and the leaderboard use: it loads the safe form, and loads an SB3 zip (pickles and
+all) only when ``trust_pickle=True`` is given, with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from sb3_contrib.common.recurrent.policies import (
+    RecurrentActorCriticPolicy,
+    RecurrentMultiInputActorCriticPolicy,
+)
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.policies import (
+    ActorCriticPolicy,
+    BasePolicy,
+    MultiInputActorCriticPolicy,
+)
+from torch import nn
+
+from policies.nmn import NMNPolicy
+from policies.rnn import RNNPolicy
+
+FORMAT = "nmn-bench-policy"
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+WEIGHTS_FILE = "weights.pt"
+SAFE_SUFFIX = ".safe.zip"
+MAX_METADATA_BYTES = 2**20
+MAX_WEIGHTS_BYTES = 2**30
+
+Algorithm = Literal["RecurrentPPO", "PPO"]
+POLICY_CLASSES: dict[Algorithm, dict[str, type[BasePolicy]]] = {
+    "RecurrentPPO": {
+        "NMNPolicy": NMNPolicy,
+        "RNNPolicy": RNNPolicy,
+        "MlpLstmPolicy": RecurrentActorCriticPolicy,
+        "MultiInputLstmPolicy": RecurrentMultiInputActorCriticPolicy,
+    },
+    "PPO": {"MlpPolicy": ActorCriticPolicy, "MultiInputPolicy": MultiInputActorCriticPolicy},
+}
+"""The policy classes a safe model may name, per algorithm."""
+
+ALLOWED_CLASS_MODULES = (
+    "torch.nn.modules.",
+    "torch.optim.",
+    "stable_baselines3.common.torch_layers",
+    "policies.",
+)
+"""Modules a class-valued constructor kwarg may come from (modules or optimizers only)."""
+
+_CLASS_KEY = "class"
+_BUILT_BY_ALGORITHM = {"observation_space", "action_space", "lr_schedule"}
+
+
+class PolicyMetadata(BaseModel):
+    """The JSON member of a safe model (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["nmn-bench-policy"] = FORMAT
+    format_version: Literal[1] = FORMAT_VERSION
+    algorithm: Algorithm
+    policy_class: str
+    policy_kwargs: dict[str, JsonValue]
+    env_id: str
+    env_kwargs: dict[str, JsonValue] = Field(default_factory=dict)
+    num_agents: int = Field(1, ge=1, le=64)
+    observation_layout: Literal["dict", "flat"]
+    num_timesteps: int = Field(0, ge=0)
+    weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class SafeModel:
+    """A policy rebuilt from a safe model: SB3's ``predict`` and the spaces it acts in."""
+
+    policy: BasePolicy
+    metadata: PolicyMetadata
+
+    @property
+    def label(self) -> str:
+        """``"<algorithm> <policy class>"``, as results describe the agent."""
+        return f"{self.metadata.algorithm} {self.metadata.policy_class}"
+
+    @property
+    def observation_space(self) -> spaces.Space:
+        return self.policy.observation_space
+
+    @property
+    def action_space(self) -> spaces.Space:
+        return self.policy.action_space
+
+    def predict(
+        self,
+        observation: np.ndarray | dict[str, np.ndarray],
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """SB3's ``predict`` of the rebuilt policy."""
+        return self.policy.predict(observation, state, episode_start, deterministic)
+
+
+class UnsafeModelError(ValueError):
+    """A model file that would need unpickling to load, refused without an explicit opt-in."""
+
+
+def save_safe(
+    model: BaseAlgorithm,
+    path: str | Path,
+    *,
+    env_id: str,
+    env_kwargs: dict[str, Any] | None = None,
+    num_agents: int = 1,
+) -> Path:
+    """Write ``model`` (a ``RecurrentPPO`` or ``PPO`` of an allowed policy) in the safe form.
+
+    Args:
+        model: the trained model.
+        path: the file to write (conventionally ending in ``.safe.zip``).
+        env_id: the registered environment the model acts in; its spaces are rebuilt from it.
+        env_kwargs: kwargs of that environment (plain JSON values).
+        num_agents: agents per team, for a policy trained in teams who see each other.
+
+    Raises:
+        ValueError: for another algorithm or policy class, a constructor kwarg that is not
+            plain JSON or an allowed class, or spaces that are not those of ``env_id``.
+    """
+    algorithm = type(model).__name__
+    if algorithm not in POLICY_CLASSES:
+        raise ValueError(f"the safe form holds {list(POLICY_CLASSES)} models, got {algorithm}")
+    names = {cls: name for name, cls in POLICY_CLASSES[algorithm].items()}  # type: ignore[index]
+    policy = model.policy
+    if type(policy) not in names:
+        raise ValueError(
+            f"the safe form of a {algorithm} holds the policies {sorted(names.values())}, "
+            f"got {type(policy).__name__}"
+        )
+    env_kwargs = dict(env_kwargs or {})
+    kwargs = {
+        key: value
+        for key, value in {**policy._get_constructor_parameters(), **model.policy_kwargs}.items()
+        if key not in _BUILT_BY_ALGORITHM
+    }
+    observation_space, _ = environment_spaces(env_id, env_kwargs, num_agents)
+    if policy.observation_space == observation_space:
+        layout = "dict"
+    elif policy.observation_space == spaces.flatten_space(observation_space):
+        layout = "flat"
+    else:
+        raise ValueError(
+            f"the model's observation space {policy.observation_space} is not that of {env_id} "
+            f"({observation_space}), flattened or not"
+        )
+    buffer = io.BytesIO()
+    th.save({key: value.cpu() for key, value in policy.state_dict().items()}, buffer)
+    weights = buffer.getvalue()
+    metadata = PolicyMetadata(
+        algorithm=algorithm,  # type: ignore[arg-type]
+        policy_class=names[type(policy)],
+        policy_kwargs={key: _to_json(key, value) for key, value in kwargs.items()},
+        env_id=env_id,
+        env_kwargs=env_kwargs,
+        num_agents=num_agents,
+        observation_layout=layout,
+        num_timesteps=int(model.num_timesteps),
+        weights_sha256=hashlib.sha256(weights).hexdigest(),
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(METADATA_FILE, metadata.model_dump_json(indent=2))
+        archive.writestr(WEIGHTS_FILE, weights)
+    return path
+
+
+def is_safe_model(path: str | Path) -> bool:
+    """Whether ``path`` is a zip holding a safe model's metadata (nothing is loaded)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return METADATA_FILE in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def read_metadata(path: str | Path) -> PolicyMetadata:
+    """The metadata of the safe model at ``path`` (the weights are not read).
+
+    Raises:
+        ValueError: the file is not a readable zip or its metadata is not valid.
+    """
+    with _open_zip(path) as archive:
+        return _metadata(archive, path)
+
+
+def load_safe(path: str | Path) -> SafeModel:
+    """Rebuild the policy of the safe model at ``path`` on the CPU; nothing is unpickled.
+
+    Raises:
+        ValueError: naming what is wrong: not a safe model, invalid metadata, a policy class
+            or kwarg outside the allow-list, an unknown environment, or weights that do not
+            fit the policy.
+    """
+    with _open_zip(path) as archive:
+        metadata = _metadata(archive, path)
+        weights = _member(archive, WEIGHTS_FILE, MAX_WEIGHTS_BYTES, path)
+    if hashlib.sha256(weights).hexdigest() != metadata.weights_sha256:
+        raise ValueError(
+            f"{path}: {WEIGHTS_FILE} does not match the weights_sha256 of its metadata"
+        )
+    allowed = POLICY_CLASSES[metadata.algorithm]
+    if metadata.policy_class not in allowed:
+        raise ValueError(
+            f"{path}: policy_class {metadata.policy_class!r} is not one of {sorted(allowed)}"
+        )
+    try:
+        state = th.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001  (torch's refusals come in several types)
+        raise ValueError(
+            f"{path}: the weights do not fit the policy: {_first_line(error)}"
+        ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(value, th.Tensor) for value in state.values()
+    ):
+        raise ValueError(
+            f"{path}: the weights do not fit the policy: {WEIGHTS_FILE} is not a state_dict"
+        )
+    _check_sizes(metadata.policy_kwargs, state, path)
+    observation_space, action_space = environment_spaces(
+        metadata.env_id, dict(metadata.env_kwargs), metadata.num_agents
+    )
+    if metadata.observation_layout == "flat":
+        observation_space = spaces.flatten_space(observation_space)
+    kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
+    try:
+        policy = allowed[metadata.policy_class](
+            observation_space, action_space, lambda _progress: 0.0, **kwargs
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{path}: policy_kwargs do not build a {metadata.policy_class}: {error}"
+        ) from None
+    try:
+        policy.load_state_dict(state)
+    except Exception as error:  # noqa: BLE001
+        raise ValueError(
+            f"{path}: the weights do not fit the policy: {_first_line(error)}"
+        ) from None
+    policy.set_training_mode(False)
+    return SafeModel(policy=policy, metadata=metadata)
+
+
+def load_agent(path: str | Path, trust_pickle: bool = False) -> SafeModel | BaseAlgorithm:
+    """Load a model file: the safe form, or (only with ``trust_pickle``) an SB3 zip.
+
+    Raises:
+        ValueError: the file does not exist or does not load.
+        UnsafeModelError: the file is not in the safe form and ``trust_pickle`` is not set.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"agent file {str(path)!r} does not exist")
+    if is_safe_model(path):
+        return load_safe(path)
+    if not trust_pickle:
+        raise UnsafeModelError(
+            f"agent file {str(path)!r} is not a safe nmn-bench model ({METADATA_FILE} + "
+            f"{WEIGHTS_FILE}); a Stable-Baselines3 zip holds pickles that can run code when "
+            "loaded. Use the model.safe.zip nmn-train writes (or policies.serialization.save_safe), "
+            "or opt in with --trust-pickle (trust_pickle=True) for a file you trust"
+        )
+    warnings.warn(
+        f"loading {path} with pickle: it can run any code its author put in it",
+        UserWarning,
+        stacklevel=2,
+    )
+    return _load_pickled(path)
+
+
+def _load_pickled(path: Path) -> BaseAlgorithm:
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3 import PPO
+
+    errors = []
+    for algorithm in (RecurrentPPO, PPO):
+        try:
+            return algorithm.load(path, device="cpu")
+        except Exception as error:  # noqa: BLE001  (each loader fails its own way)
+            errors.append(f"{algorithm.__name__}: {type(error).__name__}: {error}")
+    raise ValueError(
+        f"agent file {str(path)!r} is not a loadable RecurrentPPO or PPO model ({'; '.join(errors)})"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _check_sizes(
+    policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor], path: str | Path
+) -> None:
+    """Refuse kwargs that would build a network larger than the weights before building it.
+
+    Every layer size of a policy is a dimension of some weight, and every list of sizes is
+    shorter than the list of weights; a kwarg that breaks either cannot fit the weights (and
+    could ask for any amount of memory).
+    """
+    largest = max((max(tensor.shape, default=1) for tensor in state.values()), default=0)
+
+    def visit(key: str, value: JsonValue) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int) and value > largest:
+            raise ValueError(
+                f"{path}: policy kwarg {key!r} = {value} exceeds every dimension of the weights "
+                f"(at most {largest})"
+            )
+        if isinstance(value, list):
+            if len(value) > len(state):
+                raise ValueError(
+                    f"{path}: policy kwarg {key!r} lists more sizes than there are weights"
+                )
+            for item in value:
+                visit(key, item)
+        if isinstance(value, dict):
+            for name, item in value.items():
+                visit(f"{key}.{name}", item)
+
+    for key, value in policy_kwargs.items():
+        visit(key, value)
+
+
+def _open_zip(path: str | Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable zip archive ({error})") from None
+
+
+def _member(archive: zipfile.ZipFile, name: str, limit: int, path: str | Path) -> bytes:
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise ValueError(f"{path}: no {name} in the archive; not a safe nmn-bench model") from None
+    if info.file_size > limit:
+        raise ValueError(f"{path}: {name} is {info.file_size} bytes, over the limit of {limit}")
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path}: {name} inflates past the limit of {limit} bytes")
+    return data
+
+
+def _metadata(archive: zipfile.ZipFile, path: str | Path) -> PolicyMetadata:
+    text = _member(archive, METADATA_FILE, MAX_METADATA_BYTES, path)
+    try:
+        return PolicyMetadata.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(document)"
+        raise ValueError(f"{path}: {METADATA_FILE}: {field}: {first['msg']}") from None
+
+
+def environment_spaces(
+    env_id: str, env_kwargs: dict[str, Any], num_agents: int = 1
+) -> tuple[spaces.Space, spaces.Space]:
+    """The observation and action spaces of the suite's environment ``env_id`` (of one agent of
+    a team of ``num_agents`` where that is above 1)."""
+    import nmn_envs
+    from nmn_envs.multiagent import make_team_vector_env
+
+    if env_id not in nmn_envs.ENV_IDS:
+        raise ValueError(
+            f"env_id {env_id!r} is not an environment of the suite {sorted(nmn_envs.ENV_IDS)}"
+        )
+    try:
+        if num_agents > 1:
+            team = make_team_vector_env(env_id, 1, num_agents, **env_kwargs)
+            team.close()
+            return team.single_observation_space, team.single_action_space
+        env = gym.make(env_id, **env_kwargs)
+    except (TypeError, ValueError, gym.error.Error) as error:
+        raise ValueError(f"env_kwargs {env_kwargs} do not make {env_id}: {error}") from None
+    env.close()
+    return env.observation_space, env.action_space
+
+
+def _to_json(key: str, value: Any) -> JsonValue:
+    if isinstance(value, type):
+        name = f"{value.__module__}.{value.__qualname__}"
+        _check_class_name(key, name)
+        return {_CLASS_KEY: name}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(key, item) for item in value]
+    if isinstance(value, dict):
+        if not all(isinstance(name, str) for name in value):
+            raise ValueError(f"policy kwarg {key!r}: keys must be strings")
+        return {name: _to_json(f"{key}.{name}", item) for name, item in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError(
+        f"policy kwarg {key!r} = {value!r} is neither plain JSON nor a class; the safe form "
+        "cannot hold it"
+    )
+
+
+def _from_json(key: str, value: JsonValue) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_CLASS_KEY} and isinstance(value[_CLASS_KEY], str):
+            return _resolve_class(key, value[_CLASS_KEY])
+        return {name: _from_json(f"{key}.{name}", item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_from_json(key, item) for item in value]
+    return value
+
+
+def _check_class_name(key: str, name: str) -> None:
+    if not name.startswith(ALLOWED_CLASS_MODULES):
+        raise ValueError(
+            f"policy kwarg {key!r}: class {name} is outside the allowed modules "
+            f"{list(ALLOWED_CLASS_MODULES)}"
+        )
+
+
+def _resolve_class(key: str, name: str) -> type:
+    _check_class_name(key, name)
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        raise ValueError(f"policy kwarg {key!r}: no class {name}") from None
+    if not (isinstance(found, type) and issubclass(found, (nn.Module, th.optim.Optimizer))):
+        raise ValueError(f"policy kwarg {key!r}: {name} is not a torch module or optimizer class")
+    return found
