@@ -162,8 +162,8 @@ class PredictPolicy(Policy):
         if not fits_observations:
             raise ValueError(
                 f"agent {self.name!r}{where} observes {model_observations}, but {env_id} "
-                f"gives {observation_space} (the model may take it as it is, flattened, or its "
-                "bare observation)"
+                f"gives {observation_space}: a model may take it as it is, flattened "
+                "(FlattenObservation) or as its bare observation (trained with feedback=False)"
             )
         if model_actions is not None and model_actions != action_space:
             raise ValueError(

@@ -165,7 +165,7 @@ def test_the_console_script_is_installed(db: Path) -> None:
 
 
 def test_verify_runs_with_the_torch_settings_of_nmn_eval(
-    db: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
+    db: Path, result_file: Path, agent_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import torch
 
@@ -175,9 +175,9 @@ def test_verify_runs_with_the_torch_settings_of_nmn_eval(
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        code, out, _ = run(capsys, "verify", "1", "--agent", "random", "--no-progress")
+        code, out, _ = run(capsys, "verify", "1", "--agent", str(agent_file), "--no-progress")
         assert code == 0 and torch.get_num_threads() == DEFAULT_TORCH_THREADS == 1
-        code, _, err = run(capsys, "verify", "1", "--agent", "random", "--threads", "0")
+        code, _, err = run(capsys, "verify", "1", "--agent", str(agent_file), "--threads", "0")
         assert code == 1 and "thread count must be a positive integer" in err
     finally:
         torch.set_num_threads(threads)

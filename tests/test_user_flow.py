@@ -29,12 +29,12 @@ def test_train_score_submit_and_verify_a_sampled_agent(tmp_path: Path, monkeypat
     command("nmn-train", ENV, "--policy", "nmn", "--seed", "0", "--timesteps", "2000",
             "--out", "runs/nmn-bench1", "--no-progress-bar", cwd=tmp_path)
     assert "is complete" in command("nmn-train", "--resume", "runs/nmn-bench1", cwd=tmp_path)
-    command("nmn-eval", ENV, "--agent", "runs/nmn-bench1/model.zip", "--sample-actions",
+    command("nmn-eval", ENV, "--agent", "runs/nmn-bench1/model.safe.zip", "--sample-actions",
             "--n-tasks", "1000", "--out", "out/nmn", "--no-progress", cwd=tmp_path)
     submitted = command("nmn-leaderboard", "submit", "out/nmn/result.json", "--author", "Ada",
                         cwd=tmp_path)
     entry = submitted.split()[2].rstrip(":")
-    verified = command("nmn-leaderboard", "verify", entry, "--agent", "runs/nmn-bench1/model.zip",
+    verified = command("nmn-leaderboard", "verify", entry, "--agent", "runs/nmn-bench1/model.safe.zip",
                        "--no-progress", cwd=tmp_path)
     assert f"entry {entry} is consistent with a re-run" in verified
     assert "mean: claimed" in verified and "OUTSIDE" not in verified

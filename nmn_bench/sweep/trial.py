@@ -1,7 +1,7 @@
 """One trial of a sweep: ``nmn-train``'s run, the harness's evaluation, a leaderboard submission.
 
 The trial's folder is an ``nmn-train`` run folder (``config.yml``, ``logs/``, ``checkpoints/``,
-``model.zip``; :mod:`policies.train`) with the evaluation report in ``evaluation/`` and, where the
+``model.zip`` and ``model.safe.zip``; :mod:`policies.train`) with the evaluation report in ``evaluation/`` and, where the
 config overrides hyperparameters, the merged ``hyperparams.yml`` it trained with. ``trial.json``
 records which steps are done, so that a trial started again does only what is left: an
 unfinished training run continues from its latest checkpoint (``nmn-train --resume``), a
@@ -28,7 +28,7 @@ from leaderboard.submission import Submission, make_card
 from leaderboard.validation import validate
 from nmn_bench.sweep.config import SweepConfig, Trial, merge
 from policies.config import Hyperparams, dump_hyperparams, load_hyperparams
-from policies.train import CONFIG_FILE, MODEL_FILE, resume, train
+from policies.train import CONFIG_FILE, SAFE_MODEL_FILE, resume, train
 
 STATUS_FILE = "trial.json"
 EVALUATION_DIR = "evaluation"
@@ -141,7 +141,7 @@ def run_trial(trial: Trial, config: SweepConfig, out: Path) -> dict[str, float]:
     settings = config.evaluation
     if settings is not None and not status.evaluated:
         result = evaluate(
-            str(folder / MODEL_FILE),
+            str(folder / SAFE_MODEL_FILE),
             trial.env_id,
             n_tasks=settings.n_tasks,
             reps=settings.reps,
