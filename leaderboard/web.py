@@ -1,8 +1,8 @@
 """The leaderboard web app (FastAPI): the board's pages and a JSON API.
 
 Pages: ``/`` (environments), ``/env/{env_id}`` (sortable ranking, bounds, adaptation curves)
-and ``/env/{env_id}/curve.png``. API documentation: ``/docs`` (Swagger UI, loaded from the
-jsDelivr CDN) over the OpenAPI schema ``/openapi.json``. JSON API:
+and ``/env/{env_id}/curve.png``. API documentation: ``/docs`` (Swagger UI, served by the app
+itself from the ``swagger-ui-bundle`` package: no CDN) over the OpenAPI schema ``/openapi.json``. JSON API:
 
 - ``GET /api``: the API's endpoints, each with its method and summary;
 - ``GET /api/envs``: the environments with entries;
@@ -32,7 +32,9 @@ from collections.abc import Sequence
 import gymnasium as gym
 from fastapi import FastAPI, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
+import swagger_ui_bundle
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -51,7 +53,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_ASSETS = "/docs/assets"
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _LINKS = Links(served=True)
 LOCAL_HOST_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -84,6 +86,8 @@ def create_app(
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)  # /docs sets its own policy
         return response
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -190,8 +194,15 @@ def create_app(
 
 
 def docs_page(openapi_url: str, title: str) -> HTMLResponse:
-    """FastAPI's Swagger UI page with a policy that allows the CDN and its inline script only."""
-    page = get_swagger_ui_html(openapi_url=openapi_url, title=f"{title}: API")
+    """FastAPI's Swagger UI page over the app's own copy of its assets, with a policy that allows
+    those and the page's one inline script only."""
+    page = get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=f"{title}: API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+    )
     html = page.body.decode()
     inline = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
     hashes = " ".join(
@@ -199,8 +210,8 @@ def docs_page(openapi_url: str, title: str) -> HTMLResponse:
         for script in inline
     )
     policy = (
-        f"default-src 'none'; script-src {DOCS_CDN} {hashes}; style-src {DOCS_CDN}; "
-        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        f"default-src 'none'; script-src 'self' {hashes}; style-src 'self'; "
+        "img-src 'self' data:; connect-src 'self'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": policy})

@@ -320,4 +320,8 @@ def test_the_api_lists_its_endpoints_and_serves_openapi_docs(client: TestClient)
     (inline,) = re.findall(r"<script>(.*?)</script>", docs.text, flags=re.DOTALL)
     digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
     assert f"'sha256-{digest}'" in policy and "unsafe-inline" not in policy
+    assert "https:" not in policy  # nothing is fetched from elsewhere: the assets are the app's
+    for asset in re.findall(r'(?:src|href)="(/docs/assets/[^"]+)"', docs.text):
+        assert client.get(asset).status_code == 200, asset
+    assert re.search(r'src="/docs/assets/swagger-ui-bundle.js"', docs.text)
     assert client.get("/").headers["content-security-policy"].startswith("default-src 'none'; script-src 'self';")
