@@ -36,7 +36,6 @@ from evaluate.schema import (
     AgentScore,
     Bound,
     EvaluationResult,
-    Interval,
 )
 from evaluate.stats import (
     DEFAULT_REPS,
@@ -125,17 +124,6 @@ def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, 
     return values
 
 
-def _affine(interval: Interval, scale: float, shift: float) -> Interval:
-    """``scale * x + shift`` of an interval (``scale`` may be negative)."""
-    ends = sorted((scale * interval.low + shift, scale * interval.high + shift))
-    return Interval(
-        value=scale * interval.value + shift,
-        low=ends[0],
-        high=ends[1],
-        confidence=interval.confidence,
-    )
-
-
 def score(
     name: str,
     role: AgentRole,
@@ -152,10 +140,9 @@ def score(
     mean = mean_interval(returns, reps, seed)
     normalised = regret = None
     if "bayes" in normaliser:
-        gap = normaliser["bayes"] - normaliser["random"]
-        if gap > 0:
-            normalised = _affine(mean, 1.0 / gap, -normaliser["random"] / gap)
-        regret = _affine(mean, -1.0, normaliser["bayes"])
+        if normaliser["bayes"] > normaliser["random"]:
+            normalised = mean.on_scale(normaliser["random"], normaliser["bayes"])
+        regret = mean.affine(-1.0, normaliser["bayes"])
     return AgentScore(
         name=name,
         role=role,
@@ -367,8 +354,7 @@ def team_score(
     """
     normalised = None
     if team_bound is not None and team_bound > random:
-        gap = team_bound - random
-        normalised = _affine(entry.mean, 1.0 / gap, -random / gap)
+        normalised = entry.mean.on_scale(random, team_bound)
     gain = mean_interval(np.asarray(entry.returns) - alone_returns, reps, seed)
     return entry.model_copy(update={"team_normalised_score": normalised, "social_gain": gain})
 

@@ -43,6 +43,15 @@ class Interval(_Frozen):
             raise ValueError(f"interval low {self.low} exceeds high {self.high}")
         return self
 
+    def affine(self, scale: float, shift: float) -> Interval:
+        """``scale * x + shift`` of this interval (``scale`` may be negative)."""
+        ends = sorted((scale * self.low + shift, scale * self.high + shift))
+        return Interval(value=scale * self.value + shift, low=ends[0], high=ends[1], confidence=self.confidence)
+
+    def on_scale(self, zero: float, one: float) -> Interval:
+        """This interval on the scale ``(x - zero) / (one - zero)`` (``one`` above ``zero``)."""
+        return self.affine(1.0 / (one - zero), -zero / (one - zero))
+
 
 class TaskSetInfo(_Frozen):
     """The evaluation task set a result was played on.
@@ -192,13 +201,7 @@ class EvaluationResult(_Frozen):
         random, bayes = self.normaliser.get("random"), self.normaliser.get("bayes")
         if random is None or bayes is None or not bayes > random:
             return None
-        scale = bayes - random
-        return Interval(
-            value=(interval.value - random) / scale,
-            low=(interval.low - random) / scale,
-            high=(interval.high - random) / scale,
-            confidence=interval.confidence,
-        )
+        return interval.on_scale(random, bayes)
 
     def bound(self, name: str) -> Bound:
         """The bound called ``name``."""

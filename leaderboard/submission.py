@@ -166,13 +166,7 @@ def normalise(interval: Interval, normaliser: dict[str, float]) -> Interval:
     random, bayes = normaliser["random"], normaliser["bayes"]
     if not bayes > random:
         raise SubmissionError("result.normaliser", f"bayes ({bayes}) must exceed random ({random})")
-    scale = bayes - random
-    return Interval(
-        value=(interval.value - random) / scale,
-        low=(interval.low - random) / scale,
-        high=(interval.high - random) / scale,
-        confidence=interval.confidence,
-    )
+    return interval.on_scale(random, bayes)
 
 
 def make_card(**fields: Any) -> AgentCard:
