@@ -389,17 +389,21 @@ class MovingTargetMemoryless(MemorylessPolicy):
 
 
 class WindNavigationMemoryless(MemorylessPolicy):
-    """NMN-Bench2: head straight (on the torus) for the target, ignoring the wind.
+    """NMN-Bench2: head straight for the target along the base observation ``g - p``, ignoring the wind.
 
     Without feedback nothing tells the wind: its direction ``W`` is uniform on the prior, so the
-    expected gust of a step is zero and the greedy heading is the oracle's with no wind, the
-    direction of the torus-shortest ``g - p``. A reference (like the planner), not a proven optimum.
+    expected gust of a step is zero and the greedy heading is the oracle's with no wind. It
+    follows the plain difference ``g - p``, not the torus-shortest vector: the latter flips
+    where the target lies half the torus away, and gusts as long as the agent's own step then
+    carry it to and fro across that seam; the plain difference has no seam (the target lies in
+    ``[-1, 1]^2``, inside the arena) and scores higher. A reference (like the planner), not a
+    proven optimum.
     """
 
     description = "straight at the target, wind ignored (adaptation score 0)"
 
     def action(self, base: np.ndarray) -> np.ndarray:
-        return _heading_action(arena.wrap(base[:, :2]))
+        return _heading_action(base[:, :2])
 
 
 class TwoTargetsMemoryless(MemorylessPolicy):
