@@ -5,7 +5,8 @@ in the user's data directory):
 
 - ``submit FILE``: validate a ``result.json`` (or a full submission) and store it; with
   ``--server URL --token T`` post it to a shared board instead;
-- ``list [--env ID]``: the ranking by normalised IQM with its 95% CI, the adaptation score, and the bounds;
+- ``list [--env ID]``: the ranking by normalised IQM with its 95% CI, the adaptation score,
+  and the bounds;
 - ``show ID``: one entry in full;
 - ``remove ID``: delete an entry;
 - ``verify ID --agent PATH [--private]``: re-run the harness on the agent and flag a claim
