@@ -37,6 +37,7 @@ from nmn_envs.envs.nmn.wind_navigation import WIND_SPREAD
 
 REFERENCE_NAMES = ("random", "oracle", "bayes", "memoryless")
 RANDOM_SEED = 20_200_527
+MEMORYLESS_SEED = 20_200_528
 
 
 class RandomPolicy(Policy):
@@ -445,12 +446,16 @@ class ChanceMemoryless(RandomPolicy):
     variants), so every pull of either arm is worth 1/2; in the two-step task the good state is
     a fair coin at every trial (the swap keeps 1/2), whatever state the first action reaches;
     Harlow's rewarded object is a coin flip unrelated to the objects' features. Uniform random
-    actions, seeded as the random agent's, are such a policy: their returns are the random
-    agent's, and the adaptation score equals the normalised score.
+    actions are such a policy; they are drawn with a seed of their own, so that their returns
+    are not the random agent's (the board keeps one row per set of returns), though their value
+    is: the adaptation score is the normalised score up to Monte Carlo error.
     """
 
     name = "memoryless"
     description = "chance: every feedback-free policy scores it here (adaptation score 0)"
+
+    def __init__(self, seed: int = MEMORYLESS_SEED) -> None:
+        super().__init__(seed)
 
 
 MEMORYLESS: dict[str, Callable[[], Policy]] = {

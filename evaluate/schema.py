@@ -240,7 +240,8 @@ def adaptation_anchors(normaliser: Mapping[str, float]) -> tuple[float, float] |
     ``None`` without a memoryless or bayes value, or where ``bayes - memoryless`` is not
     clearly positive (at most :data:`ADAPTATION_MIN_GAP` of ``bayes - random``): the score is
     then not defined, rather than a ratio of noise. Where the memoryless agent plays at chance
-    (its value is the random agent's) the adaptation score is the normalised score.
+    (its value is the random agent's) the adaptation score is the normalised score, up to
+    Monte Carlo error.
     """
     random, bayes = normaliser.get("random"), normaliser.get("bayes")
     memoryless = normaliser.get("memoryless")
