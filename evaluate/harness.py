@@ -1,10 +1,10 @@
 """``evaluate(agent, env_id, ...)``: play an agent on the evaluation task set and score it.
 
 The agent, each baseline and the reference agents (``random``, ``oracle``, ``bayes``,
-``memoryless`` where the environment has them) play the same first ``n_tasks`` tasks of the environment's evaluation
-set, with the same seeds, in batch through the native vector env. The result
-(:class:`evaluate.schema.EvaluationResult`) holds every per-task return, the adaptation
-curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
+``memoryless`` where the environment has them) play the same first ``n_tasks`` tasks of the
+environment's evaluation set, with the same seeds, in batch through the native vector env.
+The result (:class:`evaluate.schema.EvaluationResult`) holds every per-task return, the
+adaptation curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
 ``(agent - random) / (bayes - random)``, the adaptation score
 ``(agent - memoryless) / (bayes - memoryless)`` (what an agent earns beyond the best policy
 that ignores all feedback, see :func:`evaluate.schema.adaptation_anchors`), the regret

@@ -1,4 +1,4 @@
-"""Reference agents, usable by name: ``random``, ``oracle`` (told the task), ``bayes`` and ``memoryless``.
+"""Reference agents, usable by name: ``random``, ``oracle`` (told the task), ``bayes``, ``memoryless``.
 
 ``bayes`` is the Bayes-optimal policy where it is exact (NMN-Bench1 and the classic tasks);
 on NMN-Bench2 and NMN-Bench3 it is a belief-based planner, a reference and not a proven
@@ -355,7 +355,7 @@ BAYES: dict[str, Callable[[], Policy]] = {
 
 
 class MemorylessPolicy(Policy):
-    """Acts on the current base observation only, through :meth:`action` (no feedback, no memory)."""
+    """Acts on the current base observation alone, through :meth:`action` (no feedback, no memory)."""
 
     name = "memoryless"
 
@@ -390,7 +390,7 @@ class MovingTargetMemoryless(MemorylessPolicy):
 
 
 class WindNavigationMemoryless(MemorylessPolicy):
-    """NMN-Bench2: head straight for the target along the base observation ``g - p``, ignoring the wind.
+    """NMN-Bench2: head straight for the target along the base observation ``g - p``, wind ignored.
 
     Without feedback nothing tells the wind: its direction ``W`` is uniform on the prior, so the
     expected gust of a step is zero and the greedy heading is the oracle's with no wind. It

@@ -16,7 +16,9 @@ from evaluate.schema import ADAPTATION_MIN_GAP, EvaluationResult, adaptation_anc
 from evaluate.task_sets import SET_SIZE, task_set
 
 
-def _feedback_history(env, steps: int, seed: int, base: list[np.ndarray]) -> list[tuple[dict, np.ndarray]]:
+def _feedback_history(
+    env, steps: int, seed: int, base: list[np.ndarray]
+) -> list[tuple[dict, np.ndarray]]:
     """``steps`` observations with the base observations ``base`` and seeded random feedback."""
     env.observation_space.seed(seed)
     rng = np.random.default_rng(seed)
@@ -52,7 +54,8 @@ def test_memoryless_agents_ignore_all_feedback(env_id: str) -> None:
 def test_bench1_memoryless_value_matches_the_closed_form() -> None:
     env_id, steps = "NMN-Bench1-v0", 50
     tasks, seeds = task_set(env_id).head(SET_SIZE)
-    returns = play(reference("memoryless", env_id), env_id, tasks, seeds, {"max_episode_steps": steps}).returns
+    kwargs = {"max_episode_steps": steps}
+    returns = play(reference("memoryless", env_id), env_id, tasks, seeds, kwargs).returns
     offsets = np.array([task.offset for task in tasks])
     # e = x: every step of a task hits (+10) when |alpha| < 1, else misses by |alpha| (cap 20 unreached).
     per_task = np.where(np.abs(offsets) < 1.0, 10.0, -np.abs(offsets)) * steps
