@@ -120,7 +120,8 @@ class AgentScore(_Frozen):
     ``(agent - random) / (bayes - random)``, ``adaptation_score`` is
     ``(agent - memoryless) / (bayes - memoryless)`` (see :func:`adaptation_anchors`; ``None``
     where it is not defined, and in results written before it existed) and ``regret`` is
-    ``bayes - agent``, all on the mean return; ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
+    ``bayes - agent``, all on the mean return; ``probability_of_improvement`` maps a
+    baseline's name to ``P(agent > baseline)``.
     ``actions`` says how a model agent chose its actions (``None`` for agents that choose their
     own way: reference agents, callables).
     """

@@ -4,9 +4,10 @@ Nothing here comes from a submission. For each environment the board plays the r
 agents (``random``, ``oracle``, ``bayes``: the Bayes-optimal policy or, on NMN-Bench2/3, the
 belief planner; ``memoryless``: the best policy that ignores all feedback) with the harness on
 the full published task set, and takes the bounds and the normaliser (random mean, bayes
-bound, memoryless mean: the anchors of the normalised and the adaptation score) from that run. The task set and the agents are
-seeded, so the run is the same on every machine; it is done once per process (under a lock,
-so that concurrent requests wait for one run instead of starting several).
+bound, memoryless mean: the anchors of the normalised and the adaptation score) from that
+run. The task set and the agents are seeded, so the run is the same on every machine; it is
+done once per process (under a lock, so that concurrent requests wait for one run instead of
+starting several).
 
 The **attainable range** of a per-task return is the environment's per-step reward range
 (``core.reward_range``, from the task's dynamics) times the meta-episode's steps: on

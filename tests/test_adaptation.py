@@ -57,7 +57,8 @@ def test_bench1_memoryless_value_matches_the_closed_form() -> None:
     kwargs = {"max_episode_steps": steps}
     returns = play(reference("memoryless", env_id), env_id, tasks, seeds, kwargs).returns
     offsets = np.array([task.offset for task in tasks])
-    # e = x: every step of a task hits (+10) when |alpha| < 1, else misses by |alpha| (cap 20 unreached).
+    # e = x: every step of a task hits (+10) when |alpha| < 1, else misses by |alpha|
+    # (|alpha| <= 10: the miss cap of 20 is never reached).
     per_task = np.where(np.abs(offsets) < 1.0, 10.0, -np.abs(offsets)) * steps
     np.testing.assert_allclose(returns, per_task, rtol=1e-4)
     error = returns.std(ddof=1) / np.sqrt(returns.size)
@@ -86,7 +87,9 @@ def test_bench2_memoryless_scores_high_without_adapting(bench2: EvaluationResult
     assert "Adaptation score: (mean - memoryless) / (bayes - memoryless)" in markdown(bench2)
 
 
-def test_the_adaptation_interval_is_the_mean_interval_on_its_scale(bench2: EvaluationResult) -> None:
+def test_the_adaptation_interval_is_the_mean_interval_on_its_scale(
+    bench2: EvaluationResult,
+) -> None:
     memoryless, bayes = bench2.normaliser["memoryless"], bench2.normaliser["bayes"]
     for entry in (bench2.agent, *bench2.references):
         expected = entry.mean.on_scale(memoryless, bayes)
@@ -97,7 +100,8 @@ def test_the_adaptation_interval_is_the_mean_interval_on_its_scale(bench2: Evalu
 @pytest.mark.parametrize("env_id", ["NMN-Bandit-v0", "NMN-TwoStep-v0", "NMN-Harlow-v0"])
 def test_at_chance_memoryless_plays_its_own_draws_worth_the_random_agents(env_id: str) -> None:
     result = evaluate("memoryless", env_id, n_tasks=200, reps=100, references=["random"])
-    memoryless, random = np.asarray(result.agent.returns), np.asarray(result.score("random").returns)
+    memoryless = np.asarray(result.agent.returns)
+    random = np.asarray(result.score("random").returns)
     assert not np.array_equal(memoryless, random)
     error = np.hypot(*(r.std(ddof=1) / np.sqrt(r.size) for r in (memoryless, random)))
     assert abs(memoryless.mean() - random.mean()) < 3 * error

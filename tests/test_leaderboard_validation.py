@@ -92,8 +92,8 @@ def test_an_older_result_without_adaptation_scores_is_accepted_and_given_one(
     for entry in (result["agent"], *result["references"]):
         del entry["adaptation_score"]
     stored = accept(json.dumps(result)).result
-    assert stored.agent.adaptation_score == accept(bayes.model_dump_json()).result.agent.adaptation_score
-    assert stored.agent.adaptation_score is not None
+    current = accept(bayes.model_dump_json()).result.agent.adaptation_score
+    assert current is not None and stored.agent.adaptation_score == current
 
 
 def test_a_memoryless_name_is_reserved_for_the_board(result: Document) -> None:
