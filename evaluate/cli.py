@@ -6,9 +6,9 @@ Example::
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
     nmn-eval NMN-Bench1-v0 --agents 2 --agent team.zip --alone single.zip --out out/team
 
-``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes), which
-always means that agent, or the path of a saved model: the safe form nmn-train writes
-(``model.safe.zip``, see :mod:`policies.serialization`). A file named like a reference agent
+``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes,
+memoryless), which always means that agent, or the path of a saved model: the safe form
+nmn-train writes (``model.safe.zip``, see :mod:`policies.serialization`). A file named like a reference agent
 is reached by its path (``./bayes``). A Stable-Baselines3 zip is unpickled, which can run any
 code its author put in it, so it loads only with ``--trust-pickle``. The report
 (``result.json``, ``report.md``, PNG plots) goes into ``--out``, which is checked for

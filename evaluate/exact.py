@@ -86,15 +86,34 @@ def moving_target_value(max_episode_steps: int) -> float:
     Raises:
         ValueError: unless ``max_episode_steps`` is a positive integer.
     """
+    _check_steps(max_episode_steps)
+    if max_episode_steps == 1:
+        return (2.0 * _R * _H - (_A**2 - _R**2)) / (2.0 * _A)
+    return _H * max_episode_steps - moving_target_loss(MOVING_TARGET_PROBE)
+
+
+def moving_target_memoryless_value(max_episode_steps: int) -> float:
+    """Expected return of NMN-Bench1's best feedback-free policy ``e = x`` over ``T`` steps.
+
+    Every step is the one-step problem of :func:`moving_target_value`: the guess ``d = 0``
+    hits with probability ``2R / 2A = 1/10`` (and then at every step, ``x`` redrawn or not),
+    else misses by ``|alpha|`` (under the cap of 20: ``|alpha| <= A = 10``), so
+    ``V(T) = T (2RH - (A^2 - R^2)) / 2A = -3.95 T``.
+
+    Raises:
+        ValueError: unless ``max_episode_steps`` is a positive integer.
+    """
+    _check_steps(max_episode_steps)
+    return max_episode_steps * moving_target_value(1)
+
+
+def _check_steps(max_episode_steps: int) -> None:
     if (
         isinstance(max_episode_steps, bool)
         or not isinstance(max_episode_steps, int)
         or max_episode_steps < 1
     ):
         raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
-    if max_episode_steps == 1:
-        return (2.0 * _R * _H - (_A**2 - _R**2)) / (2.0 * _A)
-    return _H * max_episode_steps - moving_target_loss(MOVING_TARGET_PROBE)
 
 
 # ------------------------------------------------------------------------------ NMN-Bandit

@@ -1,12 +1,14 @@
 """``evaluate(agent, env_id, ...)``: play an agent on the evaluation task set and score it.
 
-The agent, each baseline and the reference agents (``random``, ``oracle``, ``bayes`` where the
-environment has them) play the same first ``n_tasks`` tasks of the environment's evaluation
-set, with the same seeds, in batch through the native vector env. The result
-(:class:`evaluate.schema.EvaluationResult`) holds every per-task return, the adaptation
-curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
-``(agent - random) / (bayes - random)``, the regret ``bayes - agent`` and the probability of
-improvement over each baseline.
+The agent, each baseline and the reference agents (``random``, ``oracle``, ``bayes``,
+``memoryless`` where the environment has them) play the same first ``n_tasks`` tasks of the
+environment's evaluation set, with the same seeds, in batch through the native vector env.
+The result (:class:`evaluate.schema.EvaluationResult`) holds every per-task return, the
+adaptation curves, the bounds, and for each agent the mean and IQM with 95% CIs, the normalised score
+``(agent - random) / (bayes - random)``, the adaptation score
+``(agent - memoryless) / (bayes - memoryless)`` (what an agent earns beyond the best policy
+that ignores all feedback, see :func:`evaluate.schema.adaptation_anchors`), the regret
+``bayes - agent`` and the probability of improvement over each baseline.
 
 With ``num_agents=N > 1`` every agent plays each task in a team of ``N`` copies of itself who
 see each other (:mod:`nmn_envs.multiagent`); returns are the team's mean per agent. The result
@@ -36,6 +38,7 @@ from evaluate.schema import (
     AgentScore,
     Bound,
     EvaluationResult,
+    adaptation_anchors,
 )
 from evaluate.stats import (
     DEFAULT_REPS,
@@ -82,8 +85,8 @@ def resolve_agent(
 ) -> Policy:
     """A reference name, a model path, or any agent -> a policy that fits ``env_id``'s spaces.
 
-    A string that names a reference agent (``random``, ``oracle``, ``bayes``) is always that
-    agent, whatever files the current folder holds; a model file in the current folder with
+    A string that names a reference agent (:data:`~evaluate.references.REFERENCE_NAMES`) is
+    always that agent, whatever files the current folder holds; a model file in the current folder with
     such a name is reached by its path (``./bayes``). Any other string is a model path.
     ``sample_actions``, ``action_seed``, ``vec_normalize`` and ``trust_pickle`` apply to model
     agents (see :func:`evaluate.agents.as_policy`); a model must fit the spaces of one agent
@@ -121,6 +124,8 @@ def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, 
     bayes = [bound for bound in bounds if bound.name == "bayes"]
     if bayes:
         values["bayes"] = bayes[0].value
+    if "memoryless" in rollouts:
+        values["memoryless"] = float(rollouts["memoryless"].returns.mean())
     return values
 
 
@@ -143,6 +148,7 @@ def score(
         if normaliser["bayes"] > normaliser["random"]:
             normalised = mean.on_scale(normaliser["random"], normaliser["bayes"])
         regret = mean.affine(-1.0, normaliser["bayes"])
+    anchors = adaptation_anchors(normaliser)
     return AgentScore(
         name=name,
         role=role,
@@ -154,6 +160,7 @@ def score(
         mean=mean,
         iqm=iqm_interval(returns, reps, seed),
         normalised_score=normalised,
+        adaptation_score=None if anchors is None else mean.on_scale(*anchors),
         regret=regret,
         probability_of_improvement={
             other: improvement_interval(returns, values, reps, seed)
@@ -193,7 +200,8 @@ def evaluate(
         baselines: agents (same forms as ``agent``) to compare against; each gets a
             probability-of-improvement entry.
         references: reference agents to play as well; ``random`` is always played (it
-            anchors the normalised score) and so is ``bayes`` where it exists.
+            anchors the normalised score) and so are ``bayes`` and ``memoryless`` (the
+            adaptation score's anchor) where they exist.
         env_kwargs: kwargs of the environment (for example ``max_episode_steps``), on top of
             those the protocol fixes (:data:`~evaluate.task_sets.EVALUATION_KWARGS`).
         agent_name: the name shown in the result.
@@ -264,7 +272,8 @@ def evaluate(
             player, env_id, tasks, seeds, env_kwargs, batch_size, progress, num_agents=agents
         )
 
-    reference_names = [name for name in REFERENCE_NAMES if name in {*references, "random", "bayes"}]
+    anchors = {*references, "random", "bayes", "memoryless"}
+    reference_names = [name for name in REFERENCE_NAMES if name in anchors]
     rollouts: dict[str, Rollout] = {}
     for name in reference_names:
         try:

@@ -1,4 +1,4 @@
-"""Reference agents, usable by name: ``random``, ``oracle`` (told the task) and ``bayes``.
+"""Reference agents, usable by name: ``random``, ``oracle`` (told the task), ``bayes``, ``memoryless``.
 
 ``bayes`` is the Bayes-optimal policy where it is exact (NMN-Bench1 and the classic tasks);
 on NMN-Bench2 and NMN-Bench3 it is a belief-based planner, a reference and not a proven
@@ -6,6 +6,11 @@ optimum (the bounds of :mod:`evaluate.bounds` say which). ``reference(name, env_
 
 The ``bayes`` agents act from what any agent sees (observation, previous reward) and their
 own memory of what they played; only ``oracle`` reads the task.
+
+``memoryless`` is the best policy that ignores all feedback (previous action, previous reward,
+trial marks) and keeps no memory: it acts on the current base observation only. It is the 0
+of the adaptation score ``(agent - memoryless) / (bayes - memoryless)``: what an agent earns
+beyond it, it earns by adapting to the task.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from nmn_envs.envs.nmn import arena
 from nmn_envs.envs.nmn.moving_target import ACTION_SCALE, HIT_RADIUS, OFFSET_LIMIT
 from nmn_envs.envs.nmn.wind_navigation import WIND_SPREAD
 
-REFERENCE_NAMES = ("random", "oracle", "bayes")
+REFERENCE_NAMES = ("random", "oracle", "bayes", "memoryless")
 RANDOM_SEED = 20_200_527
+MEMORYLESS_SEED = 20_200_528
 
 
 class RandomPolicy(Policy):
@@ -348,6 +354,121 @@ BAYES: dict[str, Callable[[], Policy]] = {
 }
 
 
+class MemorylessPolicy(Policy):
+    """Acts on the current base observation alone, through :meth:`action` (no feedback, no memory)."""
+
+    name = "memoryless"
+
+    def reset(self, env: VectorEnv) -> None:
+        pass
+
+    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
+        return self.action(observation["observation"].astype(np.float64))
+
+    def action(self, base: np.ndarray) -> np.ndarray:
+        """The actions for a batch of base observations."""
+        raise NotImplementedError
+
+
+class MovingTargetMemoryless(MemorylessPolicy):
+    """NMN-Bench1: play ``e = x`` (``a = x / 20``), the prior mean offset 0.
+
+    Without feedback the played offset ``c = e - x`` is a function of ``x`` alone, and the
+    reward of a step depends on ``alpha - c`` only: a hit (``+10``) when ``|alpha - c| < 1``,
+    else ``-|alpha - c|`` (the miss cap of 20 never binds: ``|alpha - c| <= 10`` for ``c = 0``).
+    For every ``|c| <= 9`` the hit probability under ``alpha ~ U[-10, 10]`` is ``2/20``, and the
+    expected miss cost is smallest at the prior median ``c = 0``; so ``c = 0`` maximises the
+    expected reward of every step, whatever ``x`` is. Its value per step is
+    ``10 * 2/20 - (1/20) * 2 * (10^2 - 1) / 2 = -3.95``
+    (:func:`evaluate.exact.moving_target_memoryless_value`).
+    """
+
+    description = "e = x: the prior mean offset, no feedback (adaptation score 0)"
+
+    def action(self, base: np.ndarray) -> np.ndarray:
+        return base[:, :1] / ACTION_SCALE
+
+
+class WindNavigationMemoryless(MemorylessPolicy):
+    """NMN-Bench2: head straight for the target along the base observation ``g - p``, wind ignored.
+
+    Without feedback nothing tells the wind: its direction ``W`` is uniform on the prior, so the
+    expected gust of a step is zero and the greedy heading is the oracle's with no wind. It
+    follows the plain difference ``g - p``, not the torus-shortest vector: the latter flips
+    where the target lies half the torus away, and gusts as long as the agent's own step then
+    carry it to and fro across that seam; the plain difference has no seam (the target lies in
+    ``[-1, 1]^2``, inside the arena) and scores higher. A reference (like the planner), not a
+    proven optimum.
+    """
+
+    description = "straight at the target, wind ignored (adaptation score 0)"
+
+    def action(self, base: np.ndarray) -> np.ndarray:
+        return _heading_action(base[:, :2])
+
+
+class TwoTargetsMemoryless(MemorylessPolicy):
+    """NMN-Bench3: head for the nearer target (on the torus), every time.
+
+    Without feedback each target is the good one with probability 1/2 at every visit (the
+    fair coin), so every visit is worth ``(100 - 50) / 2 = 25`` on average whichever target it
+    is, and the nearer one is reached soonest: the most visits per step.
+    """
+
+    description = "the nearer target, every visit (adaptation score 0)"
+
+    def action(self, base: np.ndarray) -> np.ndarray:
+        first, second = arena.wrap(base[:, :2]), arena.wrap(base[:, 2:4])
+        nearer = np.linalg.norm(second, axis=1) < np.linalg.norm(first, axis=1)
+        return _heading_action(np.where(nearer[:, None], second, first))
+
+
+class Navigation2DMemoryless(MemorylessPolicy):
+    """NMN-Navigation2D: stay at the start (action 0), the centre of the goal distribution.
+
+    The position follows the agent's own actions only, so a feedback-free agent plays a fixed
+    path; each step costs the expected distance to the goal, ``E|p - g|`` with
+    ``g ~ U[-0.5, 0.5]^2``, which is convex in ``p`` and symmetric about the origin, so the origin
+    (where every trial starts) is the best place for every step.
+    """
+
+    description = "stays at the start, the centre of the goal distribution (adaptation score 0)"
+
+    def action(self, base: np.ndarray) -> np.ndarray:
+        return np.zeros((len(base), 2))
+
+
+class ChanceMemoryless(RandomPolicy):
+    """NMN-Bandit, NMN-TwoStep, NMN-Harlow: chance, the random agent's own seeded actions.
+
+    Every feedback-free policy has the chance value here, by the symmetry of the task prior:
+    the bandit's arms are exchangeable (``p1, p2`` i.i.d., or ``p1 <-> 1 - p1`` in the dependent
+    variants), so every pull of either arm is worth 1/2; in the two-step task the good state is
+    a fair coin at every trial (the swap keeps 1/2), whatever state the first action reaches;
+    Harlow's rewarded object is a coin flip unrelated to the objects' features. Uniform random
+    actions are such a policy; they are drawn with a seed of their own, so that their returns
+    are not the random agent's (the board keeps one row per set of returns), though their value
+    is: the adaptation score is the normalised score up to Monte Carlo error.
+    """
+
+    name = "memoryless"
+    description = "chance: every feedback-free policy scores it here (adaptation score 0)"
+
+    def __init__(self, seed: int = MEMORYLESS_SEED) -> None:
+        super().__init__(seed)
+
+
+MEMORYLESS: dict[str, Callable[[], Policy]] = {
+    "NMN-Bench1-v0": MovingTargetMemoryless,
+    "NMN-Bench2-v0": WindNavigationMemoryless,
+    "NMN-Bench3-v0": TwoTargetsMemoryless,
+    "NMN-Bandit-v0": ChanceMemoryless,
+    "NMN-TwoStep-v0": ChanceMemoryless,
+    "NMN-Harlow-v0": ChanceMemoryless,
+    "NMN-Navigation2D-v0": Navigation2DMemoryless,
+}
+
+
 def reference(name: str, env_id: str, **env_kwargs: Any) -> Policy:
     """The reference agent ``name`` (one of :data:`REFERENCE_NAMES`) for ``env_id``.
 
@@ -364,4 +485,10 @@ def reference(name: str, env_id: str, **env_kwargs: Any) -> Policy:
         if env_id not in BAYES:
             raise ValueError(f"no bayes agent for {env_id}; bayes agents exist for {sorted(BAYES)}")
         return BAYES[env_id]()
+    if name == "memoryless":
+        if env_id not in MEMORYLESS:
+            raise ValueError(
+                f"no memoryless agent for {env_id}; memoryless agents exist for {sorted(MEMORYLESS)}"
+            )
+        return MEMORYLESS[env_id]()
     raise ValueError(f"unknown reference agent {name!r}; reference agents: {list(REFERENCE_NAMES)}")

@@ -10,7 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from evaluate.schema import AgentScore, EvaluationResult, Interval, normalised_scale
+from evaluate.schema import (
+    AgentScore,
+    EvaluationResult,
+    Interval,
+    adaptation_scale,
+    normalised_scale,
+)
 
 RESULT_FILE = "result.json"
 TABLE_FILE = "report.md"
@@ -43,9 +49,12 @@ def markdown(result: EvaluationResult) -> str:
         f"Normalised mean and normalised IQM map the mean and the IQM to the scale "
         f"{normalised_scale(result.bounds)}; the leaderboard ranks by normalised IQM.",
         "",
-        "| agent | role | mean return | IQM | normalised mean | normalised IQM | regret to bayes |"
+        f"Adaptation score: {adaptation_scale(result.normaliser)}.",
+        "",
+        "| agent | role | mean return | IQM | normalised mean | normalised IQM | adaptation score"
+        " | regret to bayes |"
         + "".join(f" P(> {name}) |" for name in baselines),
-        "|---|---|---|---|---|---|---|" + "---|" * len(baselines),
+        "|---|---|---|---|---|---|---|---|" + "---|" * len(baselines),
     ]
     for entry in _scores(result):
         cells = [
@@ -55,6 +64,7 @@ def markdown(result: EvaluationResult) -> str:
             _interval(entry.iqm),
             _interval(entry.normalised_score, 3),
             _interval(result.normalised(entry.iqm), 3),
+            _interval(entry.adaptation_score, 3),
             _interval(entry.regret),
             *(_interval(entry.probability_of_improvement.get(name), 3) for name in baselines),
         ]

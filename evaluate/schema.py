@@ -4,7 +4,7 @@ A result holds everything needed to check and compare a score: the package versi
 environment id and kwargs, the evaluation task set (version, content hash, seed), the seeds
 played, every agent's per-task returns and adaptation curve, the bounds of the environment,
 and the aggregate statistics (mean and IQM with 95% confidence intervals, normalised score,
-regret, probability of improvement over each baseline).
+adaptation score, regret, probability of improvement over each baseline).
 
 ``SCHEMA_VERSION`` changes whenever a field is renamed, removed or changes meaning; adding an
 optional field keeps it. Read a file with :func:`load_result`.
@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = "1.0"
+
+ADAPTATION_MIN_GAP = 0.01
+"""The adaptation score is defined only where ``bayes - memoryless`` exceeds this share of
+``bayes - random``: below it, the gap left to adapt is too small to divide by."""
 
 AgentRole = Literal["agent", "baseline", "reference"]
 BoundKind = Literal["exact", "reference", "ceiling"]
@@ -112,8 +117,11 @@ class AgentScore(_Frozen):
 
     ``returns[i]`` is the meta-episode return on task ``i`` of the set. ``adaptation_curve[t]``
     is the mean over tasks of the reward at step (or trial) ``t``. ``normalised_score`` is
-    ``(agent - random) / (bayes - random)`` and ``regret`` is ``bayes - agent``, both on the
-    mean return; ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
+    ``(agent - random) / (bayes - random)``, ``adaptation_score`` is
+    ``(agent - memoryless) / (bayes - memoryless)`` (see :func:`adaptation_anchors`; ``None``
+    where it is not defined, and in results written before it existed) and ``regret`` is
+    ``bayes - agent``, all on the mean return; ``probability_of_improvement`` maps a
+    baseline's name to ``P(agent > baseline)``.
     ``actions`` says how a model agent chose its actions (``None`` for agents that choose their
     own way: reference agents, callables).
     """
@@ -128,6 +136,13 @@ class AgentScore(_Frozen):
     mean: Interval
     iqm: Interval
     normalised_score: Interval | None = None
+    adaptation_score: Interval | None = Field(
+        None,
+        description=(
+            "(agent - memoryless) / (bayes - memoryless) on the mean return: 0 for the best"
+            " policy that ignores all feedback, 1 for the bayes value"
+        ),
+    )
     regret: Interval | None = None
     probability_of_improvement: dict[str, Interval] = Field(default_factory=dict)
     team_normalised_score: Interval | None = Field(
@@ -160,7 +175,10 @@ class EvaluationResult(_Frozen):
     bounds: list[Bound] = Field(default_factory=list)
     normaliser: dict[str, float] = Field(
         default_factory=dict,
-        description='the "random" and "bayes" values the normalised score uses',
+        description=(
+            'the "random" and "bayes" values the normalised score uses, and the "memoryless"'
+            " value the adaptation score uses"
+        ),
     )
     bootstrap_reps: int = Field(gt=0)
     bootstrap_seed: int = Field(
@@ -203,12 +221,53 @@ class EvaluationResult(_Frozen):
             return None
         return interval.on_scale(random, bayes)
 
+    def adaptation(self, interval: Interval) -> Interval | None:
+        """``interval`` on the scale ``(x - memoryless) / (bayes - memoryless)`` of
+        :attr:`normaliser` (``None`` where :func:`adaptation_anchors` finds none)."""
+        anchors = adaptation_anchors(self.normaliser)
+        return None if anchors is None else interval.on_scale(*anchors)
+
     def bound(self, name: str) -> Bound:
         """The bound called ``name``."""
         for bound in self.bounds:
             if bound.name == name:
                 return bound
         raise KeyError(f"no bound called {name!r}; have {[b.name for b in self.bounds]}")
+
+
+def adaptation_anchors(normaliser: Mapping[str, float]) -> tuple[float, float] | None:
+    """The ``(memoryless, bayes)`` values the adaptation score maps to 0 and 1, or ``None``.
+
+    ``None`` without a memoryless or bayes value, or where ``bayes - memoryless`` is not
+    clearly positive (at most :data:`ADAPTATION_MIN_GAP` of ``bayes - random``): the score is
+    then not defined, rather than a ratio of noise. Where the memoryless agent plays at chance
+    (its value is the random agent's) the adaptation score is the normalised score, up to
+    Monte Carlo error.
+    """
+    random, bayes = normaliser.get("random"), normaliser.get("bayes")
+    memoryless = normaliser.get("memoryless")
+    if random is None or bayes is None or memoryless is None or not bayes > random:
+        return None
+    if not bayes - memoryless > ADAPTATION_MIN_GAP * (bayes - random):
+        return None
+    return memoryless, bayes
+
+
+def adaptation_scale(normaliser: Mapping[str, float]) -> str:
+    """What 0 and 1 mean on the adaptation scale of a result's ``normaliser`` (for reports and pages)."""
+    anchors = adaptation_anchors(normaliser)
+    if anchors is not None:
+        memoryless, bayes = anchors
+        return (
+            f"(mean - memoryless) / (bayes - memoryless): 0 = the best policy that ignores all "
+            f"feedback ({memoryless:.2f}), 1 = the bayes value ({bayes:.2f})"
+        )
+    if "memoryless" not in normaliser or "bayes" not in normaliser:
+        return "not defined: this environment has no memoryless reference or no bayes value"
+    return (
+        "not defined: the best policy that ignores all feedback comes within "
+        f"{ADAPTATION_MIN_GAP:.0%} of the bayes value, leaving nothing to measure adaptation by"
+    )
 
 
 def normalised_scale(bounds: list[Bound]) -> str:

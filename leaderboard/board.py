@@ -1,17 +1,19 @@
 """The ranked table of one environment, as the CLI, the JSON API and the pages show it.
 
 Rows are the stored entries of an environment, best normalised IQM first, each with its 95%
-confidence interval, mean return, regret to the Bayes bound and who submitted it. Rows of the
-harness's reference agents (random, oracle, Bayes or planner) are marked ``reference``: the
+confidence interval, mean return, adaptation score (derived from the mean and the result's
+normaliser; none for results stored before the board had a memoryless reference), regret to
+the Bayes bound and who submitted it. Rows of the harness's reference agents (random, oracle,
+Bayes or planner, memoryless) are marked ``reference``: the
 seeded entries, and, for a reference not seeded, its score as the newest entry's result holds
 it (such a row has no id). Stored results carry the board's own references, bounds and
 normaliser (see :mod:`leaderboard.validation`), never a submitter's. The environment's bounds
-are listed beside the table.
+and normaliser (the newest entry's) are listed beside the table.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from evaluate.schema import AgentScore, Bound, EvaluationResult, Interval
 from leaderboard.store import Entry, Store
@@ -31,6 +33,7 @@ class Row:
     role: str
     normalised_iqm: Interval
     mean_return: Interval
+    adaptation_score: Interval | None
     regret: float | None
     task_set: str
     submitted: str
@@ -44,6 +47,7 @@ class Table:
     env_id: str
     rows: list[Row]
     bounds: list[Bound]
+    normaliser: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """A JSON-ready dict (curves left out: fetch an entry for its full result)."""
@@ -53,11 +57,15 @@ class Table:
             fields.pop("adaptation_curve")
             fields["normalised_iqm"] = row.normalised_iqm.model_dump()
             fields["mean_return"] = row.mean_return.model_dump()
+            fields["adaptation_score"] = (
+                None if row.adaptation_score is None else row.adaptation_score.model_dump()
+            )
             rows.append(fields)
         return {
             "env_id": self.env_id,
             "rows": rows,
             "bounds": [bound.model_dump() for bound in self.bounds],
+            "normaliser": dict(self.normaliser),
         }
 
 
@@ -72,6 +80,7 @@ def _row(score: AgentScore, result: EvaluationResult, card: AgentCard, entry: En
         role=score.role,
         normalised_iqm=normalise(score.iqm, result.normaliser),
         mean_return=score.mean,
+        adaptation_score=result.adaptation(score.mean),
         regret=score.regret.value if score.regret else None,
         task_set=result.task_set.version,
         submitted=entry.submitted.strftime("%Y-%m-%d %H:%M UTC") if entry else "",
@@ -98,4 +107,6 @@ def table(store: Store, env_id: str) -> Table:
     ]
     rows.sort(key=lambda row: -row.normalised_iqm.value)
     ranked = [replace(row, rank=rank) for rank, row in enumerate(rows, start=1)]
-    return Table(env_id=env_id, rows=ranked, bounds=list(newest.bounds))
+    return Table(
+        env_id=env_id, rows=ranked, bounds=list(newest.bounds), normaliser=dict(newest.normaliser)
+    )

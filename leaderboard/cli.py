@@ -5,7 +5,8 @@ in the user's data directory):
 
 - ``submit FILE``: validate a ``result.json`` (or a full submission) and store it; with
   ``--server URL --token T`` post it to a shared board instead;
-- ``list [--env ID]``: the ranking by normalised IQM with its 95% CI, and the bounds;
+- ``list [--env ID]``: the ranking by normalised IQM with its 95% CI, the adaptation score,
+  and the bounds;
 - ``show ID``: one entry in full;
 - ``remove ID``: delete an entry;
 - ``verify ID --agent PATH [--private]``: re-run the harness on the agent and flag a claim
@@ -35,7 +36,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from evaluate.model_options import add_model_arguments
-from evaluate.schema import Interval, normalised_scale
+from evaluate.schema import Interval, adaptation_scale, normalised_scale
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry, reason
 from leaderboard.submission import (
@@ -71,6 +72,7 @@ def print_table(board: Table, console: Console | None = None) -> None:
         "agent",
         "normalised IQM [95% CI]",
         "mean return [95% CI]",
+        "adaptation [95% CI]",
         "regret",
         "kind",
     ):
@@ -83,12 +85,16 @@ def print_table(board: Table, console: Console | None = None) -> None:
             for_terminal(row.agent),
             _interval(score, 3),
             _interval(mean, 1),
+            "" if row.adaptation_score is None else _interval(row.adaptation_score, 3),
             "" if row.regret is None else f"{row.regret:.1f}",
             row.role,
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
     console.print(f"normalised IQM: {normalised_scale(board.bounds)}", markup=False, soft_wrap=True)
+    console.print(
+        f"adaptation: {adaptation_scale(board.normaliser)}", markup=False, soft_wrap=True
+    )
     for bound in board.bounds:
         error = "" if bound.standard_error is None else f" ± {bound.standard_error:.2f} s.e."
         console.print(f"bound {bound.name} ({bound.kind}): {bound.value:.2f}{error}", markup=False)

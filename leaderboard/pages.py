@@ -18,7 +18,7 @@ import jinja2
 import numpy as np
 from matplotlib.figure import Figure
 
-from evaluate.schema import normalised_scale
+from evaluate.schema import adaptation_scale, normalised_scale
 from leaderboard.board import Table
 from leaderboard.submission import for_terminal, printable
 
@@ -72,8 +72,15 @@ def index_page(boards: list[Table], links: Links) -> str:
 
 
 def env_page(board: Table, links: Links) -> str:
-    """The sortable ranking of one environment, its bounds and its adaptation-curve plot."""
-    return _render("env.html", links, board=board, scale=normalised_scale(board.bounds))
+    """The sortable ranking of one environment, its bounds, the scales of its scores and its
+    adaptation-curve plot."""
+    return _render(
+        "env.html",
+        links,
+        board=board,
+        scale=normalised_scale(board.bounds),
+        adaptation=adaptation_scale(board.normaliser),
+    )
 
 
 def static_file(name: str) -> bytes:

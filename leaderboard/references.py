@@ -2,10 +2,12 @@
 
 Nothing here comes from a submission. For each environment the board plays the reference
 agents (``random``, ``oracle``, ``bayes``: the Bayes-optimal policy or, on NMN-Bench2/3, the
-belief planner) with the harness on the full published task set, and takes the bounds and
-the normaliser ``(random mean, bayes bound)`` from that run. The task set and the agents are
-seeded, so the run is the same on every machine; it is done once per process (under a lock,
-so that concurrent requests wait for one run instead of starting several).
+belief planner; ``memoryless``: the best policy that ignores all feedback) with the harness on
+the full published task set, and takes the bounds and the normaliser (random mean, bayes
+bound, memoryless mean: the anchors of the normalised and the adaptation score) from that
+run. The task set and the agents are seeded, so the run is the same on every machine; it is
+done once per process (under a lock, so that concurrent requests wait for one run instead of
+starting several).
 
 The **attainable range** of a per-task return is the environment's per-step reward range
 (``core.reward_range``, from the task's dynamics) times the meta-episode's steps: on
@@ -34,7 +36,9 @@ class BoardReferences:
         result: the harness run of the reference agents (``random`` in the agent slot).
         scores: each reference agent's score, by name (role ``reference``).
         bounds: the environment's bounds.
-        normaliser: ``{"random": mean return of random, "bayes": the bayes bound}``.
+        normaliser: ``{"random": mean return of random, "bayes": the bayes bound,
+            "memoryless": mean return of memoryless}`` (no memoryless where the environment
+            has no such agent).
         step_reward_range: the lowest and highest reward of one step.
         steps: steps of a meta-episode.
     """

@@ -25,6 +25,7 @@ _DESCRIPTIONS = {
     "random": "uniformly random actions: the 0 of the normalised score",
     "oracle": "told the task: a ceiling above the Bayes bound",
     "bayes": "the Bayes-optimal policy where it is exact, else the belief planner",
+    "memoryless": "the best policy that ignores all feedback: the 0 of the adaptation score",
 }
 
 

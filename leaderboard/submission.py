@@ -41,7 +41,7 @@ SUBMISSION_VERSION = "1"
 MAX_NAME_CHARS = 80
 MAX_AUTHORS = 20
 MAX_DESCRIPTION_CHARS = 2000
-RESERVED_NAMES = ("random", "oracle", "bayes")
+RESERVED_NAMES = ("random", "oracle", "bayes", "memoryless")
 """Names of the board's own reference agents, which no submission may take."""
 
 _BIDI_CONTROLS = frozenset(

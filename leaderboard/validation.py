@@ -16,16 +16,19 @@ submission; its references, bounds and normaliser are the board's own
   times the steps of a meta-episode), the adaptation curve has the board's length and
   attainable values and sums to the mean return, and the returns are not a reference
   agent's own;
-- the agent's mean and IQM equal those recomputed from its returns, its normalised score and
-  regret follow from them and the board's normaliser, and its confidence intervals equal a
+- the agent's mean and IQM equal those recomputed from its returns, its normalised score,
+  adaptation score and regret follow from them and the board's normaliser (an adaptation score
+  is refused where the board defines none), and its confidence intervals equal a
   fresh stratified bootstrap (rliable, through :mod:`evaluate.stats`) with the result's own
   ``bootstrap_reps`` and ``bootstrap_seed`` (at most :data:`MAX_BOOTSTRAP_REPS` resamples);
 - whatever it claims of the references, bounds and normaliser equals the board's own values
   (a faked reference is refused, not just ignored).
 
 :func:`validate` returns the submission to store: the agent's score (named after its card,
-its probabilities of improvement over unchecked baselines dropped) with the board's
-references, bounds and normaliser. Nothing in a submission is executed or unpickled: it is
+its probabilities of improvement over unchecked baselines dropped, its adaptation score
+re-derived from its checked mean interval and the board's normaliser, also where a result
+written before the adaptation score existed has none) with the board's references, bounds
+and normaliser. Nothing in a submission is executed or unpickled: it is
 JSON validated by pydantic.
 """
 
@@ -38,7 +41,7 @@ import gymnasium as gym
 import numpy as np
 from rliable import metrics
 
-from evaluate.schema import EvaluationResult, Interval
+from evaluate.schema import EvaluationResult, Interval, adaptation_anchors
 from evaluate.stats import iqm_interval, mean_interval
 from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, evaluation_kwargs, task_set
 from leaderboard.references import BoardReferences, board_references
@@ -256,7 +259,8 @@ def _check_claims(result: EvaluationResult, board: BoardReferences) -> None:
         own_value = board.normaliser.get(name)
         if own_value is None:
             raise SubmissionError(
-                f"result.normaliser.{name}", "the normaliser has random and bayes only"
+                f"result.normaliser.{name}",
+                f"not an anchor of the board's normaliser {sorted(board.normaliser)}",
             )
         _check_value(f"result.normaliser.{name}", value, own_value, f"the board's {name} anchor")
 
@@ -283,12 +287,28 @@ def _check_agent_statistics(result: EvaluationResult, board: BoardReferences) ->
         _check_estimate("result.agent.normalised_score", agent.normalised_score, expected)
     if agent.regret is not None:
         _check_estimate("result.agent.regret", agent.regret, bayes - mean)
+    if agent.adaptation_score is not None:
+        anchors = adaptation_anchors(board.normaliser)
+        if anchors is None:
+            raise SubmissionError(
+                "result.agent.adaptation_score",
+                f"{result.env_id} has no adaptation score on the board (no memoryless reference, "
+                "or one too close to the bayes value)",
+            )
+        memoryless, bayes = anchors
+        expected = (mean - memoryless) / (bayes - memoryless)
+        _check_estimate("result.agent.adaptation_score", agent.adaptation_score, expected)
 
 
 def _rebuilt(submission: Submission, board: BoardReferences) -> Submission:
     result = submission.result
+    anchors = adaptation_anchors(board.normaliser)
     agent = result.agent.model_copy(
-        update={"name": submission.card.name, "probability_of_improvement": {}}
+        update={
+            "name": submission.card.name,
+            "probability_of_improvement": {},
+            "adaptation_score": None if anchors is None else result.agent.mean.on_scale(*anchors),
+        }
     )
     stored = result.model_copy(
         update={

@@ -58,6 +58,7 @@ def summary_row(result: EvaluationResult) -> str:
         result.env_id,
         str(result.max_episode_steps),
         _mean(result, "random"),
+        _mean(result, "memoryless"),
         _mean(result, "bayes"),
         bound,
         _mean(result, "oracle"),
@@ -95,9 +96,10 @@ def main(argv: list[str] | None = None) -> None:
         "(mean meta-episode return, 95% bootstrap CI)\n"
     )
     print(
-        "| environment | steps | random | bayes (Monte Carlo) | bayes value | oracle | bayes, normalised mean |"
+        "| environment | steps | random | memoryless | bayes (Monte Carlo) | bayes value | oracle "
+        "| bayes, normalised mean |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"\nFull reports and plots: {args.out}/<environment>/ (report.md, result.json, *.png).")
     print("Score your own agent: nmn-eval ENV_ID --agent path/to/model.safe.zip --out DIR")

@@ -75,7 +75,7 @@ def test_the_page_renders_the_ranking(page: Page, server: str) -> None:
     page.goto(f"{server}/")
     page.click(f"text={ENV}")
     page.wait_for_selector("#ranking")
-    assert ranking(page) == ["oracle", "bayes", "random"]
+    assert ranking(page) == ["oracle", "bayes", "memoryless", "random"]
     assert page.locator("#bounds li").count() == 2
     page.wait_for_load_state("load")  # images included
     assert page.evaluate("document.querySelector('#curve').naturalWidth") > 0  # a decoded PNG
@@ -85,9 +85,12 @@ def test_a_column_sorts_on_click(page: Page, server: str) -> None:
     page.goto(f"{server}/env/{ENV}")
     header = page.locator("#ranking th", has_text="Normalised IQM")
     header.click()  # ascending
-    assert ranking(page) == ["random", "bayes", "oracle"]
+    assert ranking(page) == ["random", "memoryless", "bayes", "oracle"]
     header.click()  # descending
-    assert ranking(page) == ["oracle", "bayes", "random"]
+    assert ranking(page) == ["oracle", "bayes", "memoryless", "random"]
+    adaptation = page.locator("#ranking th", has_text="Adaptation score")
+    adaptation.click()  # ascending: random below the memoryless agent's 0, bayes at 1
+    assert ranking(page) == ["random", "memoryless", "bayes", "oracle"]
 
 
 def test_a_submission_made_through_the_api_appears_on_the_page(

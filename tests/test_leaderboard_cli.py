@@ -79,13 +79,17 @@ def test_submit_then_list_shows_the_entry_ranked_with_its_ci(
     assert code == 0
     lines = out.splitlines()
     ranked = {line.split("│")[3].strip(): line for line in lines if line.startswith("│")}
-    assert list(ranked) == ["oracle", "bayes", "tiny-ppo", "random"]  # references beside it
+    # references beside it
+    assert list(ranked) == ["oracle", "bayes", "memoryless", "tiny-ppo", "random"]
     entry = [cell.strip() for cell in ranked["tiny-ppo"].split("│")[1:-1]]
-    assert entry[:3] == ["3", "1", "tiny-ppo"]
+    assert entry[:3] == ["4", "1", "tiny-ppo"]
     value, low, high = (
         float(x) for x in entry[3].replace("[", " ").replace("]", " ").replace(",", " ").split()
     )
     assert low <= value <= high
+    memoryless = [cell.strip() for cell in ranked["memoryless"].split("│")[1:-1]]
+    assert memoryless[5].startswith("0.000 [")  # the adaptation score's 0
+    assert any(line.startswith("adaptation: (mean - memoryless)") for line in lines)
     assert any(line.startswith("bound bayes (exact): ") for line in lines)
 
     code, out, _ = run(capsys, "show", "1")

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from evaluate.task_sets import SET_SIZE
@@ -68,6 +69,39 @@ def test_the_stored_result_holds_the_boards_own_references_bounds_and_normaliser
     assert stored.baselines == []  # claims about other agents are not the board's to check
 
 
+def test_the_board_derives_the_adaptation_score_itself(bayes: Submission, result: Document) -> None:
+    board = board_references("NMN-Bench1-v0")
+    assert board.normaliser["memoryless"] == pytest.approx(
+        np.mean(board.scores["memoryless"].returns)
+    )
+    stored = accept(bayes.model_dump_json()).result
+    memoryless, bayes_value = board.normaliser["memoryless"], board.normaliser["bayes"]
+    expected = stored.agent.mean.on_scale(memoryless, bayes_value)
+    assert stored.agent.adaptation_score == expected
+    assert stored.score("memoryless").adaptation_score.value == pytest.approx(0.0, abs=1e-12)
+    # An interval of its own making around the right value is replaced, not kept.
+    result["agent"]["adaptation_score"]["low"] -= 5.0
+    assert accept(json.dumps(result)).result.agent.adaptation_score == expected
+
+
+def test_an_older_result_without_adaptation_scores_is_accepted_and_given_one(
+    bayes: Submission, result: Document
+) -> None:
+    del result["normaliser"]["memoryless"]
+    result["references"] = [r for r in result["references"] if r["name"] != "memoryless"]
+    for entry in (result["agent"], *result["references"]):
+        del entry["adaptation_score"]
+    stored = accept(json.dumps(result)).result
+    current = accept(bayes.model_dump_json()).result.agent.adaptation_score
+    assert current is not None and stored.agent.adaptation_score == current
+
+
+def test_a_memoryless_name_is_reserved_for_the_board(result: Document) -> None:
+    result["agent"]["name"] = "memoryless"
+    error = refusal(result)
+    assert error.field == "card.name"
+
+
 def test_content_hash_survives_a_json_round_trip_and_ignores_card_and_date(
     bayes: Submission,
 ) -> None:
@@ -105,6 +139,14 @@ def _bump_regret(result: Document) -> None:
     result["agent"]["regret"]["value"] -= 1.0
 
 
+def _bump_adaptation(result: Document) -> None:
+    result["agent"]["adaptation_score"]["value"] += 0.01
+
+
+def _bump_memoryless_anchor(result: Document) -> None:
+    result["normaliser"]["memoryless"] -= 100.0
+
+
 def _narrow_iqm_interval(result: Document) -> None:
     iqm = result["agent"]["iqm"]
     iqm["low"] = iqm["value"] - (iqm["value"] - iqm["low"]) / 4
@@ -134,9 +176,11 @@ TAMPERINGS: list[tuple[Callable[[Document], None], str, str]] = [
     (_bump_curve, "result.agent.adaptation_curve", "mean return"),
     (_bump_normalised, "result.agent.normalised_score.value", "per-task returns"),
     (_bump_regret, "result.agent.regret.value", "per-task returns"),
+    (_bump_adaptation, "result.agent.adaptation_score.value", "per-task returns"),
     (_narrow_iqm_interval, "result.agent.iqm.low", "bootstrap"),
     (_bump_bound, "result.bounds.bayes.value", "derived"),
     (_bump_normaliser, "result.normaliser.random", "the board's random anchor"),
+    (_bump_memoryless_anchor, "result.normaliser.memoryless", "the board's memoryless anchor"),
     (_bump_reference_mean, "result.references.1.mean.value", "the board's own oracle agent"),
     (_fake_random_returns, "result.references.0.returns.0", "the board's own random agent"),
 ]

@@ -68,7 +68,15 @@ def test_a_posted_submission_is_ranked_and_served_back(
     assert stored[0]["agent"] == "my-agent"
     assert stored[0]["normalised_iqm"]["low"] <= stored[0]["normalised_iqm"]["value"]
     # The board's reference rows sit beside it, best first.
-    assert [row["agent"] for row in table["rows"]] == ["oracle", "bayes", "my-agent", "random"]
+    assert [row["agent"] for row in table["rows"]] == [
+        "oracle", "bayes", "memoryless", "my-agent", "random"
+    ]
+    # Each row's adaptation score: its mean on the scale memoryless = 0, bayes = 1.
+    memoryless, bayes = table["normaliser"]["memoryless"], table["normaliser"]["bayes"]
+    for row in table["rows"]:
+        expected = (row["mean_return"]["value"] - memoryless) / (bayes - memoryless)
+        assert row["adaptation_score"]["value"] == pytest.approx(expected, abs=1e-12)
+    assert "Adaptation score [95% CI]" in client.get(f"/env/{ENV}").text
     assert {bound["name"] for bound in table["bounds"]} == {"bayes", "oracle"}
 
     served = client.get(f"/api/submissions/{created['id']}")

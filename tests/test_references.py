@@ -44,4 +44,4 @@ def test_unknown_reference_names_are_refused():
         reference("greedy", "NMN-Bench1-v0")
     with pytest.raises(ValueError, match="no bayes agent for NMN-Navigation2D-v0"):
         reference("bayes", "NMN-Navigation2D-v0")
-    assert REFERENCE_NAMES == ("random", "oracle", "bayes")
+    assert REFERENCE_NAMES == ("random", "oracle", "bayes", "memoryless")
