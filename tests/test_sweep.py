@@ -326,7 +326,7 @@ def test_a_killed_sweep_resumes_without_redoing_finished_trials(tmp_path: Path) 
             start_new_session=True,  # its own process group: the kill reaches Ray's processes too
         )
     folders = [trial.folder(out) for trial in load_config(config).trials()]
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600  # generous: a busy machine slows Ray and the first trial
     while time.monotonic() < deadline and sweep.poll() is None:
         finished = [folder for folder in folders if read_status(folder).evaluated]
         started = [folder for folder in folders if list(folder.glob("checkpoints/model_*_steps.zip"))]
