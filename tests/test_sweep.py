@@ -3,6 +3,7 @@ killed during its second trial and resumed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -307,6 +308,24 @@ def test_the_summary_aggregates_across_seeds_with_rliable(tmp_path: Path) -> Non
 # --- a real sweep on a local Ray, killed and resumed ------------------------------------------
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Ray's raylet and workers start sessions of their own, so a
+    process-group kill alone can miss them), read from ``/proc``."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(), [])
+        found += children
+        queue += children
+    return found
+
+
 def sweep_command(config: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "nmn_bench.sweep.cli", str(config), "--out", str(out), "--num-cpus", "1", *extra]
 
@@ -334,7 +353,11 @@ def test_a_killed_sweep_resumes_without_redoing_finished_trials(tmp_path: Path) 
             break
         time.sleep(0.1)
     assert sweep.poll() is None, "the sweep ended before its second trial could be killed"
+    tree = descendants(sweep.pid)
     os.killpg(sweep.pid, signal.SIGKILL)
+    for pid in tree:  # the trial's worker too, as a crash of the machine would
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     sweep.wait()
     (first,) = finished
     (second,) = [folder for folder in folders if folder != first]
