@@ -14,6 +14,7 @@ beyond it, it earns by adapting to the task.
 """
 
 from __future__ import annotations
+from abc import abstractmethod
 
 from collections.abc import Callable
 from typing import Any
@@ -365,9 +366,9 @@ class MemorylessPolicy(Policy):
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
         return self.action(observation["observation"].astype(np.float64))
 
+    @abstractmethod
     def action(self, base: np.ndarray) -> np.ndarray:
         """The actions for a batch of base observations."""
-        raise NotImplementedError
 
 
 class MovingTargetMemoryless(MemorylessPolicy):
