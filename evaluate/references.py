@@ -14,8 +14,8 @@ beyond it, it earns by adapting to the task.
 """
 
 from __future__ import annotations
-from abc import abstractmethod
 
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
 
