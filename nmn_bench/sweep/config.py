@@ -144,6 +144,13 @@ def _check_policy(policy: str) -> None:
         )
 
 
+def _distinct(kind: str, names: list[str]) -> list[str]:
+    """``names``, refused when one of them is listed twice (``kind`` names what they are)."""
+    if len(set(names)) != len(names):
+        raise ValueError(f"{kind} is listed twice: {names}")
+    return names
+
+
 class SweepConfig(BaseModel):
     """A sweep: which envs, policies, seeds and budgets, and what follows each training run."""
 
@@ -164,18 +171,14 @@ class SweepConfig(BaseModel):
     def _registered_envs(cls, envs: list[str]) -> list[str]:
         for env_id in envs:
             check_env_id(env_id)
-        if len(set(envs)) != len(envs):
-            raise ValueError(f"an environment is listed twice: {envs}")
-        return envs
+        return _distinct("an environment", envs)
 
     @field_validator("policies")
     @classmethod
     def _known_policies(cls, policies: list[str]) -> list[str]:
         for policy in policies:
             _check_policy(policy)
-        if len(set(policies)) != len(policies):
-            raise ValueError(f"a policy is listed twice: {policies}")
-        return policies
+        return _distinct("a policy", policies)
 
     @field_validator("seeds")
     @classmethod
