@@ -165,6 +165,7 @@ class NMNPolicy(StackedRecurrentPolicy):
         activation: ``"clip"`` (the source's saturated activation) or ``"sigmoid"``.
         state_dependent_std: the actor outputs the log-std of ``Box`` actions at every step (the
             source's head, default) instead of SB3's state-independent parameter.
+        max_log_std: upper bound of that log-std (see :class:`~policies.recurrent.StackedRecurrentPolicy`).
         kwargs: the other arguments of ``ActorCriticPolicy`` (``log_std_init``,
             ``optimizer_class``, ``optimizer_kwargs``, ...).
     """

@@ -142,7 +142,8 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     takes its log standard deviation from the actor at every step, like its mean: the actor's
     output has twice the action's size, ``[mean, s]``, and ``log_std = log_std_init + s / 2``
     bounded to :data:`LOG_STD_BOUNDS` (``log_std_init`` defaults to the source's
-    :data:`SOURCE_LOG_STD_INIT`). Exploration can then depend on the history. Without it, SB3's
+    :data:`SOURCE_LOG_STD_INIT`; ``max_log_std`` lowers the upper bound, which forces the mean,
+    not the noise, to do the searching). Exploration can then depend on the history. Without it, SB3's
     state-independent ``log_std`` parameter is used. A model saved with the latter loads into
     either: its weights say which head it has.
 
@@ -160,8 +161,12 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         cell: Cell,
         latent_size: int,
         state_dependent_std: bool = True,
+        max_log_std: float = LOG_STD_BOUNDS[1],
         **kwargs: Any,
     ) -> None:
+        if not LOG_STD_BOUNDS[0] < max_log_std <= LOG_STD_BOUNDS[1]:
+            raise ValueError(f"max_log_std must lie in ({LOG_STD_BOUNDS[0]}, {LOG_STD_BOUNDS[1]}], got {max_log_std!r}")
+        self.max_log_std = float(max_log_std)
         self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
         self.cell = cell
         self.state_dependent_std = bool(state_dependent_std)
@@ -217,6 +222,8 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell, state_dependent_std=self.state_dependent_std)
+        if self.max_log_std != LOG_STD_BOUNDS[1]:
+            data.update(max_log_std=self.max_log_std)
         return data
 
     @abstractmethod
@@ -227,7 +234,7 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         if not self.std_from_actor:
             return super()._get_action_dist_from_latent(latent_pi)
         mean, scale = self.action_net(latent_pi).chunk(2, dim=-1)
-        log_std = th.clamp(self.log_std_init + 0.5 * scale, *LOG_STD_BOUNDS)
+        log_std = th.clamp(self.log_std_init + 0.5 * scale, LOG_STD_BOUNDS[0], self.max_log_std)
         return self.action_dist.proba_distribution(mean, log_std)
 
     def forward(

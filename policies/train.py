@@ -22,6 +22,7 @@ import argparse
 import ctypes
 import pydoc
 import re
+import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -221,10 +222,28 @@ def train(
     }
     if agents > 1:
         config["agents"] = agents
+    config["git_revision"] = git_revision()
     config["hyperparams"] = hyperparams.model_dump()
     (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
     learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
+
+
+def git_revision() -> str | None:
+    """The commit the code runs from (``+dirty`` when it has uncommitted changes), or ``None``
+    outside a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{commit}+dirty" if changed else commit
 
 
 class RunComplete(Exception):

@@ -320,6 +320,18 @@ def test_action_std_depends_on_the_history(cls: type) -> None:
 
 
 @pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_max_log_std_caps_the_action_std_and_is_kept_by_the_model(cls: type, tmp_path) -> None:
+    th.manual_seed(0)
+    policy = make_policy(cls, max_log_std=-3.0, log_std_init=0.0)  # the head's std starts near 1
+    state = (th.zeros(1, 1, policy.lstm_actor.hidden_size),) * 2
+    distribution, _ = policy.get_distribution(bench1_observations(policy, [0.0, -12.0, 10.0]), state, th.zeros(3))
+    th.testing.assert_close(distribution.distribution.stddev, th.full((3, 1), float(np.exp(-3.0))))
+    assert policy._get_constructor_parameters()["max_log_std"] == -3.0
+    with pytest.raises(ValueError, match=r"max_log_std must lie in \(-5.0, 1.0\], got 2.0"):
+        make_policy(cls, max_log_std=2.0)
+
+
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
 def test_state_independent_std_stays_an_option(cls: type) -> None:
     policy = make_policy(cls, state_dependent_std=False, log_std_init=-1.0)
     assert not policy.std_from_actor

@@ -268,16 +268,25 @@ class SweepConfig(BaseModel):
         return self.timesteps[env_id] if isinstance(self.timesteps, dict) else self.timesteps
 
     def trials(self) -> Iterator[Trial]:
-        """Every trial of the grid: env x variant x policy x seed."""
-        for env_id in self.envs:
-            for variant in self.variants:
-                for policy in self.policies:
-                    for seed in self.seeds_of(policy):
+        """Every trial of the grid: env x variant x policy x seed, first seeds first.
+
+        The grid runs in rounds: round ``k`` holds each policy's ``k``-th seed, policy after
+        policy, each over every env and variant. A sweep cut short thus covers every cell with
+        one seed before it adds the second.
+        """
+        rounds = max(len(self.seeds_of(policy)) for policy in self.policies)
+        for round_index in range(rounds):
+            for policy in self.policies:
+                seeds = self.seeds_of(policy)
+                if round_index >= len(seeds):
+                    continue
+                for env_id in self.envs:
+                    for variant in self.variants:
                         yield Trial(
                             env_id=env_id,
                             policy=policy,
                             variant=variant.name,
-                            seed=seed,
+                            seed=seeds[round_index],
                             timesteps=self.timesteps_of(env_id),
                         )
 
