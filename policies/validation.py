@@ -7,9 +7,10 @@ so that picking a model never looks at the tasks it is scored on), and appends a
 ``validation.csv``: environment steps, wall-clock minutes of the run, CPU minutes of the
 training process (on a shared machine, the time the run would take on a core of its own), mean
 return and normalised score ``(return - random) / (bayes - random)`` (the anchors: uniform random play on the same tasks
-and the harness's Bayes bound or belief-planner reference). That file is the run's learning
-curve. Whenever the score beats every earlier row, the model is saved as ``best_model.zip`` and,
-in the pickle-free form of :mod:`policies.serialization`, as ``best_model.safe.zip``.
+and the harness's Bayes bound or belief-planner reference; ``nan`` on a task without a Bayes
+agent, such as NMN-Navigation2D). That file is the run's learning curve. Whenever the mean
+return beats every earlier row, the model is saved as ``best_model.zip`` and, in the
+pickle-free form of :mod:`policies.serialization`, as ``best_model.safe.zip``.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class ValidationCallback(BaseCallback):
         self.num_agents = num_agents
         self.env_kwargs = dict(env_kwargs or {})
         earlier = read_curve(self.run_dir)
-        self.best = max((row["normalised_score"] for row in earlier), default=-np.inf)
+        self.best = max((row["mean_return"] for row in earlier), default=-np.inf)
         self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
         self.cpu_minutes_before = earlier[-1]["cpu_minutes"] if earlier else 0.0
         self.last_steps = int(earlier[-1]["steps"]) if earlier else -1
@@ -79,13 +80,17 @@ class ValidationCallback(BaseCallback):
 
     def _init_callback(self) -> None:
         from evaluate.bounds import bounds
-        from evaluate.references import reference
+        from evaluate.references import BAYES, reference
         from evaluate.rollout import play
         from evaluate.task_sets import validation_set
 
         self.tasks, self.seeds = validation_set(self.env_id).head(self.n_tasks)
         self.random = float(play(reference("random", self.env_id), self.env_id, self.tasks, self.seeds).returns.mean())
-        self.bayes = next(bound.value for bound in bounds(self.env_id) if bound.name == "bayes")
+        self.bayes = (
+            next(bound.value for bound in bounds(self.env_id) if bound.name == "bayes")
+            if self.env_id in BAYES
+            else None
+        )
         self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def _on_step(self) -> bool:
@@ -98,14 +103,15 @@ class ValidationCallback(BaseCallback):
             self.validate()
 
     def validate(self) -> float:
-        """Score the current model, record the row, save it if best; return its score."""
+        """Score the current model, record the row, save it if best; return its normalised
+        score (``nan`` without a Bayes bound)."""
         from evaluate.agents import as_policy
         from evaluate.rollout import play
 
         policy = as_policy(self.model, "validation", deterministic=True)
         rollout = play(policy, self.env_id, self.tasks, self.seeds, num_agents=self.num_agents)
         mean_return = float(rollout.returns.mean())
-        score = (mean_return - self.random) / (self.bayes - self.random)
+        score = np.nan if self.bayes is None else (mean_return - self.random) / (self.bayes - self.random)
         minutes = self.minutes_before + (time.perf_counter() - self.started) / 60.0
         cpu_minutes = self.cpu_minutes_before + (time.process_time() - self.cpu_started) / 60.0
         path = self.run_dir / VALIDATION_FILE
@@ -117,10 +123,11 @@ class ValidationCallback(BaseCallback):
             writer.writerow(
                 [self.num_timesteps, f"{minutes:.3f}", f"{cpu_minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"]
             )
-        self.logger.record("validation/normalised_score", score)
+        if self.bayes is not None:
+            self.logger.record("validation/normalised_score", score)
         self.logger.record("validation/mean_return", mean_return)
-        if score > self.best:
-            self.best = score
+        if mean_return > self.best:
+            self.best = mean_return
             self.model.save(self.run_dir / BEST_MODEL_FILE)
             save_safe(
                 self.model, self.run_dir / SAFE_BEST_MODEL_FILE, env_id=self.env_id,

@@ -206,6 +206,18 @@ def test_a_trial_trains_evaluates_and_submits_once(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_trial_killed_after_its_model_was_saved_is_not_trained_again(tmp_path: Path) -> None:
+    config = parse_config(MINIMAL | {"policies": ["rnn"], "timesteps": 256, "overrides": [TINY], "evaluate": False})
+    (trial,) = config.trials()
+    run_trial(trial, config, tmp_path)
+    folder = trial.folder(tmp_path)
+    (folder / STATUS_FILE).unlink()  # as if killed between the model's save and the status's
+    saved = (folder / "model.safe.zip").stat().st_mtime_ns
+    run_trial(trial, config, tmp_path)
+    assert read_status(folder).trained
+    assert (folder / "model.safe.zip").stat().st_mtime_ns == saved
+
+
 def test_a_custom_policy_class_trains_through_nmn_train(tmp_path: Path) -> None:
     custom = "policies.rnn.RNNPolicy"
     overrides = TINY | {"policy_kwargs": {custom: {"recurrent_sizes": [8], "net_arch": [8]}}}

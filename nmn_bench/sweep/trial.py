@@ -28,7 +28,7 @@ from leaderboard.submission import Submission, make_card
 from leaderboard.validation import validate
 from nmn_bench.sweep.config import SweepConfig, Trial, merge
 from policies.config import Hyperparams, dump_hyperparams, load_hyperparams
-from policies.train import CONFIG_FILE, SAFE_MODEL_FILE, resume, train
+from policies.train import CONFIG_FILE, SAFE_MODEL_FILE, RunComplete, resume, train
 
 STATUS_FILE = "trial.json"
 EVALUATION_DIR = "evaluation"
@@ -95,7 +95,10 @@ def training_curve(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 def _train(trial: Trial, config: SweepConfig, folder: Path) -> None:
     options = {"checkpoint_freq": config.checkpoint_freq, "progress_bar": False}
     if (folder / CONFIG_FILE).is_file():
-        resume(folder, **options)
+        try:
+            resume(folder, **options)
+        except RunComplete:  # killed after the model was saved, before the status was written
+            pass
         return
     folder.mkdir(parents=True, exist_ok=True)
     overrides = config.overrides_of(trial.variant)
