@@ -3,13 +3,17 @@
 Example::
 
     nmn-eval NMN-Bench1-v0 --agent bayes --out out/b
+    nmn-eval NMN-Bench1-v0 --agent zoo:nmn
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
     nmn-eval NMN-Bench1-v0 --agents 2 --agent team.zip --alone single.zip --out out/team
 
 ``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes,
-memoryless), which always means that agent, or the path of a saved model: the safe form
-nmn-train writes (``model.safe.zip``, see :mod:`policies.serialization`). A file named like a reference agent
-is reached by its path (``./bayes``). A Stable-Baselines3 zip is unpickled, which can run any
+memoryless), which always means that agent, a model of the zoo (``zoo:nmn``, ``zoo:rnn``,
+``zoo:lstm``, each optionally ``@seedK``; see :mod:`policies.zoo`), or the path of a saved model:
+the safe form nmn-train writes (``model.safe.zip``, see :mod:`policies.serialization`). A file
+named like a reference agent is reached by its path (``./bayes``). Without ``--baseline`` the
+agent is compared with the zoo's RNN and NMN of its env (probability of improvement, with its
+interval, in the report); ``--baseline none`` compares it with nothing. A Stable-Baselines3 zip is unpickled, which can run any
 code its author put in it, so it loads only with ``--trust-pickle``. The report
 (``result.json``, ``report.md``, PNG plots) goes into ``--out``, which is checked for
 writing before anything is played; the Markdown table is printed too. A model trained on
@@ -37,6 +41,10 @@ from evaluate.references import REFERENCE_NAMES
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import evaluation_kwargs
+from policies import zoo
+from policies.zoo import is_zoo_name
+
+DEFAULT_BASELINES = ("zoo:rnn", "zoo:nmn")
 
 
 def _env_kwarg(text: str) -> tuple[str, Any]:
@@ -58,11 +66,15 @@ def parser() -> argparse.ArgumentParser:
     arguments.add_argument(
         "--agent",
         required=True,
-        help=f"one of {list(REFERENCE_NAMES)} or the path of a saved model (./NAME for a file "
-        "named like a reference agent)",
+        help=f"one of {list(REFERENCE_NAMES)}, a zoo model (zoo:nmn, zoo:rnn@seed1, ...) or the "
+        "path of a saved model (./NAME for a file named like a reference agent)",
     )
     arguments.add_argument(
-        "--baseline", action="append", default=[], help="agent to compare against (repeatable)"
+        "--baseline",
+        action="append",
+        default=None,
+        help=f"agent to compare against (repeatable; default: {', '.join(DEFAULT_BASELINES)} where the "
+        "zoo has them; 'none' for no comparison)",
     )
     arguments.add_argument(
         "--n-tasks", type=int, default=DEFAULT_N_TASKS, help="tasks of the evaluation set to play"
@@ -123,7 +135,28 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _default_name(agent: str) -> str:
+    if is_zoo_name(agent):
+        return agent.replace(":", "-")
     return agent if agent in REFERENCE_NAMES else model_name(Path(agent))
+
+
+def baselines_of(requested: list[str] | None, agent: str, env_id: str, num_agents: int) -> list[str]:
+    """The baselines to compare ``agent`` with: those requested, or by default the zoo's
+    :data:`DEFAULT_BASELINES` that ``env_id`` has (single agents only), the agent itself left out.
+
+    Raises:
+        ValueError: for ``none`` given beside other baselines.
+    """
+    if requested is None:
+        if num_agents > 1:
+            return []
+        held = zoo.available(env_id)
+        return [name for name in DEFAULT_BASELINES if name in held and name != agent]
+    if "none" in requested:
+        if len(requested) > 1:
+            raise ValueError(f"--baseline none compares with nothing; it cannot go with {requested}")
+        return []
+    return requested
 
 
 def check_writable(folder: Path) -> None:
@@ -161,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             args.agent,
             args.env_id,
             n_tasks=args.n_tasks,
-            baselines=args.baseline,
+            baselines=baselines_of(args.baseline, args.agent, args.env_id, args.agents),
             references=args.references,
             env_kwargs=env_kwargs,
             reps=args.reps,

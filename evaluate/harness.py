@@ -57,7 +57,9 @@ from evaluate.task_sets import (
 from evaluate.team_bounds import team_bounds
 from evaluate.team_references import TEAM_REFERENCES
 from nmn_envs.multiagent.team import check_multiagent_id, check_positive
+from policies import zoo
 from policies.serialization import environment_spaces
+from policies.zoo import is_zoo_name
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -87,13 +89,14 @@ def resolve_agent(
 
     A string that names a reference agent (:data:`~evaluate.references.REFERENCE_NAMES`) is
     always that agent, whatever files the current folder holds; a model file in the current folder with
-    such a name is reached by its path (``./bayes``). Any other string is a model path.
+    such a name is reached by its path (``./bayes``). A ``zoo:`` name is a shipped model of
+    :mod:`policies.zoo` (``zoo:nmn``, ``zoo:rnn@seed1``). Any other string is a model path.
     ``sample_actions``, ``action_seed``, ``vec_normalize`` and ``trust_pickle`` apply to model
     agents (see :func:`evaluate.agents.as_policy`); a model must fit the spaces of one agent
     of ``num_agents`` who see each other.
 
     Raises:
-        ValueError: for a missing or unloadable file, a file that needs unpickling without
+        ValueError: for a missing or unloadable file, a zoo name the zoo does not hold, a file that needs unpickling without
             ``trust_pickle``, or a model whose spaces are not those of ``env_id``.
     """
     if isinstance(agent, str) and agent in REFERENCE_NAMES:
@@ -101,7 +104,10 @@ def resolve_agent(
         if name is not None:
             policy.name = name
         return policy
-    if isinstance(agent, (str, Path)) and not Path(agent).is_file():
+    if is_zoo_name(agent):
+        agent, card = zoo.find(agent, env_id)
+        name = name or card.name
+    elif isinstance(agent, (str, Path)) and not Path(agent).is_file():
         raise ValueError(
             f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
             "nor an existing model file"

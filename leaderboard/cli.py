@@ -13,7 +13,8 @@ in the user's data directory):
   outside the CI (``--private``: on the board's private task set);
 - ``export --html DIR``: a static site, one page per environment;
 - ``serve [--host H] [--port P] [--allowed-host NAME ...]``: the web app (localhost by default);
-- ``seed [--env ID ...]``: store the reference agents' results so no board is empty;
+- ``seed [--env ID ...]``: store the reference agents' and the zoo's agents' results (the board
+  plays them itself) so no board is empty;
 - ``token create NAME`` / ``token list`` / ``token revoke NAME``: the tokens that authorise
   ``POST /api/submissions`` (the secret is printed once and stored hashed).
 
@@ -268,8 +269,8 @@ def _seed(store: Store, args: argparse.Namespace) -> int:
 
     added = seed(store, args.env or SEEDED_ENVS, progress=not args.no_progress)
     for entry in added:
-        print(f"stored entry {entry.id}: reference {entry.agent_name} on {entry.env_id}")
-    print(f"{len(added)} reference rows added")
+        print(f"stored entry {entry.id}: {entry.role} {entry.agent_name} on {entry.env_id}")
+    print(f"{len(added)} reference and zoo rows added")
     return 0
 
 
@@ -382,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     seed = commands.add_parser(
-        "seed", parents=[harness], help="store the reference agents' results"
+        "seed", parents=[harness], help="store the reference agents' and the zoo agents' results"
     )
     seed.add_argument("--env", action="append", default=[], help="environment id (repeatable)")
     seed.set_defaults(handler=_seed)

@@ -1,11 +1,13 @@
-"""Seed rows: the board's reference agents, stored so that no board is empty.
+"""Seed rows: the board's reference agents and the zoo's trained agents, stored so that no
+board is empty.
 
 ``nmn-leaderboard seed`` stores the reference agents' scores (``random``, ``oracle``,
 ``bayes`` — the Bayes-optimal policy or, on NMN-Bench2/3, the belief planner) that the board
 computes itself (:mod:`leaderboard.references`) on the full evaluation task set of each
-environment, as reference rows beside which every submission is ranked. Seeding again skips
-the rows already on the board. Reference rows come only from here: a submission may not claim
-the role ``reference``.
+environment, as reference rows beside which every submission is ranked. Beside them go the
+zoo's agents (``zoo:nmn``, ``zoo:rnn``, ``zoo:lstm``; :mod:`policies.zoo`), which the board plays
+itself too, as rows of the role ``baseline``. Seeding again skips the rows already on the board.
+Reference and baseline rows come only from here: a submission's agent has the role ``agent``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from evaluate.harness import evaluate
 from evaluate.references import REFERENCE_NAMES
+from evaluate.task_sets import SET_SIZE
 from leaderboard.references import board_references
 from leaderboard.store import Entry, Store
 from leaderboard.submission import AgentCard, Submission
 from leaderboard.validation import published_task_set
+from policies import zoo
 
 SEEDED_ENVS = ("NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0")
 REFERENCE_AUTHORS = ["nmn-bench"]
@@ -50,19 +55,36 @@ def reference_submissions(env_id: str, progress: bool = False) -> Mapping[str, S
     return MappingProxyType(submissions)
 
 
+def zoo_submission(env_id: str, name: str, progress: bool = False) -> Submission:
+    """The board's own run of the zoo agent ``name`` (``zoo:nmn``, ...) as a ``baseline`` row."""
+    _, card = zoo.find(name, env_id)
+    result = evaluate(name, env_id, n_tasks=SET_SIZE, agent_name=name, progress=progress)
+    agent = result.agent.model_copy(update={"role": "baseline"})
+    description = (
+        f"the zoo's {card.policy.upper()} ({card.name}, the median of its seeds), trained "
+        f"{card.env_steps:,} steps; mean actions"
+    )
+    return Submission(
+        card=AgentCard(name=name, authors=REFERENCE_AUTHORS, description=description),
+        result=result.model_copy(update={"agent": agent}),
+    )
+
+
 def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = False) -> list[Entry]:
-    """Store the reference rows missing from the boards of ``env_ids``; return the new entries."""
+    """Store the reference and zoo rows missing from the boards of ``env_ids``; return the new entries."""
     added = []
     for env_id in env_ids:
         present = {
             (entry.agent_name, entry.task_set_version)
             for entry in store.entries(env_id)
-            if entry.role == "reference"
+            if entry.role in ("reference", "baseline")
         }
         version = published_task_set(env_id).version
-        if all((name, version) in present for name in REFERENCE_NAMES):
-            continue
-        for name, submission in reference_submissions(env_id, progress).items():
+        if not all((name, version) in present for name in REFERENCE_NAMES):
+            for name, submission in reference_submissions(env_id, progress).items():
+                if (name, version) not in present:
+                    added.append(store.add(submission))
+        for name in zoo.available(env_id):
             if (name, version) not in present:
-                added.append(store.add(submission))
+                added.append(store.add(zoo_submission(env_id, name, progress)))
     return added

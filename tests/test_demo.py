@@ -16,6 +16,8 @@ def test_piped_demo_prints_one_line_per_finished_stage(tmp_path):
     assert "\r" not in output  # no progress-bar redraws
     stages = [line for line in output.splitlines() if line.startswith("done: ")]
     assert [stage.split()[1] for stage in stages] == ["NMN-Bandit-v0:", "NMN-Harlow-v0:", "4"]
-    assert "reference rows of NMN-Harlow-v0 stored" in stages[-1]
+    assert "reference and zoo rows of NMN-Harlow-v0 stored" in stages[-1]
+    (bandit_row,) = [line for line in output.splitlines() if line.startswith("| NMN-Bandit-v0 |")]
+    assert "–" not in bandit_row.split("|")[-3:-1][0]  # the zoo RNN played beside the references
     assert (tmp_path / "NMN-Bandit-v0" / "report.md").is_file()
     assert (tmp_path / "site" / "index.html").is_file()

@@ -221,10 +221,13 @@ def test_seeding_a_board_in_an_untrusted_folder_runs_nothing(tmp_path, monkeypat
     from leaderboard.cli import main as leaderboard
 
     marker = tmp_path / "marker"
-    for name in REFERENCE_NAMES:
+    from policies import zoo
+
+    for name in (*REFERENCE_NAMES, *zoo.available(ENV_ID)):  # zoo names mean the shipped models
         crafted_sb3_zip(tmp_path / name, marker)
     monkeypatch.chdir(tmp_path)
     db = str(tmp_path / "board.sqlite")
     assert leaderboard(["--db", db, "seed", "--env", ENV_ID, "--no-progress"]) == 0
-    assert f"{len(REFERENCE_NAMES)} reference rows added" in capsys.readouterr().out
+    rows = len(REFERENCE_NAMES) + len(zoo.available(ENV_ID))
+    assert f"{rows} reference and zoo rows added" in capsys.readouterr().out
     assert not marker.exists()

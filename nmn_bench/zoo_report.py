@@ -1,0 +1,295 @@
+"""The zoo's results: the NMN paper's claims tested on the shipped agents (``nmn-zoo report``).
+
+From the zoo's cards (:mod:`policies.zoo`: every seed's score on the evaluation set, mean
+actions, and its validation curve) and fresh harness runs of the shipped models, this writes
+``docs/zoo/results.md`` and its figures, and puts the same section into the README between the
+markers ``<!-- zoo-results -->`` and ``<!-- /zoo-results -->``:
+
+* per task: random, memoryless, the RNN, LSTM and NMN (mean over seeds, 95% bootstrap CI across
+  seeds, rliable's stratified bootstrap), and the Bayes bound (or, without one, the oracle
+  ceiling); normalised scores ``(agent - random) / (bayes - random)`` and adaptation scores
+  ``(agent - memoryless) / (bayes - memoryless)``;
+* ``P(NMN > RNN)`` per task across seeds (rliable's probability of improvement) with its CI, and
+  the spread of each agent's seeds (the paper says NMNs are more stable);
+* learning curves (validation score against steps), IQM across seeds with 95% bands;
+* NMN-Bench1: the zoo NMN's neuromodulatory signal ``z`` over the meta-episode, coloured by the
+  task's offset (the paper's Figure 7);
+* the classic tasks' signatures: the bandit's cumulative regret against the Bayes policy, the
+  two-step task's stay probabilities (model-based pattern: a positive reward x transition
+  interaction), Harlow's trial-2 accuracy.
+
+Every number comes with its interval; a seed count below two gives no interval across seeds and
+says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from rliable import metrics
+
+from evaluate.analyses import MODULATION_FILE, modulation_trace, plot_modulation, stay_probability_report
+from evaluate.harness import resolve_agent
+from evaluate.rollout import play
+from evaluate.schema import Interval
+from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval
+from evaluate.task_sets import task_set
+from evaluate.two_step_analysis import stay_table
+from policies import zoo
+from policies.zoo import ZooCard
+
+DOCS_DIR = Path("docs/zoo")
+README = Path("README.md")
+START, END = "<!-- zoo-results -->", "<!-- /zoo-results -->"
+TASKS = (
+    "NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0", "NMN-Bandit-v0",
+    "NMN-TwoStep-v0", "NMN-Harlow-v0", "NMN-Navigation2D-v0",
+)
+LABELS = {"nmn": "NMN", "rnn": "RNN (GRU)", "lstm": "LSTM"}
+CURVE_POINTS = 50
+REPS = 2000
+ANALYSIS_TASKS = 1000
+
+
+def _interval(interval: Interval | None, digits: int = 3) -> str:
+    if interval is None:
+        return "–"
+    return f"{interval.value:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
+
+
+def _value(card: ZooCard, field: str) -> float | None:
+    """A card's normalised (or adaptation) score, ``None`` where the task has no Bayes bound."""
+    interval = getattr(card.evaluation.score, field)
+    if interval is None:
+        return None
+    return interval.value
+
+
+def across_seeds(values: list[float]) -> Interval | None:
+    """Mean over seeds with rliable's 95% bootstrap CI over seeds (a bare mean for one seed)."""
+    if not values:
+        return None
+    if len(values) < 2:
+        return Interval(value=values[0], low=values[0], high=values[0])
+    return mean_interval(np.array(values), reps=REPS)
+
+
+def task_rows(env_id: str, held: list[ZooCard]) -> list[str]:
+    """The Markdown rows of one task: each policy's mean over seeds, per score."""
+    normaliser = held[0].evaluation.normaliser
+    rows = []
+    by_policy = {policy: [card for card in held if card.policy == policy] for policy in zoo.POLICIES}
+    ceiling = f"bayes {normaliser['bayes']:.2f}" if "bayes" in normaliser else "no Bayes bound"
+    for policy, cards in by_policy.items():
+        if not cards:
+            continue
+        mean_return = across_seeds([card.evaluation.score.mean.value for card in cards])
+        normalised = [value for card in cards if (value := _value(card, "normalised_score")) is not None]
+        adaptation = [value for card in cards if (value := _value(card, "adaptation_score")) is not None]
+        spread = np.std([card.evaluation.score.mean.value for card in cards], ddof=1) if len(cards) > 1 else None
+        rows.append(
+            f"| {env_id} | {LABELS[policy]} | {len(cards)} | {_interval(mean_return, 2)} | "
+            f"{_interval(across_seeds(normalised))} | {_interval(across_seeds(adaptation))} | "
+            + ("–" if spread is None else f"{spread:.2f}")
+            + f" | {normaliser['random']:.2f} / {normaliser.get('memoryless', float('nan')):.2f} / {ceiling} |"
+        )
+    return rows
+
+
+def improvement(held: list[ZooCard], first: str, second: str) -> Interval | None:
+    """``P(first > second)`` across seeds (rliable), on the mean return of each seed."""
+    a = [card.evaluation.score.mean.value for card in held if card.policy == first]
+    b = [card.evaluation.score.mean.value for card in held if card.policy == second]
+    if not a or not b:
+        return None
+    if min(len(a), len(b)) < 2:
+        value = float(metrics.probability_of_improvement(np.reshape(a, (-1, 1)), np.reshape(b, (-1, 1))))
+        return Interval(value=value, low=value, high=value)
+    return improvement_interval(np.array(a), np.array(b), reps=REPS)
+
+
+def plot_learning_curves(cards_by_task: dict[str, list[ZooCard]], path: Path) -> None:
+    """Validation score against steps, IQM across seeds with its 95% band, one panel per task."""
+    figure, panels = plt.subplots(2, 4, figsize=(16, 7))
+    for axes, (env_id, held) in zip(panels.flat, cards_by_task.items()):
+        for policy in zoo.POLICIES:
+            runs = [card.curve for card in held if card.policy == policy and len(card.curve) >= 2]
+            if not runs:
+                continue
+            last = min(run[-1].steps for run in runs)
+            grid = np.linspace(0, last, CURVE_POINTS)
+            curves = np.stack([
+                np.interp(grid, [p.steps for p in run], [p.mean_return if p.score is None else p.score for p in run],
+                          left=np.nan)
+                for run in runs
+            ])
+            valid = ~np.isnan(curves).any(axis=0)
+            label = f"{LABELS[policy]} ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+            if len(runs) > 1:
+                iqm, low, high = iqm_curve_intervals(curves[:, valid], reps=500)
+                (line,) = axes.plot(grid[valid], iqm, label=label)
+                axes.fill_between(grid[valid], low, high, color=line.get_color(), alpha=0.25)
+            else:
+                axes.plot(grid[valid], curves[0, valid], label=label)
+        axes.set_title(env_id, fontsize=10)
+        axes.set_xlabel("environment steps")
+        axes.set_ylabel("validation score")
+        axes.legend(fontsize=7)
+    for axes in list(panels.flat)[len(cards_by_task):]:
+        axes.axis("off")
+    figure.suptitle("Learning curves: validation score (normalised; mean return without a Bayes bound), "
+                    "IQM across seeds, 95% CI")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def bandit_regret(out: Path) -> str:
+    """Cumulative regret per pull against the Bayes policy, zoo NMN and RNN; a figure and a line."""
+    from evaluate.harness import evaluate
+
+    env_id = "NMN-Bandit-v0"
+    bayes = evaluate("bayes", env_id, n_tasks=ANALYSIS_TASKS, references=(), reps=REPS)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    lines = []
+    for name in ("zoo:rnn", "zoo:nmn"):
+        _, card = zoo.find(name, env_id)
+        regret = np.cumsum(np.array(bayes.agent.adaptation_curve) - np.array(card.evaluation.score.adaptation_curve))
+        axes.plot(np.arange(1, len(regret) + 1), regret, label=f"{name} ({card.name})")
+        lines.append(f"{name} {_interval(card.evaluation.score.regret, 2)}")
+    axes.set_xlabel("pull")
+    axes.set_ylabel("cumulative regret against the Bayes policy")
+    axes.set_title(f"{env_id}: regret (mean over {ANALYSIS_TASKS} tasks)")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(out / "bandit_regret.png", dpi=110)
+    plt.close(figure)
+    return (
+        "**Bandit regret** (`bandit_regret.png`): total regret over 100 pulls against the Bayes "
+        f"policy, with its 95% CI: {'; '.join(lines)}."
+    )
+
+
+def two_step_pattern(out: Path) -> str:
+    """The zoo agents' stay probabilities on the two-step task and their reward x transition interaction."""
+    env_id = "NMN-TwoStep-v0"
+    sections = []
+    for name in ("zoo:rnn", "zoo:nmn"):
+        policy = resolve_agent(name, env_id, {})
+        tasks, seeds = task_set(env_id).head(ANALYSIS_TASKS)
+        rollout = play(policy, env_id, tasks, seeds, record=True)
+        table = stay_table(rollout.observations, rollout.actions, rollout.step_rewards)
+        p = {key: table.probability(*key) for key in table.trials}
+        se = {key: table.standard_error(*key) for key in table.trials}
+        keys = [("common", "rewarded"), ("common", "unrewarded"), ("uncommon", "rewarded"), ("uncommon", "unrewarded")]
+        interaction = p[keys[0]] - p[keys[1]] - p[keys[2]] + p[keys[3]]
+        error = 1.96 * float(np.sqrt(sum(se[key] ** 2 for key in keys)))
+        folder = out / f"two_step_{name.removeprefix('zoo:')}"
+        report = stay_probability_report(policy, ANALYSIS_TASKS, folder)
+        verdict = (
+            "a model-based pattern (the interval is above 0)"
+            if interaction - error > 0
+            else "no model-based pattern shown (the interval reaches 0)"
+        )
+        sections.append(
+            f"{report}\nReward x transition interaction of {name}: {interaction:.3f} ± {error:.3f} "
+            f"(95%, normal approximation): {verdict}.\n"
+        )
+    return "**Two-step stays**:\n\n" + "\n".join(sections)
+
+
+def harlow_trial_two() -> str:
+    """Accuracy of the zoo agents on Harlow's second trial (the first informed choice)."""
+    env_id = "NMN-Harlow-v0"
+    tasks, seeds = task_set(env_id).head(ANALYSIS_TASKS)
+    cells = []
+    for name in ("zoo:rnn", "zoo:nmn"):
+        rollout = play(resolve_agent(name, env_id, {}), env_id, tasks, seeds)
+        correct = (rollout.step_rewards[:, 1] > 0).astype(np.float64)
+        cells.append(f"{name} {_interval(mean_interval(correct, reps=REPS))}")
+    return (
+        f"**Harlow, trial 2** (chance 0.5, Bayes 1.0; {ANALYSIS_TASKS} meta-episodes, 95% bootstrap CI): "
+        + "; ".join(cells) + "."
+    )
+
+
+def bench1_modulation(out: Path) -> str:
+    """The zoo NMN's ``z`` over the meta-episode on NMN-Bench1, coloured by the offset."""
+    env_id = "NMN-Bench1-v0"
+    policy = resolve_agent("zoo:nmn", env_id, {})
+    z, tasks = modulation_trace(policy, env_id, 64)
+    plot_modulation(z, np.array([task.offset for task in tasks]), "offset alpha", out / f"bench1_{MODULATION_FILE}")
+    return (
+        f"**NMN-Bench1, the neuromodulatory signal** (`bench1_{MODULATION_FILE}`, the paper's "
+        "Figure 7): `z` of zoo:nmn on 64 evaluation tasks, projected on its first principal "
+        "component, coloured by the task's offset."
+    )
+
+
+def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str:
+    """The results section in Markdown."""
+    lines = [
+        "Scores on each task's evaluation set (1000 tasks, mean actions): mean over seeds with its "
+        "95% bootstrap CI across seeds; `spread` is the standard deviation of the seeds' mean "
+        "returns. Normalised: random 0, Bayes 1; adaptation: memoryless 0, Bayes 1 (`–` where the "
+        "task has no Bayes bound). Regenerate with `nmn-zoo report`.",
+        "",
+        "| task | agent | seeds | mean return | normalised | adaptation | spread | random / memoryless / ceiling |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for env_id, held in cards_by_task.items():
+        lines += task_rows(env_id, held)
+    lines += ["", "| task | P(NMN > RNN) across seeds, 95% CI |", "|---|---|"]
+    for env_id, held in cards_by_task.items():
+        lines.append(f"| {env_id} | {_interval(improvement(held, 'nmn', 'rnn'))} |")
+    lines += ["", "Learning curves: `docs/zoo/learning_curves.png`.", ""]
+    lines += [f"{text}\n" for text in analyses]
+    return "\n".join(lines)
+
+
+def splice(readme: Path, text: str) -> None:
+    """Put ``text`` between the README's markers (refusing a README without them)."""
+    content = readme.read_text()
+    if START not in content or END not in content:
+        raise ValueError(f"{readme} has no {START} ... {END} markers to put the results between")
+    head, rest = content.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+
+
+def write_results(out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS) -> str:
+    """Write the results section and figures into ``out`` (and the README); return the section."""
+    cards_by_task = {env_id: held for env_id in tasks if (held := zoo.cards(env_id))}
+    if not cards_by_task:
+        raise ValueError("the zoo holds no models: nothing to report")
+    out.mkdir(parents=True, exist_ok=True)
+    plot_learning_curves(cards_by_task, out / "learning_curves.png")
+    analyses = []
+    held = {env_id: set(zoo.available(env_id)) for env_id in cards_by_task}
+    if "zoo:nmn" in held.get("NMN-Bench1-v0", ()):
+        analyses.append(bench1_modulation(out))
+    if {"zoo:nmn", "zoo:rnn"} <= held.get("NMN-Bandit-v0", set()):
+        analyses.append(bandit_regret(out))
+    if {"zoo:nmn", "zoo:rnn"} <= held.get("NMN-TwoStep-v0", set()):
+        analyses.append(two_step_pattern(out))
+    if {"zoo:nmn", "zoo:rnn"} <= held.get("NMN-Harlow-v0", set()):
+        analyses.append(harlow_trial_two())
+    text = section(cards_by_task, analyses)
+    (out / "results.md").write_text(text + "\n")
+    if readme is not None:
+        splice(readme, text)
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``nmn-zoo report``."""
+    parser.add_argument("--out", type=Path, default=DOCS_DIR, help="folder of results.md and the figures")
+    parser.add_argument("--readme", type=Path, default=README, help="README to put the section into")
+    parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
