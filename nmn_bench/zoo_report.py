@@ -36,6 +36,7 @@ import numpy as np
 from rliable import metrics
 
 from evaluate.analyses import MODULATION_FILE, modulation_trace, plot_modulation, stay_probability_report
+from evaluate.bounds import exact_bounds
 from evaluate.harness import resolve_agent
 from evaluate.rollout import play
 from evaluate.schema import Interval
@@ -72,13 +73,13 @@ def _value(card: ZooCard, field: str) -> float | None:
     return interval.value
 
 
-def across_seeds(values: list[float]) -> Interval | None:
-    """Mean over seeds with rliable's 95% bootstrap CI over seeds (a bare mean for one seed)."""
+def across_seeds(values: list[float], digits: int = 3) -> str:
+    """Mean over seeds with rliable's 95% bootstrap CI over seeds; one seed gives no interval."""
     if not values:
-        return None
+        return "–"
     if len(values) < 2:
-        return Interval(value=values[0], low=values[0], high=values[0])
-    return mean_interval(np.array(values), reps=REPS)
+        return f"{values[0]:.{digits}f} (one seed)"
+    return _interval(mean_interval(np.array(values), reps=REPS), digits)
 
 
 def task_rows(env_id: str, held: list[ZooCard]) -> list[str]:
@@ -86,33 +87,37 @@ def task_rows(env_id: str, held: list[ZooCard]) -> list[str]:
     normaliser = held[0].evaluation.normaliser
     rows = []
     by_policy = {policy: [card for card in held if card.policy == policy] for policy in zoo.POLICIES}
-    ceiling = f"bayes {normaliser['bayes']:.2f}" if "bayes" in normaliser else "no Bayes bound"
+    exact = any(bound.name == "bayes" for bound in exact_bounds(env_id))
+    ceiling = (
+        "no Bayes bound" if "bayes" not in normaliser
+        else f"{'Bayes bound' if exact else 'belief planner'} {normaliser['bayes']:.2f}"
+    )
     for policy, cards in by_policy.items():
         if not cards:
             continue
-        mean_return = across_seeds([card.evaluation.score.mean.value for card in cards])
         normalised = [value for card in cards if (value := _value(card, "normalised_score")) is not None]
         adaptation = [value for card in cards if (value := _value(card, "adaptation_score")) is not None]
         spread = np.std([card.evaluation.score.mean.value for card in cards], ddof=1) if len(cards) > 1 else None
         rows.append(
-            f"| {env_id} | {LABELS[policy]} | {len(cards)} | {_interval(mean_return, 2)} | "
-            f"{_interval(across_seeds(normalised))} | {_interval(across_seeds(adaptation))} | "
+            f"| {env_id} | {LABELS[policy]} | {len(cards)} | "
+            f"{across_seeds([card.evaluation.score.mean.value for card in cards], 2)} | "
+            f"{across_seeds(normalised)} | {across_seeds(adaptation)} | "
             + ("–" if spread is None else f"{spread:.2f}")
             + f" | {normaliser['random']:.2f} / {normaliser.get('memoryless', float('nan')):.2f} / {ceiling} |"
         )
     return rows
 
 
-def improvement(held: list[ZooCard], first: str, second: str) -> Interval | None:
-    """``P(first > second)`` across seeds (rliable), on the mean return of each seed."""
+def improvement(held: list[ZooCard], first: str, second: str) -> str:
+    """``P(first > second)`` across seeds (rliable), on the mean return of each seed, with its CI."""
     a = [card.evaluation.score.mean.value for card in held if card.policy == first]
     b = [card.evaluation.score.mean.value for card in held if card.policy == second]
     if not a or not b:
-        return None
+        return "–"
     if min(len(a), len(b)) < 2:
         value = float(metrics.probability_of_improvement(np.reshape(a, (-1, 1)), np.reshape(b, (-1, 1))))
-        return Interval(value=value, low=value, high=value)
-    return improvement_interval(np.array(a), np.array(b), reps=REPS)
+        return f"{value:.3f} ({len(a)} against {len(b)} seeds: no interval)"
+    return f"{_interval(improvement_interval(np.array(a), np.array(b), reps=REPS))} ({len(a)} against {len(b)} seeds)"
 
 
 def plot_learning_curves(cards_by_task: dict[str, list[ZooCard]], path: Path) -> None:
@@ -237,9 +242,11 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
     """The results section in Markdown."""
     lines = [
         "Scores on each task's evaluation set (1000 tasks, mean actions): mean over seeds with its "
-        "95% bootstrap CI across seeds; `spread` is the standard deviation of the seeds' mean "
-        "returns. Normalised: random 0, Bayes 1; adaptation: memoryless 0, Bayes 1 (`–` where the "
-        "task has no Bayes bound). Regenerate with `nmn-zoo report`.",
+        "95% bootstrap CI across seeds (rliable; with three seeds it spans about the seeds' range, "
+        "with one there is none); `spread` is the standard deviation of the seeds' mean returns. "
+        "Normalised: random 0, Bayes 1; adaptation: memoryless 0, Bayes 1 (`–` where the task has "
+        "no Bayes bound; on NMN-Bench2/3 the Bayes anchor is the belief planner, a reference that "
+        "an agent can beat, not a bound). Regenerate with `nmn-zoo report`.",
         "",
         "| task | agent | seeds | mean return | normalised | adaptation | spread | random / memoryless / ceiling |",
         "|---|---|---|---|---|---|---|---|",
@@ -248,7 +255,7 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
         lines += task_rows(env_id, held)
     lines += ["", "| task | P(NMN > RNN) across seeds, 95% CI |", "|---|---|"]
     for env_id, held in cards_by_task.items():
-        lines.append(f"| {env_id} | {_interval(improvement(held, 'nmn', 'rnn'))} |")
+        lines.append(f"| {env_id} | {improvement(held, 'nmn', 'rnn')} |")
     lines += ["", "Learning curves: `docs/zoo/learning_curves.png`.", ""]
     lines += [f"{text}\n" for text in analyses]
     return "\n".join(lines)
