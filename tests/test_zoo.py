@@ -183,7 +183,7 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
     text = (tmp_path / "docs" / "results.md").read_text()
     for env_id in NATIVE_TASKS:
         assert f"| {env_id} | NMN |" in text and f"| {env_id} | RNN (GRU) |" in text
-        assert f"| {env_id} | " in text.split("P(NMN > RNN)")[1]
+        assert f"| {env_id} | " in text.split("P(NMN > RNN) across seeds, 95% CI | verdict |")[1]
     for figure in ("learning_curves.png", "bench1_modulation.png", "bandit_regret.png", "two_step_nmn/stay_probability.png"):
         assert (tmp_path / "docs" / figure).stat().st_size > 1000
     assert "Harlow, trial 2" in text and "interaction" in text
