@@ -140,6 +140,16 @@ def _default_name(agent: str) -> str:
     return agent if agent in REFERENCE_NAMES else model_name(Path(agent))
 
 
+def _same_zoo_model(name: str, agent: str, env_id: str) -> bool:
+    """Whether the zoo names ``name`` and ``agent`` mean the same shipped model of ``env_id``."""
+    if not is_zoo_name(agent):
+        return False
+    try:
+        return zoo.find(name, env_id)[0] == zoo.find(agent, env_id)[0]
+    except ValueError:  # not a name the zoo holds: the harness says so when it resolves the agent
+        return False
+
+
 def baselines_of(requested: list[str] | None, agent: str, env_id: str, num_agents: int) -> list[str]:
     """The baselines to compare ``agent`` with: those requested, or by default the zoo's
     :data:`DEFAULT_BASELINES` that ``env_id`` has (single agents only), the agent itself left out.
@@ -151,7 +161,7 @@ def baselines_of(requested: list[str] | None, agent: str, env_id: str, num_agent
         if num_agents > 1:
             return []
         held = zoo.available(env_id)
-        return [name for name in DEFAULT_BASELINES if name in held and name != agent]
+        return [name for name in DEFAULT_BASELINES if name in held and not _same_zoo_model(name, agent, env_id)]
     if "none" in requested:
         if len(requested) > 1:
             raise ValueError(f"--baseline none compares with nothing; it cannot go with {requested}")

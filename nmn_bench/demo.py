@@ -42,11 +42,10 @@ BOARD_ENV = "NMN-Bench1-v0"
 ZOO_AGENTS = ("zoo:rnn", "zoo:nmn")
 
 
-def _normalised(result: EvaluationResult, name: str) -> str:
-    try:
-        interval = result.score(name).normalised_score
-    except KeyError:
-        return "–"
+def _normalised(result: EvaluationResult, zoo_name: str) -> str:
+    """The normalised mean of the baseline that ``zoo_name`` (``zoo:rnn``) resolved to (``zoo:rnn@seed2``)."""
+    played = [score for score in result.baselines if score.name.split("@")[0] == zoo_name]
+    interval = played[0].normalised_score if played else None
     return "–" if interval is None else f"{interval.value:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
 
 

@@ -142,20 +142,26 @@ def test_nmn_eval_compares_with_the_zoo_by_default_and_not_with_baseline_none(tm
     out = tmp_path / "default"
     nmn_eval(["NMN-Bandit-v0", "--agent", "random", "--n-tasks", "40", "--reps", "200", "--out", str(out), "--no-progress"])
     result = json.loads((out / "result.json").read_text())
-    assert [baseline["name"] for baseline in result["baselines"]] == ["zoo:rnn", "zoo:nmn"]
-    assert set(result["agent"]["probability_of_improvement"]) == {"zoo:rnn", "zoo:nmn"}
-    assert "P(> zoo:nmn)" in (out / "report.md").read_text()
+    # named by the seed each plain name means
+    shipped = [zoo.find(name, "NMN-Bandit-v0")[1].name for name in ("zoo:rnn", "zoo:nmn")]
+    assert [baseline["name"] for baseline in result["baselines"]] == shipped
+    assert set(result["agent"]["probability_of_improvement"]) == set(shipped)
+    assert f"P(> {shipped[1]})" in (out / "report.md").read_text()
     alone = tmp_path / "alone"
     nmn_eval(["NMN-Bandit-v0", "--agent", "zoo:nmn", "--baseline", "none", "--n-tasks", "40", "--reps", "200",
               "--out", str(alone), "--no-progress"])
     result = json.loads((alone / "result.json").read_text())
-    assert (result["agent"]["name"], result["baselines"]) == ("zoo:nmn", [])
+    assert (result["agent"]["name"], result["baselines"]) == (shipped[1], [])
 
 
-def test_the_zoo_agent_itself_is_not_its_own_default_baseline(tmp_path: Path) -> None:
-    nmn_eval(["NMN-TwoStep-v0", "--agent", "zoo:rnn", "--n-tasks", "20", "--reps", "100", "--out", str(tmp_path), "--no-progress"])
+@pytest.mark.parametrize("agent", ["zoo:rnn", "zoo:rnn@seed{seed}"])
+def test_the_zoo_agent_itself_is_not_its_own_default_baseline(tmp_path: Path, agent: str) -> None:
+    _, card = zoo.find("zoo:rnn", "NMN-TwoStep-v0")
+    nmn_eval(["NMN-TwoStep-v0", "--agent", agent.format(seed=card.seed), "--n-tasks", "20", "--reps", "100",
+              "--out", str(tmp_path), "--no-progress"])
     result = json.loads((tmp_path / "result.json").read_text())
-    assert [baseline["name"] for baseline in result["baselines"]] == ["zoo:nmn"]
+    assert result["agent"]["name"] == card.name
+    assert [baseline["name"] for baseline in result["baselines"]] == [zoo.find("zoo:nmn", "NMN-TwoStep-v0")[1].name]
 
 
 def test_seeding_a_board_adds_the_zoo_agents_as_baseline_rows_played_by_the_board(tmp_path: Path) -> None:
