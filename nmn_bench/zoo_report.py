@@ -57,6 +57,9 @@ LABELS = {"nmn": "NMN", "rnn": "RNN (GRU)", "lstm": "LSTM"}
 CURVE_POINTS = 50
 REPS = 2000
 ANALYSIS_TASKS = 1000
+MIN_SEEDS_FOR_VERDICT = 3
+"""Seeds each agent needs before the report reads a verdict off a bootstrap interval across seeds
+(with two, the percentile bootstrap has almost nothing to resample)."""
 
 
 def _interval(interval: Interval | None, digits: int = 3) -> str:
@@ -122,13 +125,16 @@ def improvement(held: list[ZooCard], first: str, second: str) -> tuple[str, str]
         value = float(metrics.probability_of_improvement(np.reshape(a, (-1, 1)), np.reshape(b, (-1, 1))))
         return f"{value:.3f} ({len(a)} against {len(b)} seeds: no interval)", "inconclusive (one seed)"
     interval = improvement_interval(np.array(a), np.array(b), reps=REPS)
+    estimate = f"{_interval(interval)} ({len(a)} against {len(b)} seeds)"
+    if min(len(a), len(b)) < MIN_SEEDS_FOR_VERDICT:
+        return estimate, f"inconclusive (fewer than {MIN_SEEDS_FOR_VERDICT} seeds each)"
     if interval.low > 0.5:
         verdict = f"{LABELS[first]} better"
     elif interval.high < 0.5:
         verdict = f"{LABELS[second]} better"
     else:
         verdict = "inconclusive (the interval holds 0.5)"
-    return f"{_interval(interval)} ({len(a)} against {len(b)} seeds)", verdict
+    return estimate, verdict
 
 
 def plot_learning_curves(cards_by_task: dict[str, list[ZooCard]], path: Path) -> None:
@@ -267,7 +273,8 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
     lines += [
         "",
         "The paper's claim that the NMN beats the RNN, task by task: rliable's probability of "
-        "improvement across seeds, and the verdict its 95% CI supports.",
+        "improvement across seeds, and the verdict its 95% CI supports (none with fewer than "
+        f"{MIN_SEEDS_FOR_VERDICT} seeds each).",
         "",
         "| task | P(NMN > RNN) across seeds, 95% CI | verdict |",
         "|---|---|---|",
