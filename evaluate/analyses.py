@@ -27,7 +27,7 @@ import torch as th
 from evaluate.agents import Policy, PredictPolicy
 from evaluate.rollout import has_native_vector_env, make_vector_env, play
 from evaluate.task_sets import task_set
-from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, stay_table
+from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, StayTable, stay_table
 
 TWO_STEP_ID = "NMN-TwoStep-v0"
 STAY_FILE = "stay_probability.png"
@@ -40,9 +40,18 @@ def stay_probability_report(
     policy: Policy, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None
 ) -> str:
     """Play ``policy`` on NMN-TwoStep, write the stay-probability bar plot; return the Markdown table."""
+    return write_stay_table(two_step_stays(policy, n_tasks, env_kwargs), policy.name, n_tasks, out)
+
+
+def two_step_stays(policy: Policy, n_tasks: int, env_kwargs: dict[str, Any] | None = None) -> StayTable:
+    """The stay table of ``policy`` over the first ``n_tasks`` tasks of NMN-TwoStep's evaluation set."""
     tasks, seeds = task_set(TWO_STEP_ID, **(env_kwargs or {})).head(n_tasks)
     rollout = play(policy, TWO_STEP_ID, tasks, seeds, env_kwargs, record=True)
-    table = stay_table(rollout.observations, rollout.actions, rollout.step_rewards)
+    return stay_table(rollout.observations, rollout.actions, rollout.step_rewards)
+
+
+def write_stay_table(table: StayTable, name: str, n_tasks: int, out: Path) -> str:
+    """Write ``table``'s stay-probability bar plot into ``out``; return it as a Markdown table."""
     figure, axes = plt.subplots(figsize=(5, 4))
     width = 0.35
     for offset, transition in zip((-width / 2, width / 2), TRANSITIONS):
@@ -52,7 +61,7 @@ def stay_probability_report(
     axes.set_xticks(range(2), OUTCOMES)
     axes.set_ylim(0.0, 1.05)
     axes.set_ylabel("stay probability")
-    axes.set_title(f"Two-step stays of {policy.name} ({n_tasks} meta-episodes)")
+    axes.set_title(f"Two-step stays of {name} ({n_tasks} meta-episodes)")
     axes.legend(title="transition")
     figure.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +75,7 @@ def stay_probability_report(
         ]
         lines.append(f"| {transition} | " + " | ".join(cells) + " |")
     return (
-        f"Stay probability of {policy.name} after each kind of trial (± s.e.):\n\n"
+        f"Stay probability of {name} after each kind of trial (± s.e.):\n\n"
         + "\n".join(lines)
         + "\n"
     )

@@ -35,14 +35,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from rliable import metrics
 
-from evaluate.analyses import MODULATION_FILE, modulation_trace, plot_modulation, stay_probability_report
+from evaluate.analyses import MODULATION_FILE, modulation_trace, plot_modulation, two_step_stays, write_stay_table
 from evaluate.bounds import exact_bounds
 from evaluate.harness import resolve_agent
 from evaluate.rollout import play
 from evaluate.schema import Interval
 from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval
 from evaluate.task_sets import task_set
-from evaluate.two_step_analysis import stay_table
 from policies import zoo
 from policies.zoo import ZooCard
 
@@ -205,16 +204,14 @@ def two_step_pattern(out: Path) -> str:
     sections = []
     for name in ("zoo:rnn", "zoo:nmn"):
         policy = resolve_agent(name, env_id, {})
-        tasks, seeds = task_set(env_id).head(ANALYSIS_TASKS)
-        rollout = play(policy, env_id, tasks, seeds, record=True)
-        table = stay_table(rollout.observations, rollout.actions, rollout.step_rewards)
+        table = two_step_stays(policy, ANALYSIS_TASKS)
         p = {key: table.probability(*key) for key in table.trials}
         se = {key: table.standard_error(*key) for key in table.trials}
         keys = [("common", "rewarded"), ("common", "unrewarded"), ("uncommon", "rewarded"), ("uncommon", "unrewarded")]
         interaction = p[keys[0]] - p[keys[1]] - p[keys[2]] + p[keys[3]]
         error = 1.96 * float(np.sqrt(sum(se[key] ** 2 for key in keys)))
         folder = out / f"two_step_{name.removeprefix('zoo:')}"
-        report = stay_probability_report(policy, ANALYSIS_TASKS, folder)
+        report = write_stay_table(table, policy.name, ANALYSIS_TASKS, folder)
         verdict = (
             "a model-based pattern (the interval is above 0)"
             if interaction - error > 0
