@@ -184,7 +184,7 @@ def test_seeding_a_board_adds_the_zoo_agents_as_baseline_rows_played_by_the_boar
 
 def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
-    readme.write_text("# title\n\n<!-- zoo-results -->\nold\n<!-- /zoo-results -->\n\n## after\n")
+    readme.write_text("# title\n\n<!-- zoo-results -->\nSTALE SECTION\n<!-- /zoo-results -->\n\n## after\n")
     nmn_zoo(["report", "--out", str(tmp_path / "docs"), "--readme", str(readme)])
     text = (tmp_path / "docs" / "results.md").read_text()
     for env_id in NATIVE_TASKS:
@@ -194,6 +194,6 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
         assert (tmp_path / "docs" / figure).stat().st_size > 1000
     assert "Harlow, trial 2" in text and "interaction" in text
     content = readme.read_text()
-    assert "old" not in content and text.strip() in content and content.endswith("## after\n")
+    assert "STALE SECTION" not in content and text.strip() in content and content.endswith("## after\n")
     with pytest.raises(SystemExit, match="no <!-- zoo-results --> ... <!-- /zoo-results --> markers"):
         nmn_zoo(["report", "--out", str(tmp_path / "again"), "--readme", str(tmp_path / "docs" / "results.md")])
