@@ -8,8 +8,10 @@ rl-baselines3-zoo's schema, so that the same file drives ``nmn-train`` and rl-zo
 
 The file holds one entry per policy, ``nmn``, ``rnn`` and ``lstm``: the recipe (``n_envs``,
 ``n_timesteps``, ``env_kwargs``, ``normalize``, RecurrentPPO's keyword arguments) is written
-once under ``nmn`` and merged into the others with YAML's ``<<: *nmn``, which then set only
-``policy`` and ``policy_kwargs``. The environment id's own key (or ``default``) is an alias of
+once under ``nmn`` and merged into the others with YAML's ``<<: *nmn``, which then set their
+``policy`` and ``policy_kwargs`` and, where a policy trains better otherwise, their own value of a
+recipe key (say ``learning_rate``; :meth:`Hyperparams.for_policy` gives a policy's whole recipe).
+The environment id's own key (or ``default``) is an alias of
 the ``nmn`` entry: the one rl-zoo reads. A policy class of one's own may have an entry too, named
 by its dotted path (``my_package.MyPolicy``, with ``policy: my_package.MyPolicy``). As in rl-zoo, ``policy_kwargs`` and ``normalize`` may be
 Python-literal strings such as ``"dict(recurrent_sizes=[50], cell='gru')"`` (read here with
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 from stable_baselines3.common.utils import LinearSchedule
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
@@ -32,9 +34,6 @@ POLICY_NAMES = ("nmn", "rnn", "lstm")
 POLICY_CLASSES = {"nmn": "policies.NMNPolicy", "rnn": "policies.RNNPolicy", "lstm": "MultiInputLstmPolicy"}
 """The ``policy`` each entry names (rl-zoo imports a dotted path; ``lstm`` is sb3-contrib's own)."""
 LINEAR_PREFIX = "lin_"
-RECIPE_KEYS = ("n_envs", "n_timesteps", "env_kwargs", "normalize")
-"""Keys of an entry that set up the run, not RecurrentPPO; every other key but ``policy`` and
-``policy_kwargs`` is a RecurrentPPO keyword argument."""
 
 
 def literal_mapping(text: str | dict[str, Any], field: str) -> dict[str, Any]:
@@ -79,6 +78,9 @@ class Hyperparams(BaseModel):
     max_grad_norm: float = Field(0.5, gt=0.0)
     target_kl: float | None = Field(None, gt=0.0)
     policy_kwargs: dict[str, dict[str, Any]]
+    own_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per policy, the recipe keys it sets to values of its own (its entry's, where they differ
+    from the ``nmn`` entry's, whose recipe the fields above hold)."""
 
     @field_validator("learning_rate")
     @classmethod
@@ -88,13 +90,40 @@ class Hyperparams(BaseModel):
             raise ValueError(f"learning_rate must be a positive number or '{LINEAR_PREFIX}<positive number>', got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _own_recipes_are_recipes(self) -> Hyperparams:
+        for policy, own in self.own_recipes.items():
+            unknown = sorted(set(own) - set(RECIPE_FIELDS))
+            if unknown:
+                raise ValueError(f"{policy}: {unknown} are not recipe keys (allowed: {sorted(RECIPE_FIELDS)})")
+            self.for_policy(policy)
+        return self
+
+    def for_policy(self, policy: str) -> Hyperparams:
+        """The recipe ``policy`` trains with: the shared one, with the keys it sets on its own."""
+        own = self.own_recipes.get(policy, {})
+        try:
+            return Hyperparams.model_validate({**self.model_dump(exclude={"own_recipes"}), **own})
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors())
+            raise ValueError(f"{policy}'s own recipe: {problems}") from None
+
     def algorithm_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``RecurrentPPO`` (without the policy's); ``lin_`` rates as schedules."""
-        kwargs = self.model_dump(exclude={"n_envs", "n_timesteps", "env_kwargs", "normalize_reward", "policy_kwargs"})
+        """Keyword arguments of ``RecurrentPPO`` (without the policy's); ``lin_`` rates as schedules.
+
+        These are the shared recipe's; a policy's own come from :meth:`for_policy`.
+        """
+        kwargs = self.model_dump(
+            exclude={"n_envs", "n_timesteps", "env_kwargs", "normalize_reward", "policy_kwargs", "own_recipes"}
+        )
         rate = self.learning_rate
         if isinstance(rate, str):
             kwargs["learning_rate"] = LinearSchedule(float(rate[len(LINEAR_PREFIX) :]), 0.0, 1.0)
         return kwargs
+
+
+RECIPE_FIELDS = tuple(name for name in Hyperparams.model_fields if name not in ("policy_kwargs", "own_recipes"))
+"""The keys of a recipe (RecurrentPPO's keyword arguments and the run's set-up)."""
 
 
 def hyperparams_path(env_id: str) -> Path:
@@ -127,11 +156,14 @@ def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
         elif normalize:
             raise ValueError(f"{source}: {name}.normalize may scale rewards only: dict(norm_obs=False, norm_reward=True)")
         recipes.append({**entry, "normalize_reward": normalize})
-    differing = sorted(key for key in set().union(*recipes) if len({repr(recipe.get(key)) for recipe in recipes}) > 1)
-    if differing:
-        raise ValueError(f"{source}: the policies of one file share their recipe; {differing} differ")
+    shared = recipes[0]
+    own_recipes = {}
+    for name, recipe in zip((*POLICY_NAMES, *custom), recipes):
+        own = {key: value for key, value in recipe.items() if key not in shared or repr(value) != repr(shared[key])}
+        if own:
+            own_recipes[name] = own
     try:
-        return Hyperparams.model_validate({**recipes[0], "policy_kwargs": policy_kwargs})
+        return Hyperparams.model_validate({**shared, "policy_kwargs": policy_kwargs, "own_recipes": own_recipes})
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from None
 
@@ -146,10 +178,10 @@ def load_hyperparams(env_id: str, path: str | Path | None = None) -> Hyperparams
 
 def dump_hyperparams(hyperparams: Hyperparams, env_id: str) -> str:
     """``hyperparams`` as the YAML of a hyperparameter file of ``env_id`` (rl-zoo's schema)."""
-    recipe = hyperparams.model_dump(exclude={"normalize_reward", "policy_kwargs"})
-    recipe["normalize"] = "dict(norm_obs=False, norm_reward=True)" if hyperparams.normalize_reward else False
-    entries = {
-        name: {**recipe, "policy": POLICY_CLASSES.get(name, name), "policy_kwargs": kwargs}
-        for name, kwargs in hyperparams.policy_kwargs.items()
-    }
+    entries = {}
+    for name, kwargs in hyperparams.policy_kwargs.items():
+        recipe = hyperparams.for_policy(name)
+        entry = recipe.model_dump(exclude={"normalize_reward", "policy_kwargs", "own_recipes"})
+        entry["normalize"] = "dict(norm_obs=False, norm_reward=True)" if recipe.normalize_reward else False
+        entries[name] = {**entry, "policy": POLICY_CLASSES.get(name, name), "policy_kwargs": kwargs}
     return yaml.safe_dump({env_id: entries["nmn"], **entries}, sort_keys=False)

@@ -203,7 +203,7 @@ def train(
     run_dir = Path(out)
     if (run_dir / CONFIG_FILE).exists():
         raise ValueError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
-    hyperparams = load_hyperparams(env_id, hyperparams_file)
+    hyperparams = load_hyperparams(env_id, hyperparams_file).for_policy(policy)
     timesteps = hyperparams.n_timesteps if timesteps is None else timesteps
     eval_freq = default_eval_freq(hyperparams) if eval_freq is None else eval_freq
     checked = (("timesteps", timesteps), ("eval_freq", eval_freq), ("validation_tasks", validation_tasks), ("agents", agents))

@@ -32,6 +32,7 @@ def test_rl_zoo_trains_the_nmn_from_the_shipped_file(tmp_path: Path) -> None:
     recipe = load_hyperparams(ENV_ID)
     assert isinstance(model.policy, NMNPolicy) and model.num_timesteps >= 256
     assert model.policy.recurrent_sizes == tuple(recipe.policy_kwargs["nmn"]["recurrent_sizes"])
-    assert model.policy.std_from_actor  # the source's head, the policy's default
+    # the file's head for the NMN on Bench1: SB3's state-independent std (its comment says why)
+    assert model.policy.std_from_actor == recipe.policy_kwargs["nmn"]["state_dependent_std"] is False
     assert (model.gamma, model.gae_lambda, model.n_epochs) == (recipe.gamma, recipe.gae_lambda, recipe.n_epochs)
     assert (run / ENV_ID / "vecnormalize.pkl").is_file()  # normalize: rewards scaled, as the file says

@@ -12,9 +12,9 @@ import torch as th
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
-from policies.config import HYPERPARAMS_DIR, literal_mapping, load_hyperparams
+from policies.config import HYPERPARAMS_DIR, dump_hyperparams, literal_mapping, load_hyperparams
 from policies.serialization import load_safe
-from policies.train import latest_checkpoint, main, resume, train
+from policies.train import CONFIG_FILE, latest_checkpoint, main, resume, train
 from policies.validation import BEST_MODEL_FILE, read_curve
 
 # One intra-op thread, as nmn-train uses: the networks are tiny.
@@ -41,13 +41,41 @@ def test_a_misspelt_hyperparameter_is_rejected(tmp_path: Path, tiny_hyperparams:
         load_hyperparams("NMN-Bench1-v0", bad)
 
 
-def test_policies_of_one_file_share_the_recipe(tmp_path: Path, tiny_hyperparams: Path) -> None:
+def test_a_policy_may_set_recipe_keys_of_its_own(tmp_path: Path, tiny_hyperparams: Path) -> None:
     content = yaml.safe_load(tiny_hyperparams.read_text())
-    content["rnn"] = {**content["rnn"], "gamma": 0.9}
+    content["rnn"] = {**content["rnn"], "gamma": 0.9, "learning_rate": "lin_0.0005"}
+    own = tmp_path / "own.yml"
+    own.write_text(yaml.safe_dump(content))
+    hyperparams = load_hyperparams("NMN-Bench1-v0", own)
+    assert hyperparams.own_recipes == {"rnn": {"gamma": 0.9, "learning_rate": "lin_0.0005"}}
+    rnn, nmn = hyperparams.for_policy("rnn"), hyperparams.for_policy("nmn")
+    assert (rnn.gamma, rnn.learning_rate, rnn.n_steps) == (0.9, "lin_0.0005", nmn.n_steps)
+    assert (nmn.gamma, nmn.learning_rate) == (0.998, 0.001) and hyperparams.for_policy("lstm") == nmn
+    # Written back, each entry holds its policy's whole recipe, and reads the same.
+    dumped = tmp_path / "dumped.yml"
+    dumped.write_text(dump_hyperparams(hyperparams, "NMN-Bench1-v0"))
+    assert yaml.safe_load(dumped.read_text())["rnn"]["gamma"] == 0.9
+    assert load_hyperparams("NMN-Bench1-v0", dumped) == hyperparams
+
+
+def test_a_policys_own_recipe_is_validated(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    content = yaml.safe_load(tiny_hyperparams.read_text())
+    content["lstm"] = {**content["lstm"], "gamma": 2.0}
     bad = tmp_path / "bad.yml"
     bad.write_text(yaml.safe_dump(content))
-    with pytest.raises(ValueError, match=r"share their recipe; \['gamma'\] differ"):
+    with pytest.raises(ValueError, match=r"lstm's own recipe.*gamma"):
         load_hyperparams("NMN-Bench1-v0", bad)
+
+
+def test_a_run_records_its_policys_own_recipe(tmp_path: Path, tiny_hyperparams: Path) -> None:
+    content = yaml.safe_load(tiny_hyperparams.read_text())
+    content["rnn"] = {**content["rnn"], "learning_rate": 0.0005}
+    own = tmp_path / "own.yml"
+    own.write_text(yaml.safe_dump(content))
+    train("NMN-Bench1-v0", "rnn", 0, 64, tmp_path / "run", hyperparams_file=own, progress_bar=False,
+          eval_freq=64, validation_tasks=2)
+    config = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())
+    assert config["hyperparams"]["learning_rate"] == 0.0005 and config["hyperparams"]["own_recipes"] == {}
 
 
 def test_the_files_speak_rl_zoos_schema() -> None:
@@ -59,7 +87,9 @@ def test_the_files_speak_rl_zoos_schema() -> None:
     assert raw["rnn"]["gamma"] == entry["gamma"] and raw["rnn"]["policy"] == "policies.RNNPolicy"
     assert "default" in yaml.safe_load((HYPERPARAMS_DIR / "default.yml").read_text())
     schedule = load_hyperparams("NMN-Bench1-v0").algorithm_kwargs()["learning_rate"]
-    assert isinstance(schedule, LinearSchedule) and schedule(1.0) == 3e-4 and schedule(0.0) == 0.0
+    assert isinstance(schedule, LinearSchedule) and schedule(1.0) == 1e-3 and schedule(0.0) == 0.0
+    rnn_schedule = load_hyperparams("NMN-Bench1-v0").for_policy("rnn").algorithm_kwargs()["learning_rate"]
+    assert rnn_schedule(1.0) == 3e-4 and raw["rnn"]["learning_rate"] == "lin_0.0003"
 
 
 @pytest.mark.parametrize(

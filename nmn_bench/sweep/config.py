@@ -221,7 +221,9 @@ class SweepConfig(BaseModel):
             where = f"variant {variant.name!r} (entry {index})" if variant.name else "overrides"
             for env_id in info.data.get("envs") or []:
                 try:
-                    Hyperparams.model_validate(merge(load_hyperparams(env_id).model_dump(), variant.overrides))
+                    for policy in info.data.get("policies") or POLICY_NAMES:
+                        recipe = load_hyperparams(env_id).for_policy(policy)
+                        Hyperparams.model_validate(merge(recipe.model_dump(), variant.overrides))
                 except ValidationError as error:
                     problem = error.errors()[0]
                     field = ".".join(str(part) for part in problem["loc"])

@@ -105,7 +105,8 @@ def _train(trial: Trial, config: SweepConfig, folder: Path) -> None:
     hyperparams_file = None
     if overrides:
         hyperparams_file = folder / HYPERPARAMS_FILE
-        merged = Hyperparams.model_validate(merge(load_hyperparams(trial.env_id).model_dump(), overrides))
+        recipe = load_hyperparams(trial.env_id).for_policy(trial.policy)
+        merged = Hyperparams.model_validate(merge(recipe.model_dump(), overrides))
         hyperparams_file.write_text(dump_hyperparams(merged, trial.env_id))
     train(
         trial.env_id, trial.policy, trial.seed, trial.timesteps, folder,
