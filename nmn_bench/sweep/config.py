@@ -220,9 +220,10 @@ class SweepConfig(BaseModel):
         for index, variant in enumerate(variants):
             where = f"variant {variant.name!r} (entry {index})" if variant.name else "overrides"
             for env_id in info.data.get("envs") or []:
+                hyperparams = load_hyperparams(env_id)
                 try:
                     for policy in info.data.get("policies") or POLICY_NAMES:
-                        recipe = load_hyperparams(env_id).for_policy(policy)
+                        recipe = hyperparams.for_policy(policy)
                         Hyperparams.model_validate(merge(recipe.model_dump(), variant.overrides))
                 except ValidationError as error:
                     problem = error.errors()[0]
