@@ -16,7 +16,10 @@ agent is compared with the zoo's RNN and NMN of its env (probability of improvem
 interval, in the report); ``--baseline none`` compares it with nothing. A Stable-Baselines3 zip is unpickled, which can run any
 code its author put in it, so it loads only with ``--trust-pickle``. The report
 (``result.json``, ``report.md``, PNG plots) goes into ``--out``, which is checked for
-writing before anything is played; the Markdown table is printed too. A model trained on
+writing before anything is played (the default folder, ``out/<env id>-<agent>``, is never one
+that holds files already: ``-2``, ``-3``, ... follow); the Markdown table is printed too. An
+agent never shares its name with a reference agent or another agent: a model file called
+``bayes`` plays as ``bayes-2``, two ``best_model`` files as ``best_model`` and ``best_model-2``. A model trained on
 VecNormalize observation statistics needs them: ``--vecnormalize PATH`` loads the file (a
 pickle: only a file you trust); a ``vecnormalize.pkl`` found beside the model is never loaded
 by itself but stops the run until ``--vecnormalize`` or ``--no-vecnormalize`` says what to do.
@@ -80,7 +83,10 @@ def parser() -> argparse.ArgumentParser:
         "--n-tasks", type=int, default=DEFAULT_N_TASKS, help="tasks of the evaluation set to play"
     )
     arguments.add_argument(
-        "--out", default=None, help="report folder (default: out/<env id>-<agent>)"
+        "--out",
+        default=None,
+        help="report folder (default: out/<env id>-<agent>, or -2, -3, ... after it when that "
+        "folder holds files already)",
     )
     arguments.add_argument(
         "--max-episode-steps", type=int, default=None, help="meta-episode length"
@@ -150,6 +156,18 @@ def _same_zoo_model(name: str, agent: str, env_id: str) -> bool:
         return False
 
 
+def default_out(env_id: str, agent: str) -> Path:
+    """The default report folder ``out/<env id>-<agent>``, never one that already holds files:
+    then the first free ``out/<env id>-<agent>-2``, ``-3``, ... (an explicit ``--out`` is the
+    user's to reuse)."""
+    base = Path("out") / f"{env_id}-{_default_name(agent)}"
+    folder, count = base, 1
+    while folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        count += 1
+        folder = base.with_name(f"{base.name}-{count}")
+    return folder
+
+
 def baselines_of(requested: list[str] | None, agent: str, env_id: str, num_agents: int) -> list[str]:
     """The baselines to compare ``agent`` with: those requested, or by default the zoo's
     :data:`DEFAULT_BASELINES` that ``env_id`` has (single agents only), the agent itself left out.
@@ -197,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     env_kwargs = dict(args.env_kwarg)
     if args.max_episode_steps is not None:
         env_kwargs["max_episode_steps"] = args.max_episode_steps
-    out = Path(args.out or f"out/{args.env_id}-{_default_name(args.agent)}")
+    out = Path(args.out) if args.out else default_out(args.env_id, args.agent)
     try:
         check_writable(out)
         result = evaluate(

@@ -271,7 +271,7 @@ def evaluate(
         )
         for baseline in baselines
     ]
-    _make_names_unique([policy, *baseline_policies])
+    _make_names_unique([(policy, agent), *zip(baseline_policies, baselines)])
 
     def run(player: Policy, agents: int = num_agents) -> Rollout:
         return play(
@@ -293,7 +293,7 @@ def evaluate(
             rollouts["team_bayes"] = run(team_reference())
         except ValueError:  # a variant the team agent does not play
             pass
-    reused = isinstance(agent, str) and agent in rollouts and not agent_name
+    reused = isinstance(agent, str) and agent in rollouts and policy.name == agent
     agent_rollout = rollouts[agent] if reused else run(policy)  # a reference plays once
     baseline_rollouts = {player.name: run(player) for player in baseline_policies}
 
@@ -381,11 +381,21 @@ def _reference_player(name: str, env_id: str, env_kwargs: dict[str, Any]) -> Pol
     return reference(name, env_id, **env_kwargs)
 
 
-def _make_names_unique(policies: list[Policy]) -> None:
-    """Suffix repeated names (``name``, ``name-2``, ...) so that every agent is told apart."""
-    seen: dict[str, int] = {}
-    for policy in policies:
-        count = seen.get(policy.name, 0) + 1
-        seen[policy.name] = count
-        if count > 1:
-            policy.name = f"{policy.name}-{count}"
+def _make_names_unique(players: list[tuple[Policy, Any]]) -> None:
+    """Give every ``(policy, what it was resolved from)`` a name of its own.
+
+    A reference agent's name (and ``team_bayes``) belongs to that reference: a model file named
+    ``bayes`` is not the ``bayes`` reference, so it never takes the name its row and bound check
+    go by. A name already taken, or reserved so, gets the first free suffix (``best_model``,
+    ``best_model-2``, ...).
+    """
+    reserved = {*REFERENCE_NAMES, "team_bayes"}
+    taken: set[str] = set()
+    for policy, source in players:
+        is_that_reference = isinstance(source, str) and source == policy.name
+        name, count = policy.name, 1
+        while name in taken or (name in reserved and not is_that_reference):
+            count += 1
+            name = f"{policy.name}-{count}"
+        policy.name = name
+        taken.add(name)
