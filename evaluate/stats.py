@@ -118,3 +118,39 @@ def iqm_curve_intervals(
     intervals = bootstrap.conf_int(iqm_per_point, reps=reps, size=CONFIDENCE, method="percentile")
     value = iqm_per_point(runs[:, None, :])
     return value, np.minimum(intervals[0], value), np.maximum(intervals[1], value)
+
+
+def _spread_ratio(scores: np.ndarray, baseline: np.ndarray) -> float:
+    """Standard deviation of ``scores`` over that of ``baseline`` (over runs, ``ddof=1``).
+
+    Two sets without spread have the same spread (ratio 1); ``scores`` with spread against a
+    baseline without has an infinite ratio.
+    """
+    spread, baseline_spread = float(np.std(scores, ddof=1)), float(np.std(baseline, ddof=1))
+    if baseline_spread == 0.0:
+        return 1.0 if spread == 0.0 else float("inf")
+    return spread / baseline_spread
+
+
+def spread_ratio_interval(
+    scores: np.ndarray, baseline: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
+) -> Interval:
+    """Ratio of the spreads (standard deviations) of two sets of runs, with its 95% CI.
+
+    Each set is resampled on its own (rliable's independent stratified bootstrap), so the
+    interval is that of a ratio of two independent sample spreads; with few runs a resample may
+    repeat one run only, which has no spread (see :func:`_spread_ratio`), and such resamples
+    widen the interval, as they should. A ratio below 1 means ``scores`` spread less than
+    ``baseline``: an upper end below 1 supports "more stable". Runs without spread have no ratio
+    (a ``ValueError``). The percentile ends are order statistics of the resampled ratios (NumPy's
+    ``inverted_cdf``), so an infinite ratio at an end stays infinite rather than interpolated.
+    """
+    first, second = _column(scores), _column(baseline)
+    if np.ptp(first) == 0.0 or np.ptp(second) == 0.0:
+        raise ValueError("a ratio of spreads needs runs that differ in each set")
+    bootstrap = _LocalStratifiedIndependentBootstrap(first, second, seed=np.random.default_rng(seed))
+    ratios = bootstrap.apply(lambda *resampled: np.array([_spread_ratio(*resampled)]), reps=reps)[:, 0]
+    tail = 100.0 * (1.0 - CONFIDENCE) / 2.0
+    low, high = np.percentile(ratios, [tail, 100.0 - tail], method="inverted_cdf")
+    value = _spread_ratio(first, second)
+    return Interval(value=value, low=min(float(low), value), high=max(float(high), value), confidence=CONFIDENCE)

@@ -40,7 +40,7 @@ from evaluate.bounds import exact_bounds
 from evaluate.harness import resolve_agent
 from evaluate.rollout import play
 from evaluate.schema import Interval
-from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval
+from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval, spread_ratio_interval
 from evaluate.task_sets import task_set
 from policies import zoo
 from policies.zoo import ZooCard
@@ -134,6 +134,34 @@ def improvement(held: list[ZooCard], first: str, second: str) -> tuple[str, str]
     else:
         verdict = "inconclusive (the interval holds 0.5)"
     return estimate, verdict
+
+
+def stability(held: list[ZooCard], first: str, second: str) -> tuple[str, str]:
+    """The ratio of the spreads of ``first``'s and ``second``'s seeds (standard deviations of the
+    seeds' mean returns) with its 95% CI (a bootstrap over seeds), and the verdict it supports."""
+    a, b = _seed_returns(held, first), _seed_returns(held, second)
+    if min(len(a), len(b)) < MIN_SEEDS_FOR_VERDICT:
+        return "–", f"not tested (fewer than {MIN_SEEDS_FOR_VERDICT} seeds each)"
+    try:
+        interval = spread_ratio_interval(np.array(a), np.array(b), reps=REPS)
+    except ValueError:
+        return "–", "not tested (every seed of an agent scores the same)"
+    estimate = f"{_interval(interval, 2)} ({len(a)} against {len(b)} seeds)"
+    if interval.high < 1.0:
+        return estimate, f"{LABELS[first]} more stable"
+    if interval.low > 1.0:
+        return estimate, f"{LABELS[second]} more stable"
+    return estimate, "inconclusive (the interval holds 1)"
+
+
+def seed_adaptation_rows(env_id: str, held: list[ZooCard]) -> list[str]:
+    """One Markdown row per shipped seed: its adaptation score with its 95% CI over the tasks."""
+    rows = []
+    for card in sorted(held, key=lambda card: (card.policy, card.seed)):
+        interval = card.evaluation.score.adaptation_score
+        verdict = "no Bayes bound" if interval is None else ("adapts" if interval.low > 0.0 else "**does not adapt**")
+        rows.append(f"| {env_id} | {LABELS[card.policy]} | {card.seed} | {_interval(interval)} | {verdict} |")
+    return rows
 
 
 def plot_learning_curves(cards_by_task: dict[str, list[ZooCard]], path: Path) -> None:
@@ -279,7 +307,32 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
     for env_id, held in cards_by_task.items():
         value, verdict = improvement(held, "nmn", "rnn")
         lines.append(f"| {env_id} | {value} | {verdict} |")
-    lines += ["", "Learning curves: `docs/zoo/learning_curves.png`.", ""]
+    lines += [
+        "",
+        "The paper's claim that the NMN is more stable across seeds: the ratio of the spreads of "
+        "the seeds' mean returns (NMN over RNN) with its 95% CI, a bootstrap over each agent's "
+        "seeds (below 1: the NMN's seeds spread less).",
+        "",
+        "| task | spread NMN / RNN, 95% CI | verdict |",
+        "|---|---|---|",
+    ]
+    for env_id, held in cards_by_task.items():
+        value, verdict = stability(held, "nmn", "rnn")
+        lines.append(f"| {env_id} | {value} | {verdict} |")
+    lines += [
+        "",
+        "Every shipped seed's adaptation score (memoryless 0, Bayes 1) with its 95% CI over the "
+        "evaluation tasks: a seed adapts when the whole interval lies above 0 (it beats the best "
+        "policy that ignores its feedback).",
+        "",
+        "<details><summary>per seed</summary>",
+        "",
+        "| task | agent | seed | adaptation, 95% CI | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for env_id, held in cards_by_task.items():
+        lines += seed_adaptation_rows(env_id, held)
+    lines += ["", "</details>", "", "Learning curves: `docs/zoo/learning_curves.png`.", ""]
     lines += [f"{text}\n" for text in analyses]
     return "\n".join(lines)
 

@@ -1,8 +1,9 @@
 """Interval estimates reproduce exactly for a given seed and leave NumPy's global state alone."""
 
 import numpy as np
+import pytest
 
-from evaluate.stats import improvement_interval, iqm_interval, mean_interval
+from evaluate.stats import improvement_interval, iqm_interval, mean_interval, spread_ratio_interval
 
 
 def test_same_seed_same_interval_and_global_state_untouched():
@@ -11,7 +12,8 @@ def test_same_seed_same_interval_and_global_state_untouched():
     np.random.seed(123)
     before = np.random.get_state()[1].copy()
     for estimate, args in ((mean_interval, (returns,)), (iqm_interval, (returns,)),
-                           (improvement_interval, (returns, baseline))):
+                           (improvement_interval, (returns, baseline)),
+                           (spread_ratio_interval, (returns, baseline))):
         first = estimate(*args, reps=300, seed=4)
         assert first == estimate(*args, reps=300, seed=4)
         assert first != estimate(*args, reps=300, seed=5)
@@ -26,3 +28,24 @@ def test_mean_interval_covers_the_sample_mean_with_the_normal_width():
     assert interval.value == returns.mean()
     # a percentile bootstrap of a mean is close to mean +- 1.96 s.e.
     assert abs((interval.high - interval.low) - 2 * 1.96 * se) < 0.2 * 2 * 1.96 * se
+
+
+def test_the_spread_ratio_interval_has_the_normal_theory_width_on_the_log_scale():
+    rng = np.random.default_rng(3)
+    n = 400
+    narrow, wide = rng.normal(0.0, 1.0, n), rng.normal(5.0, 2.0, n)
+    interval = spread_ratio_interval(narrow, wide, reps=2000, seed=0)
+    assert interval.value == pytest.approx(narrow.std(ddof=1) / wide.std(ddof=1))
+    assert interval.low < 0.5 < interval.high  # the true ratio of the spreads
+    # for normal samples the log of a sample spread has variance 1 / (2 (n - 1)): the log ratio
+    # of two independent ones has standard error sqrt(1 / (n - 1)), and a 95% CI about 3.92 of them
+    log_width = np.log(interval.high / interval.low)
+    assert abs(log_width - 2 * 1.96 / np.sqrt(n - 1)) < 0.2 * 2 * 1.96 / np.sqrt(n - 1)
+
+
+def test_a_few_seeds_give_an_honest_wide_interval_and_no_spread_is_refused():
+    few = spread_ratio_interval(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.1, 1.2]), reps=500)
+    # a resample that repeats one baseline seed has no spread: the upper end is infinite, not nan
+    assert few.low == 0.0 and few.high == np.inf and few.value == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="runs that differ in each set"):
+        spread_ratio_interval(np.array([1.0, 2.0]), np.array([4.0, 4.0]))

@@ -12,6 +12,7 @@ from evaluate.cli import main as nmn_eval
 from evaluate.harness import evaluate, resolve_agent
 from nmn_bench.zoo import RunChecked, add_run
 from nmn_bench.zoo import main as nmn_zoo
+from nmn_bench.zoo_report import LABELS
 from policies import zoo
 from policies.train import train
 
@@ -191,6 +192,9 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
     for env_id in NATIVE_TASKS:
         assert f"| {env_id} | NMN |" in text and f"| {env_id} | RNN (GRU) |" in text
         assert f"| {env_id} | " in text.split("P(NMN > RNN) across seeds, 95% CI | verdict |")[1]
+        assert f"| {env_id} | " in text.split("| spread NMN / RNN, 95% CI | verdict |")[1]
+        for card in zoo.cards(env_id):  # every shipped seed has its adaptation row
+            assert f"| {env_id} | {LABELS[card.policy]} | {card.seed} | " in text
     for figure in ("learning_curves.png", "bench1_modulation.png", "bandit_regret.png", "two_step_nmn/stay_probability.png"):
         assert (tmp_path / "docs" / figure).stat().st_size > 1000
     assert "Harlow, trial 2" in text and "interaction" in text
