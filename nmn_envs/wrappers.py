@@ -21,6 +21,7 @@ order above: ``[observation..., prev_action..., prev_reward, trial_start]``.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -144,12 +145,16 @@ class FeedbackVectorWrapper(VectorWrapper):
     meta-episode with its feedback, as a single feedback-wrapped env would have shown it.
     A reset with ``options={"reset_mask": mask}`` zeroes the feedback of the marked
     sub-environments only; the others keep the feedback they were last given.
+
+    TorchRL's ``GymWrapper`` (0.14) reads ``final_obs`` of ``Box`` observations only: on this
+    ``Dict`` it fails at the first same-step reset ("generator raised StopIteration"). So a
+    same-step env is refused when TorchRL asks for its :attr:`autoreset_mode`, as it wraps it.
     """
 
     def __init__(self, env: VectorEnv, mark_trials: bool = False) -> None:
         super().__init__(env)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
-        self.autoreset_mode = AutoresetMode(mode)
+        self._autoreset_mode = AutoresetMode(mode)
         self.mark_trials = bool(mark_trials)
         self.single_observation_space = feedback_space(
             env.single_observation_space, env.single_action_space, self.mark_trials
@@ -157,6 +162,23 @@ class FeedbackVectorWrapper(VectorWrapper):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self._restarting = np.zeros(self.num_envs, dtype=bool)
         self._last_feedback: dict[str, Any] = {}
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """The wrapped env's autoreset mode.
+
+        Raises:
+            ValueError: when TorchRL asks for it on a same-step env, naming the modes that work.
+        """
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if self._autoreset_mode == AutoresetMode.SAME_STEP and caller.startswith("torchrl."):
+            raise ValueError(
+                "TorchRL reads the final observation of a SAME_STEP autoreset for Box observations "
+                "only, not for the feedback Dict (it would fail at the first reset): make the "
+                "vector env with autoreset_mode=AutoresetMode.DISABLED (TorchRL's own reset "
+                "protocol), or with feedback=False to keep SAME_STEP"
+            )
+        return self._autoreset_mode
 
     def _feedback(
         self,
@@ -205,13 +227,13 @@ class FeedbackVectorWrapper(VectorWrapper):
         observation, rewards, terminated, truncated, info = self.env.step(actions)
         trial_start = np.asarray(info.get("trial_start", np.zeros(self.num_envs, dtype=bool)))
         ended = np.logical_or(terminated, truncated)
-        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+        if self._autoreset_mode == AutoresetMode.SAME_STEP:
             if ended.any():
                 info = {**info, "final_obs": self._final_feedback(info, played, rewards, ended)}
             feedback = self._feedback(observation, played, rewards, ended, trial_start)
         else:
             feedback = self._feedback(observation, played, rewards, self._restarting, trial_start)
-            self._restarting = ended & (self.autoreset_mode == AutoresetMode.NEXT_STEP)
+            self._restarting = ended & (self._autoreset_mode == AutoresetMode.NEXT_STEP)
         self._last_feedback = feedback
         return feedback, rewards, terminated, truncated, info
 
