@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
+import math
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from stable_baselines3.common.policies import (
     MultiInputActorCriticPolicy,
 )
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
@@ -66,6 +68,10 @@ WEIGHTS_FILE = "weights.pt"
 SAFE_SUFFIX = ".safe.zip"
 MAX_METADATA_BYTES = 2**20
 MAX_WEIGHTS_BYTES = 2**30
+MAX_PARAMETERS = MAX_WEIGHTS_BYTES // 4
+"""The most parameters a safe model's policy may have: float32 weights within the weights' limit."""
+SIZE_KWARGS = ("net_arch", "recurrent_sizes", "latent_size", "lstm_hidden_size", "n_lstm_layers")
+"""Policy kwargs that size layers: each of their numbers must be a positive integer."""
 
 Algorithm = Literal["RecurrentPPO", "PPO"]
 POLICY_CLASSES: dict[Algorithm, dict[str, type[BasePolicy]]] = {
@@ -271,14 +277,8 @@ def load_safe(path: str | Path) -> SafeModel:
     if metadata.observation_layout == "flat":
         observation_space = spaces.flatten_space(observation_space)
     kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
-    try:
-        policy = allowed[metadata.policy_class](
-            observation_space, action_space, lambda _progress: 0.0, **kwargs
-        )
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{path}: policy_kwargs do not build a {metadata.policy_class}: {error}"
-        ) from None
+    _check_shapes(metadata, observation_space, action_space, kwargs, state, path)
+    policy = _build_policy(metadata, observation_space, action_space, kwargs, path)
     try:
         policy.load_state_dict(state)
     except Exception as error:  # noqa: BLE001
@@ -339,21 +339,20 @@ def _first_line(error: BaseException) -> str:
 def _check_sizes(
     policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor], path: str | Path
 ) -> None:
-    """Refuse kwargs that would build a network larger than the weights before building it.
+    """Refuse kwargs that could not fit the weights, before anything is built.
 
-    Every layer size of a policy is a dimension of some weight, and every list of sizes is
-    shorter than the list of weights; a kwarg that breaks either cannot fit the weights (and
-    could ask for any amount of memory).
+    Each number of a :data:`SIZE_KWARGS` kwarg must be a positive integer no larger than
+    :data:`MAX_PARAMETERS`, and every list of sizes is shorter than the list of weights (a layer
+    has at least one weight).
     """
-    largest = max((max(tensor.shape, default=1) for tensor in state.values()), default=0)
 
-    def visit(key: str, value: JsonValue) -> None:
+    def visit(key: str, value: JsonValue, size: bool) -> None:
         if isinstance(value, bool) or value is None:
             return
-        if isinstance(value, int) and value > largest:
+        if size and isinstance(value, int) and not 1 <= value <= MAX_PARAMETERS:
             raise ValueError(
-                f"{path}: policy kwarg {key!r} = {value} exceeds every dimension of the weights "
-                f"(at most {largest})"
+                f"{path}: policy kwarg {key!r} = {value}: layer sizes must be positive integers "
+                f"of at most {MAX_PARAMETERS}"
             )
         if isinstance(value, list):
             if len(value) > len(state):
@@ -361,13 +360,89 @@ def _check_sizes(
                     f"{path}: policy kwarg {key!r} lists more sizes than there are weights"
                 )
             for item in value:
-                visit(key, item)
+                visit(key, item, size)
         if isinstance(value, dict):
             for name, item in value.items():
-                visit(f"{key}.{name}", item)
+                visit(f"{key}.{name}", item, size)
 
     for key, value in policy_kwargs.items():
-        visit(key, value)
+        visit(key, value, key in SIZE_KWARGS)
+
+
+class _KeepOnMeta(TorchFunctionMode):
+    """Leave meta tensors on the meta device when a constructor moves them (``.to("cpu")``)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func is th.Tensor.to and args and isinstance(args[0], th.Tensor) and args[0].is_meta:
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+def _build_policy(
+    metadata: PolicyMetadata,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    kwargs: dict[str, Any],
+    path: str | Path,
+) -> BasePolicy:
+    """The policy ``metadata`` names, built on the spaces with ``kwargs``.
+
+    Raises:
+        ValueError: naming the class, the spaces and the constructor's complaint.
+    """
+    try:
+        return POLICY_CLASSES[metadata.algorithm][metadata.policy_class](
+            observation_space, action_space, lambda _progress: 0.0, **kwargs
+        )
+    except Exception as error:  # noqa: BLE001  (constructors refuse their input in many types)
+        raise ValueError(
+            f"{path}: policy_kwargs do not build a {metadata.policy_class} on the spaces of "
+            f"{metadata.env_id} with env_kwargs {metadata.env_kwargs} (observations "
+            f"{observation_space}): {type(error).__name__}: {_first_line(error)}"
+        ) from None
+
+
+def _check_shapes(
+    metadata: PolicyMetadata,
+    observation_space: spaces.Space,
+    action_space: spaces.Space,
+    kwargs: dict[str, Any],
+    state: dict[str, th.Tensor],
+    path: str | Path,
+) -> None:
+    """Count the policy's parameters and match its shapes to the weights without allocating them.
+
+    The policy is built on PyTorch's meta device (shapes without memory), so that a network
+    of any size costs nothing to measure; it must have at most :data:`MAX_PARAMETERS`
+    parameters, and exactly the weights' names and shapes.
+
+    Raises:
+        ValueError: for a policy over the limit or weights that do not fit it.
+    """
+    with th.device("meta"), _KeepOnMeta():
+        skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
+    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    count = sum(math.prod(shape) for shape in expected.values())
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"{path}: policy_kwargs ask for a {metadata.policy_class} of {count} parameters, over "
+            f"the limit of {MAX_PARAMETERS}"
+        )
+    actual = {name: tuple(tensor.shape) for name, tensor in state.items()}
+    if actual != expected:
+        missing = sorted(expected.keys() - actual.keys())
+        unexpected = sorted(actual.keys() - expected.keys())
+        resized = [
+            f"{name} {actual[name]} (the policy's: {expected[name]})"
+            for name in sorted(expected.keys() & actual.keys())
+            if actual[name] != expected[name]
+        ]
+        problems = [
+            f"{label}: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+            for label, names in (("missing", missing), ("unexpected", unexpected), ("resized", resized))
+            if names
+        ]
+        raise ValueError(f"{path}: the weights do not fit the policy: {'; '.join(problems)}")
 
 
 def _open_zip(path: str | Path) -> zipfile.ZipFile:

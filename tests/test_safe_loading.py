@@ -163,7 +163,7 @@ def test_pickled_weights_are_refused_and_run_nothing(tmp_path, safe_model):
         ({"env_id": "CartPole-v1"}, "not an environment of the suite"),
         ({"env_kwargs": {"bogus": 1}}, "do not make NMN-Bench1-v0"),
         ({"policy_kwargs": {"recurrent_sizes": [7]}}, "the weights do not fit the policy"),
-        ({"policy_kwargs": {"recurrent_sizes": [10**9]}}, "exceeds every dimension of the weights"),
+        ({"policy_kwargs": {"recurrent_sizes": [10**9]}}, "layer sizes must be positive integers of at most"),
         ({"policy_kwargs": {"net_arch": [8] * 10**5}}, "more sizes than there are weights"),
         ({"weights_sha256": "0" * 64}, "does not match the weights_sha256"),
         ({"extra": 1}, "extra: Extra inputs are not permitted"),
