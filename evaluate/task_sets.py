@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from evaluate.schema import TaskSetInfo
+from evaluate.shifts import SHIFTS, Shift
 from nmn_envs.tasks import Task
 
 EVALUATION_SEED_BASE = 10**9
@@ -48,6 +49,16 @@ objects no agent met in training (the pool changes the objects' features, not th
 UNPUBLISHED_SEED = EVALUATION_SEED_BASE + 9_000_000
 """Generator seed of the sets of ids without a published version (labelled ``unpublished``)."""
 
+SHIFT_OFFSET = 200_000
+SHIFT_STRIDE = 10_000
+"""The task set of a shift in slot ``k`` (:class:`evaluate.shifts.Shift`) is drawn with the
+evaluation set's generator seed plus ``SHIFT_OFFSET + k * SHIFT_STRIDE``: ``SET_SIZE`` reset seeds
+above that, so that no task or seed is shared with the evaluation set, the validation set or
+another shift (slots stay below ``(VALIDATION_OFFSET - SHIFT_OFFSET) / SHIFT_STRIDE - 1``)."""
+
+SHIFT_SET_VERSION = 1
+"""The version of every shift's task set; bump it (and the pinned hashes) when one changes."""
+
 VALIDATION_OFFSET = 500_000
 """A validation set is drawn with the evaluation set's generator seed plus this offset: other
 tasks, and reset seeds far from the evaluation set's (``SET_SIZE`` above their generator seed)."""
@@ -61,6 +72,16 @@ PINNED: dict[str, str] = {
     "NMN-TwoStep-v0/v1": "7fa1fe7194f9bf975870f620b94f42d3c4e2e63b2fbc1e411d4c2562334fca24",
     "NMN-Harlow-v0/v1": "15ebe9dad6f0caef5349b457a05efbf556088b34adf2dac882e23f95f56ae9ba",
     "NMN-Navigation2D-v0/v1": "d845b2b634c96bcc17264dd5c71d8b90f9caaec264bb361a62bb4a25168847f0",
+    # the shifts' sets (evaluate.shifts), with the env's other kwargs at their defaults
+    "NMN-Bench1-v0/wider/v1": "37261891f40029adeeae17d66cef97835ee3c7e93a8d1e8ebc4bb4c21ef014c8",
+    "NMN-Bench1-v0/switching/v1": "4350fe4a46094dc889c36dd46891b6694e327e8f4824e6ef7fc58363d9471eaa",
+    "NMN-Bench2-v0/wind_switch/v1": "5567d31a0d7ee01a400fe452938b09fd195a598012974f73d939306e4e585a5a",
+    "NMN-Bench3-v0/swap/v1": "ae4e99859232342fbaf7ebbc650c7b311fc91e7ff5cb5b9cc29d7fa5ef3f4e98",
+    "NMN-Bandit-v0/dependent/v1": "39a23ccde09c60cd79255caf0e3cbc496d7956253a9b00ca0c63d58d33606aca",
+    "NMN-Bandit-v0/easy/v1": "c7171eaee79fd53615a705103d7b63902bfebcdfb445b1d2c4c36a1363d7c7bb",
+    "NMN-Bandit-v0/medium/v1": "12f8096ad1c3adcd567c77a28c76dad11b6707ebd48b78afa01b945b0a718dc4",
+    "NMN-Bandit-v0/hard/v1": "bed3fe9476f16ce9bbbe5a3c2c520c0579dece12e1d53c1f1e39e4010e5b70ca",
+    "NMN-TwoStep-v0/frequent_swaps/v1": "63059aa0883a34e456abc2d4b519c7f33cb9c6525d74af9cebd78e9a9f48d2d6",
 }
 
 
@@ -189,9 +210,45 @@ def private_task_set(env_id: str, generator_seed: int, **env_kwargs: Any) -> Tas
         raise ValueError(
             f"a private set's seed must be a non-negative integer, got {generator_seed!r}"
         )
-    if generator_seed in {seed for _, seed in VERSIONS.values()} | {UNPUBLISHED_SEED}:
+    published = {seed for _, seed in VERSIONS.values()} | {UNPUBLISHED_SEED}
+    published |= {shift_seed(shift) for listed in SHIFTS.values() for shift in listed}
+    if generator_seed in published:
         raise ValueError("a private set's seed must not be the seed of a published set")
     return _generate(env_id, f"{env_id}/private", int(generator_seed), env_kwargs)
+
+
+def shift_seed(shift: Shift) -> int:
+    """The generator seed of ``shift``'s task set (see :data:`SHIFT_OFFSET`)."""
+    return VERSIONS[shift.env_id][1] + SHIFT_OFFSET + shift.slot * SHIFT_STRIDE
+
+
+def shift_task_set(shift: Shift, **env_kwargs: Any) -> TaskSet:
+    """The published task set of ``shift``: ``SET_SIZE`` tasks of the shifted distribution.
+
+    Drawn like the evaluation set, with the shift's kwargs on top of ``env_kwargs`` and its own
+    generator seed (:func:`shift_seed`); labelled ``"<env_id>/<shift>/v<N>"`` and pinned in
+    :data:`PINNED` like the evaluation sets.
+
+    Raises:
+        ValueError: for ``env_kwargs`` that set one of the shift's own kwargs to another value,
+            or if the set no longer regenerates to its pinned hash.
+    """
+    check_env_id(shift.env_id)
+    kwargs = shift.env_kwargs()
+    clashing = sorted(key for key in kwargs if key in env_kwargs and env_kwargs[key] != kwargs[key])
+    if clashing:
+        raise ValueError(f"env kwargs {clashing} clash with the shift {shift.name!r}, which sets {kwargs}")
+    version = f"{shift.env_id}/{shift.name}/v{SHIFT_SET_VERSION}"
+    generated = _generate(shift.env_id, version, shift_seed(shift), {**env_kwargs, **kwargs})
+    pinned = PINNED.get(version)
+    if pinned is not None and generated.sha256 != pinned and not _distribution_kwargs(env_kwargs):
+        raise ValueError(
+            f"the shifted task set {version} regenerates to hash {generated.sha256}, not its pinned"
+            f" {pinned}: the shifted distribution changed; publish it as a new version"
+        )
+    if pinned is not None and generated.sha256 != pinned:
+        return dataclasses.replace(generated, version=f"{shift.env_id}/{shift.name}/custom")
+    return generated
 
 
 def _generate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,8 @@ from nmn_envs.views import TaskEnv
 OFFSET_LIMIT = 10.0
 POSITION_LIMIT = 5.0
 ACTION_SCALE = 20.0
+MAX_OFFSET_LIMIT = ACTION_SCALE - POSITION_LIMIT
+"""The widest offset distribution the env takes: every target ``x + alpha`` stays reachable."""
 HIT_RADIUS = 1.0
 HIT_REWARD = 10.0
 MAX_MISS_COST = 20.0
@@ -26,7 +29,7 @@ MAX_MISS_COST = 20.0
 class MovingTargetTask(Task):
     """The hidden offset ``alpha`` of the target from the observed position."""
 
-    offset: float = task_field(-OFFSET_LIMIT, OFFSET_LIMIT)
+    offset: float = task_field(-MAX_OFFSET_LIMIT, MAX_OFFSET_LIMIT)
 
 
 class MovingTargetCore(TaskCore):
@@ -36,16 +39,37 @@ class MovingTargetCore(TaskCore):
     reward_range = (-(POSITION_LIMIT + OFFSET_LIMIT + ACTION_SCALE), HIT_REWARD)
     task_uniform_count = 1
 
-    def __init__(self, num_envs: int, switch_probability: float = 0.0) -> None:
+    def __init__(
+        self, num_envs: int, switch_probability: float = 0.0, offset_limit: float = OFFSET_LIMIT
+    ) -> None:
         super().__init__(num_envs)
         self.switch_probability = check_probability("switch_probability", switch_probability)
+        if (
+            isinstance(offset_limit, (bool, np.bool_))
+            or not isinstance(offset_limit, numbers.Real)
+            or not 0.0 < offset_limit <= MAX_OFFSET_LIMIT
+        ):
+            raise ValueError(
+                f"offset_limit must be a number in (0, {MAX_OFFSET_LIMIT}] (a wider offset would put"
+                f" targets out of reach), got {offset_limit!r}"
+            )
+        self.offset_limit = float(offset_limit)
         self.observation_space = spaces.Box(-POSITION_LIMIT, POSITION_LIMIT, (1,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.position = np.zeros(num_envs)
         self.played = np.full(num_envs, np.nan)
 
     def tasks_from_uniforms(self, uniforms: np.ndarray) -> dict[str, np.ndarray]:
-        return {"offset": OFFSET_LIMIT * (2.0 * uniforms[:, 0] - 1.0)}
+        return {"offset": self.offset_limit * (2.0 * uniforms[:, 0] - 1.0)}
+
+    def set_task(self, row: int, task: Task | Mapping[str, Any]) -> None:
+        task = self.task_class.coerce(task)
+        if abs(task.offset) > self.offset_limit:
+            raise ValueError(
+                f"MovingTargetTask.offset={task.offset!r} is outside the task distribution's support"
+                f" [{-self.offset_limit}, {self.offset_limit}] (offset_limit={self.offset_limit})"
+            )
+        super().set_task(row, task)
 
     def start(self, rows: np.ndarray) -> None:
         self._redraw_position(rows)
@@ -114,7 +138,7 @@ class MovingTargetEnv(TaskEnv):
     stays. Uniformly random play (``e ~ U[-20, 20]``) averages ``-2399/240 = -9.9958`` per step.
 
     ## Starting State
-    ``alpha ~ U[-10, 10]`` and ``x ~ U[-5, 5]``; ``x`` is drawn again after every hit.
+    ``alpha ~ U[-10, 10]`` (``U[-offset_limit, offset_limit]``) and ``x ~ U[-5, 5]``; ``x`` is drawn again after every hit.
 
     ## Episode End
     The task never terminates. The registered id truncates after 1400 steps (the source
@@ -124,6 +148,9 @@ class MovingTargetEnv(TaskEnv):
     ## Arguments
     * ``switch_probability`` (default ``0.0``): probability, drawn after each hit, that
       ``alpha`` is redrawn from its distribution.
+    * ``offset_limit`` (default ``10.0``, at most ``15``): the offsets are drawn from
+      ``U[-offset_limit, offset_limit]``; up to 15 every target ``x + alpha`` lies within the
+      played range ``[-20, 20]``. Tasks outside the env's support are refused.
     * ``render_mode``: ``"rgb_array"`` or ``None``.
     * Reset options: ``{"task": MovingTargetTask | {"offset": a}}`` and
       ``{"state": {"position": x}}``.
@@ -131,6 +158,8 @@ class MovingTargetEnv(TaskEnv):
     ## Version History
     * v0: initial version; the cost of a miss is capped at 20, as in the source (the first
       builds of v0 left it uncapped, which moved the random anchor of normalised scores by 5%).
+    * v0, later: the ``offset_limit`` kwarg (default 10, the source's distribution, unchanged);
+      a task's offset may lie in ``[-15, 15]`` when the env's ``offset_limit`` allows it.
     """
 
     core_class = MovingTargetCore

@@ -1,0 +1,108 @@
+"""Shifted task distributions (SPEC 10): named shifts, their task sets, bounds and the generalisation gap."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import nmn_envs  # noqa: F401  (registers the ids)
+from evaluate.shifts import SHIFTS, check_same_spaces, get_shift, shifts
+from evaluate.task_sets import (
+    PINNED,
+    SET_SIZE,
+    shift_seed,
+    shift_task_set,
+    task_set,
+    validation_set,
+)
+
+ALL_SHIFTS = [shift for listed in SHIFTS.values() for shift in listed]
+
+
+# ---------------------------------------------------------------------------- named shifts
+def test_every_listed_shift_keeps_the_spaces_and_changes_the_distribution():
+    for env_id, listed in SHIFTS.items():
+        found = shifts(env_id)
+        assert sorted(found) == sorted(shift.name for shift in listed)
+        for shift in found.values():
+            plain, shifted = gym.make(env_id), gym.make(env_id, **shift.env_kwargs())
+            assert plain.observation_space == shifted.observation_space
+            assert plain.action_space == shifted.action_space
+            assert len(shift.description) > 80
+            with pytest.raises(TypeError):
+                shift.kwargs["extra"] = 1  # read-only
+
+
+def test_the_issue_s_shifts_are_there():
+    assert get_shift("NMN-Bench1-v0", "wider").env_kwargs() == {"offset_limit": 15.0}
+    assert get_shift("NMN-Bench1-v0", "switching").env_kwargs()["switch_probability"] > 0
+    assert set(shifts("NMN-Bandit-v0")) == {"dependent", "easy", "medium", "hard"}
+    assert "wind_switch_steps" in get_shift("NMN-Bench2-v0", "wind_switch").kwargs
+    assert "swap_steps" in get_shift("NMN-Bench3-v0", "swap").kwargs
+    assert get_shift("NMN-TwoStep-v0", "frequent_swaps").kwargs["swap_probability"] > 0.025
+
+
+def test_bad_shift_names_say_what_is_allowed():
+    with pytest.raises(ValueError, match=r"unknown shift 'widr' for NMN-Bench1-v0; its shifts: \['switching', 'wider'\]"):
+        get_shift("NMN-Bench1-v0", "widr")
+    with pytest.raises(ValueError, match=r"'wider' for NMN-Bench2-v0 \(a shift of NMN-Bench1-v0\)"):
+        get_shift("NMN-Bench2-v0", "wider")
+    with pytest.raises(ValueError, match="its shifts: none"):
+        get_shift("NMN-Harlow-v0", "test")
+    with pytest.raises(gym.error.NameNotFound):
+        shifts("CartPole-v1")
+
+
+def test_kwargs_that_change_the_spaces_are_refused():
+    with pytest.raises(ValueError, match="change the observation_space of NMN-Bench1-v0"):
+        check_same_spaces("NMN-Bench1-v0", {"feedback": False})
+    with pytest.raises(ValueError, match="do not make NMN-Bench1-v0"):
+        check_same_spaces("NMN-Bench1-v0", {"offset_limit": 16.0})
+
+
+# ---------------------------------------------------------------------------- offset_limit
+def test_offset_limit_widens_bench1_in_the_single_and_the_vector_env():
+    wide = gym.make("NMN-Bench1-v0", offset_limit=15.0)
+    offsets = [wide.unwrapped.sample_task(np.random.default_rng(i)).offset for i in range(400)]
+    assert max(np.abs(offsets)) > 14.0 and max(np.abs(offsets)) <= 15.0
+    vec = gym.make_vec("NMN-Bench1-v0", num_envs=64, vectorization_mode="vector_entry_point", offset_limit=15.0)
+    vec.reset(seed=3)
+    drawn = vec.unwrapped.core.task_params["offset"]
+    assert np.abs(drawn).max() > 10.0 and np.abs(drawn).max() <= 15.0
+    default = gym.make("NMN-Bench1-v0")
+    default_offsets = [default.unwrapped.sample_task(np.random.default_rng(i)).offset for i in range(400)]
+    assert max(np.abs(default_offsets)) <= 10.0
+    # a task is checked against the env's own support
+    wide.reset(options={"task": {"offset": 12.5}})
+    assert wide.unwrapped.task.offset == 12.5
+    with pytest.raises(ValueError, match=r"support \[-10.0, 10.0\] \(offset_limit=10.0\)"):
+        default.reset(options={"task": {"offset": 12.5}})
+    for bad in (0.0, 15.5, "15", True, float("nan")):
+        with pytest.raises(ValueError, match=r"offset_limit must be a number in \(0, 15.0\]"):
+            gym.make("NMN-Bench1-v0", offset_limit=bad)
+
+
+# ---------------------------------------------------------------------------- task sets
+def test_every_shift_has_a_pinned_task_set_with_seeds_of_its_own():
+    seen: dict[int, str] = {}
+    for env_id in SHIFTS:
+        for label, tasks in (("evaluation", task_set(env_id)), ("validation", validation_set(env_id))):
+            for seed in tasks.seeds:
+                seen[seed] = f"{env_id} {label}"
+    for shift in ALL_SHIFTS:
+        shifted = shift_task_set(shift)
+        assert shifted.version == f"{shift.env_id}/{shift.name}/v1"
+        assert PINNED[shifted.version] == shifted.sha256
+        assert len(shifted) == SET_SIZE and shifted.generator_seed == shift_seed(shift)
+        clashes = {seen[seed] for seed in shifted.seeds if seed in seen}
+        assert not clashes, f"{shifted.version} shares seeds with {clashes}"
+        seen.update({seed: shifted.version for seed in shifted.seeds})
+    wider = shift_task_set(get_shift("NMN-Bench1-v0", "wider"))
+    assert max(abs(task.offset) for task in wider.tasks) > 14.0
+
+
+def test_a_shift_set_refuses_kwargs_that_clash_with_the_shift():
+    wider = get_shift("NMN-Bench1-v0", "wider")
+    with pytest.raises(ValueError, match=r"\['offset_limit'\] clash with the shift 'wider'"):
+        shift_task_set(wider, offset_limit=12.0)
+    longer = shift_task_set(wider, max_episode_steps=50)
+    assert longer.sha256 == PINNED["NMN-Bench1-v0/wider/v1"]
