@@ -9,10 +9,17 @@ seeded entries, and, for a reference not seeded, its score as the newest entry's
 it (such a row has no id). Stored results carry the board's own references, bounds and
 normaliser (see :mod:`leaderboard.validation`), never a submitter's. The environment's bounds
 and normaliser (the newest entry's) are listed beside the table.
+
+Computing a table parses every stored result of the environment (a large fraction of a second
+for some 70 rows), so the server keeps the tables in :class:`Boards`: each is computed once per
+revision of the board (a counter in the database that every write bumps, whichever process
+writes) and served from memory until the board changes.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import asdict, dataclass, field, replace
 
 from evaluate.schema import AgentScore, Bound, EvaluationResult, Interval
@@ -110,3 +117,40 @@ def table(store: Store, env_id: str) -> Table:
     return Table(
         env_id=env_id, rows=ranked, bounds=list(newest.bounds), normaliser=dict(newest.normaliser)
     )
+
+
+class Boards:
+    """The tables of a store, each computed once per revision of the board, for many readers.
+
+    Every lookup reads the board's revision from the database (one small query): a write by
+    any process sharing the database makes the tables kept here stale, and the next lookup of
+    each environment computes it again, once, while concurrent lookups wait for it. Safe to
+    use from several threads at once.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._revision = -1
+        self._tables: dict[str, tuple[Table, bytes]] = {}
+
+    def table(self, env_id: str) -> Table:
+        """The ranked board of ``env_id``, as :func:`table` computes it at the current revision."""
+        return self._current(env_id)[0]
+
+    def table_json(self, env_id: str) -> bytes:
+        """:meth:`Table.to_json` of :meth:`table`, encoded (UTF-8 JSON)."""
+        return self._current(env_id)[1]
+
+    def _current(self, env_id: str) -> tuple[Table, bytes]:
+        # The revision is read before the entries, so a table is never older than the
+        # revision it is kept under (a write in between only makes it newer).
+        revision = self.store.revision()
+        with self._lock:
+            if revision > self._revision:
+                self._revision, self._tables = revision, {}
+            if env_id not in self._tables:
+                board = table(self.store, env_id)
+                encoded = json.dumps(board.to_json(), ensure_ascii=False, allow_nan=False)
+                self._tables[env_id] = (board, encoded.encode())
+            return self._tables[env_id]

@@ -4,10 +4,14 @@ By default the store is a SQLite file in the user's data directory (``platformdi
 ``NMN_LEADERBOARD_DB`` environment variable or an explicit ``db`` argument (a file path or a
 SQLAlchemy URL such as ``postgresql+psycopg://user@host/board``) chooses another.
 
-Every write is one transaction. On SQLite each transaction starts with ``BEGIN IMMEDIATE``
-(it takes the write lock before reading, so concurrent writers from several processes queue
-on the busy timeout instead of failing half-way) and the file is in write-ahead-log mode, so a
-writer killed mid-transaction leaves the last committed state readable. Submissions are unique
+Every write is one transaction. On SQLite each write starts with ``BEGIN IMMEDIATE`` (it
+takes the write lock before reading, so concurrent writers from several processes queue on the
+busy timeout instead of failing half-way) and the file is in write-ahead-log mode, so a writer
+killed mid-transaction leaves the last committed state readable. Reads are plain (deferred)
+transactions: they never take the write lock, and a writer holding it does not delay them.
+Every write of a submission bumps the board's revision (:meth:`Store.revision`), a counter
+kept in the database, so that a table computed from the entries (:class:`leaderboard.board.Boards`)
+is kept until the board changes, in every process that shares the database. Submissions are unique
 by content hash (the agent's returns on a task set): the same result twice is refused with
 :class:`DuplicateSubmission`. Queries go through the ORM, so every value is a bound parameter.
 
@@ -37,9 +41,11 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    insert,
     select,
+    update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -113,6 +119,18 @@ class Entry(_Base):
         return Submission.model_validate_json(self.payload)
 
 
+class BoardRevision(_Base):
+    """The board's revision: one row, whose counter every write of a submission increments."""
+
+    __tablename__ = "board_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+
+
+BOARD_REVISION_ID = 1
+
+
 class Token(_Base):
     """A write token: its name and the SHA-256 of its secret (the secret is never stored)."""
 
@@ -144,6 +162,10 @@ def database_url(db: str | os.PathLike[str] | None = None, create_folder: bool =
     if create_folder:
         path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+_READING = "nmn_reading"
+"""The execution option of the engine that reads: its SQLite transactions start deferred."""
 
 
 def _make_engine(url: str, read_only: bool, immutable: bool = False) -> Engine:
@@ -178,7 +200,8 @@ def _make_engine(url: str, read_only: bool, immutable: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        reading = read_only or connection.get_execution_options().get(_READING, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -228,6 +251,7 @@ class Store:
                             raise StoreError(f"{self.url} holds no leaderboard")
                     else:
                         _Base.metadata.create_all(connection)
+                        _start_revision(connection)
                 break
             except SQLAlchemyError as error:
                 self.engine.dispose()
@@ -236,6 +260,9 @@ class Store:
                         f"cannot open the leaderboard database {self.url}: {reason(error)}"
                     ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(
+            self.engine.execution_options(**{_READING: True}), expire_on_commit=False
+        )
 
     def add(self, submission: Submission) -> Entry:
         """Store a (validated) submission; refuse one whose content hash is already stored.
@@ -249,6 +276,7 @@ class Store:
         try:
             with self._sessions.begin() as session:
                 session.add(entry)
+                _bump_revision(session)
         except IntegrityError:
             raise DuplicateSubmission(entry.content_hash, self._id_of(entry.content_hash)) from None
         except SQLAlchemyError as error:
@@ -260,7 +288,7 @@ class Store:
         query = select(Entry).order_by(Entry.score.desc(), Entry.submitted, Entry.id)
         if env_id is not None:
             query = query.where(Entry.env_id == env_id)
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return list(session.scalars(query))
 
     def env_ids(self) -> list[str]:
@@ -270,7 +298,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         """How many entries each environment has (those with at least one), sorted by id."""
         query = select(Entry.env_id, func.count()).group_by(Entry.env_id).order_by(Entry.env_id)
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return {env_id: count for env_id, count in session.execute(query)}
 
     def get(self, entry_id: int) -> Entry:
@@ -279,7 +307,7 @@ class Store:
         Raises:
             UnknownEntry: no such entry.
         """
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return _existing(session, entry_id)
 
     def remove(self, entry_id: int) -> Entry:
@@ -292,6 +320,7 @@ class Store:
             with self._sessions.begin() as session:
                 entry = _existing(session, entry_id)
                 session.delete(entry)
+                _bump_revision(session)
         except SQLAlchemyError as error:
             raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return entry
@@ -320,7 +349,7 @@ class Store:
 
     def tokens(self) -> list[Token]:
         """The write tokens (names and dates; the secrets are not stored)."""
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return list(session.scalars(select(Token).order_by(Token.created, Token.id)))
 
     def revoke_token(self, name: str) -> None:
@@ -339,18 +368,41 @@ class Store:
         """The name of the token whose secret is ``secret``, or ``None`` for an unknown secret."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return session.scalar(
                 select(Token.name).where(Token.secret_hash == _hash_secret(secret))
             )
+
+    def revision(self) -> int:
+        """The board's revision: it grows with every write of a submission, by any process."""
+        with self._reads.begin() as session:
+            revision = session.scalar(
+                select(BoardRevision.revision).where(BoardRevision.id == BOARD_REVISION_ID)
+            )
+        return revision or 0
 
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
 
     def _id_of(self, content_hash: str) -> int | None:
-        with self._sessions.begin() as session:
+        with self._reads.begin() as session:
             return session.scalar(select(Entry.id).where(Entry.content_hash == content_hash))
+
+
+def _start_revision(connection: Connection) -> None:
+    """Create the revision's row where it is missing (a new database, or one made before it)."""
+    exists = select(BoardRevision.id).where(BoardRevision.id == BOARD_REVISION_ID)
+    if connection.scalar(exists) is None:
+        connection.execute(insert(BoardRevision).values(id=BOARD_REVISION_ID, revision=0))
+
+
+def _bump_revision(session: Session) -> None:
+    session.execute(
+        update(BoardRevision)
+        .where(BoardRevision.id == BOARD_REVISION_ID)
+        .values(revision=BoardRevision.revision + 1)
+    )
 
 
 def _existing(session: Session, entry_id: int) -> Entry:

@@ -14,12 +14,14 @@ itself from the ``swagger-ui-bundle`` package: no CDN) over the OpenAPI schema `
   valid token, ``413`` for an oversized body, ``415`` for a body that is not JSON, ``422``
   naming the invalid field and why, ``409`` for a duplicate.
 
-Reads are open; every write needs a token. Requests whose ``Host`` header is not one of
-``allowed_hosts`` are refused (``400``), so that a page on another site cannot reach a board
-on localhost through DNS rebinding. Submitted bodies are parsed as JSON and validated by
-pydantic; nothing submitted is ever unpickled or executed. Responses carry a
-Content-Security-Policy that allows only the app's own script and styles, on top of the
-pages' HTML escaping. ``nmn-leaderboard serve`` listens on localhost unless told otherwise.
+Reads are open; every write needs a token. Tables are computed once per change of the board
+and served from memory (:class:`leaderboard.board.Boards`); reads never wait for a writer.
+Requests whose ``Host`` header is not one of ``allowed_hosts`` are refused (``400``), so that a
+page on another site cannot reach a board on localhost through DNS rebinding. Submitted bodies
+are parsed as JSON and validated by pydantic; nothing submitted is ever unpickled or executed.
+Responses carry a Content-Security-Policy that allows only the app's own script and styles, on
+top of the pages' HTML escaping. ``nmn-leaderboard serve`` listens on localhost unless told
+otherwise.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from evaluate.task_sets import check_env_id
-from leaderboard.board import Table, table
+from leaderboard.board import Boards
 from leaderboard.pages import Links, curve_png, env_page, index_page, static_file
 from leaderboard.store import MAX_ENTRY_ID, DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError
@@ -78,6 +80,7 @@ def create_app(
         redoc_url=None,
     )
 
+    boards = Boards(store)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.middleware("http")
@@ -125,22 +128,22 @@ def create_app(
     async def _unknown(_request: Request, error: UnknownEntry) -> JSONResponse:
         return JSONResponse({"error": error.args[0]}, status_code=404)
 
-    def known_board(env_id: str) -> Table:
+    def known(env_id: str) -> str:
         try:
             check_env_id(env_id)
         except gym.error.Error as error:
             raise HTTPException(404, str(error)) from error
-        return table(store, env_id)
+        return env_id
 
     @app.get("/api/envs")
     def envs() -> list[dict]:
         """The environments with entries, and how many each has."""
         return [{"env_id": env_id, "entries": count} for env_id, count in store.counts().items()]
 
-    @app.get("/api/tables/{env_id}")
-    def env_table(env_id: str) -> dict:
+    @app.get("/api/tables/{env_id}", response_class=JSONResponse)
+    def env_table(env_id: str) -> Response:
         """The ranked table of one environment: rows, bounds and what the figures mean."""
-        return known_board(env_id).to_json()
+        return Response(boards.table_json(known(env_id)), media_type="application/json")
 
     @app.get("/api/submissions/{entry_id}")
     def submission(entry_id: int = Path(ge=1, le=MAX_ENTRY_ID)) -> Response:
@@ -169,15 +172,15 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return index_page([table(store, env_id) for env_id in store.env_ids()], _LINKS)
+        return index_page([boards.table(env_id) for env_id in store.env_ids()], _LINKS)
 
     @app.get("/env/{env_id}", response_class=HTMLResponse)
     def env(env_id: str) -> str:
-        return env_page(known_board(env_id), _LINKS)
+        return env_page(boards.table(known(env_id)), _LINKS)
 
     @app.get("/env/{env_id}/curve.png")
     def curve(env_id: str) -> Response:
-        board = known_board(env_id)
+        board = boards.table(known(env_id))
         if not board.rows:
             raise HTTPException(404, f"no entries for {env_id}")
         return Response(curve_png(board), media_type="image/png")

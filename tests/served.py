@@ -11,8 +11,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 STARTUP_POLLS = 480  # of 0.25 s: imports are slow on a busy machine
+READ_TIMEOUT_S = 30.0  # well below SQLite's busy timeout (60 s): a read that waits for a lock fails
 
 
 def free_port() -> int:
@@ -22,8 +24,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: Path) -> Iterator[str]:
-    """``nmn-leaderboard --db DB serve`` on 127.0.0.1; yields its URL."""
+def serving(db: str | Path) -> Iterator[str]:
+    """``nmn-leaderboard --db DB serve`` on 127.0.0.1 (a SQLite file or a database URL); yields
+    its URL."""
     port = free_port()
     command = [
         sys.executable,
@@ -55,6 +58,15 @@ def _wait_until_serving(url: str, process: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.25)
     raise RuntimeError(f"the server did not answer within {STARTUP_POLLS * 0.25} s")
+
+
+def get(url: str) -> tuple[int, Any]:
+    """GET ``url``; the status and the JSON answer (errors included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=READ_TIMEOUT_S) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
 
 
 def post(server: str, body: str, token: str | None) -> tuple[int, dict]:

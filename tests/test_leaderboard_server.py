@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from leaderboard.cli import main
 from leaderboard.store import Store
-from tests.served import free_port, post, serving
+from tests.served import free_port, get, post, serving
 from tests.submissions import agent_submission
 
 ENV = "NMN-Bench1-v0"
@@ -108,3 +109,39 @@ def test_submit_to_a_server_with_a_token(
     assert code == 1 and err.startswith(f"refused: --server: cannot reach {nobody}")
     code, _, err = run(capsys, "submit", str(result), "--server", url)
     assert code == 1 and "needs a token" in err
+
+
+def agents(table: dict) -> set[str]:
+    """The agents of a table's stored rows (the references not seeded have no id)."""
+    return {row["agent"] for row in table["rows"] if row["id"] is not None}
+
+
+def test_reads_answer_while_a_writer_holds_the_write_lock(tmp_path: Path) -> None:
+    db = tmp_path / "board.sqlite"
+    Store(db).add(agent_submission(40, name="committed"))
+    with serving(db) as url:
+        writer = sqlite3.connect(db, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("DELETE FROM submissions")  # not committed while the reads run
+        try:
+            envs = get(f"{url}/api/envs")
+            board = get(f"{url}/api/tables/{ENV}")
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+    assert envs == (200, [{"env_id": ENV, "entries": 1}])
+    assert board[0] == 200 and agents(board[1]) == {"committed"}
+
+
+def test_served_tables_follow_the_writes_of_other_processes(tmp_path: Path) -> None:
+    db = tmp_path / "board.sqlite"
+    store = Store(db)
+    first = store.add(agent_submission(41, name="first"))
+    with serving(db) as url:
+        table_url = f"{url}/api/tables/{ENV}"
+        assert agents(get(table_url)[1]) == {"first"}
+        store.add(agent_submission(42, name="second"))  # written by this process, not the server
+        assert agents(get(table_url)[1]) == {"first", "second"}
+        store.remove(first.id)
+        assert agents(get(table_url)[1]) == {"second"}
+        assert get(f"{url}/api/envs")[1] == [{"env_id": ENV, "entries": 1}]

@@ -3,6 +3,7 @@ parallel writers, a killed writer, tokens, and databases that cannot be opened."
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from leaderboard.board import Boards
 from leaderboard.seed import reference_submissions
 from leaderboard.store import (
     DB_ENV_VAR,
@@ -85,6 +87,40 @@ def test_duplicate_is_refused_and_names_the_existing_entry(
     with pytest.raises(DuplicateSubmission, match=f"already entry {entry.id}"):
         store.add(recarded)
     assert len(store.entries()) == 1
+
+
+def test_every_write_of_a_submission_bumps_the_revision_all_stores_read(
+    database: str, submission: Submission
+) -> None:
+    store, other = Store(database), Store(database)
+    assert store.revision() == 0
+    entry = store.add(renamed(submission, "first"))
+    assert store.revision() == other.revision() == 1
+    with pytest.raises(DuplicateSubmission):
+        other.add(renamed(submission, "first"))
+    store.create_token("not a board change")
+    assert other.revision() == 1
+    other.remove(entry.id)
+    assert store.revision() == 2
+    assert Store(database).revision() == 2  # opening a store again keeps the revision
+
+
+def test_a_table_is_computed_once_per_revision_whichever_store_writes(
+    database: str, submission: Submission
+) -> None:
+    boards, writer = Boards(Store(database)), Store(database)  # two pools, as two processes
+    first = writer.add(renamed(submission, "first"))
+    kept = boards.table("NMN-Bench1-v0")
+    assert boards.table("NMN-Bench1-v0") is kept
+    assert boards.table_json("NMN-Bench1-v0") is boards.table_json("NMN-Bench1-v0")
+    second = writer.add(renamed(submission, "second"))
+    changed = boards.table("NMN-Bench1-v0")
+    assert changed is not kept
+    assert {row.id for row in changed.rows} - {None} == {first.id, second.id}
+    served = json.loads(boards.table_json("NMN-Bench1-v0"))["rows"]
+    assert {row["id"] for row in served} - {None} == {first.id, second.id}
+    writer.remove(second.id)
+    assert {row.id for row in boards.table("NMN-Bench1-v0").rows} - {None} == {first.id}
 
 
 def test_database_is_chosen_by_argument_then_environment_then_default(
