@@ -21,10 +21,10 @@ import numpy as np
 
 from evaluate import exact
 from evaluate.schema import Bound
-from evaluate.task_sets import check_env_id
+from evaluate.task_sets import check_env_id, check_env_kwargs
 from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES
 from nmn_envs.envs.classic.harlow import REWARD as HARLOW_REWARD
-from nmn_envs.envs.nmn.moving_target import HIT_REWARD
+from nmn_envs.envs.nmn.moving_target import HIT_REWARD, OFFSET_LIMIT
 from nmn_envs.envs.classic.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY
 
 ExactBounds = Callable[[int, dict[str, Any]], list[Bound]]
@@ -74,13 +74,23 @@ def _exact_pair(
 
 
 def _moving_target(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
-    _check_kwargs("NMN-Bench1-v0", env_kwargs, switch_probability=0.0)
-    return _exact_pair(
-        exact.moving_target_value(steps),
-        "three-phase Bayes-optimal policy, closed form (probe at x + 7.25)",
-        HIT_REWARD * steps,
-        "told the offset: a hit at every step",
+    _check_kwargs("NMN-Bench1-v0", env_kwargs, ("offset_limit", "switch_probability"))
+    oracle = Bound(
+        name="oracle", kind="ceiling", value=HIT_REWARD * steps, description="told the offset: a hit at every step"
     )
+    if env_kwargs.get("switch_probability", 0.0) > 0.0:
+        return [oracle]  # no exact value with switches: the bayes reference agent stands in
+    limit = env_kwargs.get("offset_limit", OFFSET_LIMIT)
+    probe = exact.moving_target_probe(steps, limit)
+    return [
+        Bound(
+            name="bayes",
+            kind="exact",
+            value=exact.moving_target_value(steps, limit),
+            description=f"three-phase Bayes-optimal policy (probe at x + {probe:.4g}; derived in evaluate.exact)",
+        ),
+        oracle,
+    ]
 
 
 def _bandit(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
@@ -144,6 +154,7 @@ EXACT_BOUNDS: dict[str, ExactBounds] = {
 def exact_bounds(env_id: str, **env_kwargs: Any) -> list[Bound]:
     """The bounds of ``env_id`` that need no simulation (empty where none is derived)."""
     check_env_id(env_id)
+    check_env_kwargs(env_id, env_kwargs)
     derive = EXACT_BOUNDS.get(env_id)
     return [] if derive is None else derive(episode_steps(env_id, env_kwargs), env_kwargs)
 

@@ -8,17 +8,19 @@ meta-episode length. The policies that attain them are the ``bayes`` agents of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
+from scipy import optimize
 
 from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES
 from nmn_envs.envs.classic.harlow import REWARD
-from nmn_envs.envs.nmn.moving_target import HIT_RADIUS, HIT_REWARD, OFFSET_LIMIT
+from nmn_envs.envs.nmn.moving_target import HIT_RADIUS, HIT_REWARD, MAX_MISS_COST, OFFSET_LIMIT
 from nmn_envs.envs.classic.two_step import COMMON_PROBABILITY, REWARD_PROBABILITY, SWAP_PROBABILITY
 
 # ------------------------------------------------------------------------------ NMN-Bench1
-_R, _A, _H = HIT_RADIUS, OFFSET_LIMIT, HIT_REWARD
+_R, _A, _H, _C = HIT_RADIUS, OFFSET_LIMIT, HIT_REWARD, MAX_MISS_COST
 _TWO_CANDIDATE_LOSS = 1.5 * _H - 0.5 * _R
 """Loss of a probe miss at distance ``r`` that leaves two candidates, less ``2 r`` (14.5)."""
 
@@ -28,25 +30,108 @@ MOVING_TARGET_PROBE = (_TWO_CANDIDATE_LOSS + _A - _H) / 2.0
 MOVING_TARGET_HEDGE_MARGIN = 1e-3
 """How far inside the hit radius the hedged second action stays (the bound is a supremum)."""
 
+_PROBE_GRID = 2001
+"""Points of the grid the probe is first searched on, on each smooth piece of the loss."""
 
-def moving_target_loss(probe: float) -> float:
+
+def moving_target_loss(probe: float, offset_limit: float = OFFSET_LIMIT, steps: int = 2) -> float:
     """Expected shortfall from ``10 T`` of the three-phase policy probing at ``x + probe``.
 
-    ``L(a) = (459 - 29 a + 2 a^2) / 20`` with the constants of SPEC 3.1; valid for
-    ``0 <= a <= 9`` and meta-episodes of ``T >= 2`` steps (see :func:`moving_target_value`).
+    With the default offsets ``U[-10, 10]``: ``L(a) = (459 - 29 a + 2 a^2) / 20`` for every
+    ``T >= 2``. For ``offset_limit = A`` the same policy is integrated piece by piece (see
+    :func:`moving_target_value`); ``steps`` (``T >= 2``) matters only where the miss cap binds.
+
+    Raises:
+        ValueError: for a probe outside ``[0, A - 1]``, or ``A <= 1`` (nothing to probe).
     """
-    if not 0.0 <= probe <= _A - _R:
-        raise ValueError(f"probe must lie in [0, {_A - _R}], got {probe!r}")
-    constant = 2.0 * _TWO_CANDIDATE_LOSS * (_A - _R) + 2.0 * (_A**2 - _R**2)
-    linear = 2.0 * (_H - _TWO_CANDIDATE_LOSS - _A)
-    return (constant + linear * probe + 2.0 * probe**2) / (2.0 * _A)
+    if not offset_limit > _R:
+        raise ValueError(f"a probe needs offset_limit > {_R}, got {offset_limit!r}")
+    if not 0.0 <= probe <= offset_limit - _R:
+        raise ValueError(f"probe must lie in [0, {offset_limit - _R}], got {probe!r}")
+    if steps < 2:
+        raise ValueError(f"the three-phase policy needs steps >= 2, got {steps!r}")
+    limit = offset_limit
+    # two candidates (miss r in [R, A - a]): the probe's miss, then the hedge (a hit or a miss
+    # of 2r - R); each capped at C, which leaves the hedge's outcome as telling as before
+    both = _linear_integral(
+        lambda r: 2.0 * (_H + min(r, _C) + 0.5 * (_H + min(2.0 * r - _R, _C))),
+        _R,
+        max(limit - probe, _R),
+        ((_C + _R) / 2.0, _C),
+    )
+    # one candidate (the other lies outside [-A, A]): the probe's miss only, below the cap
+    one = _linear_integral(lambda r: _H + r, limit - probe, min(limit + probe, _C), ())
+    # a miss of C or more (offsets below probe - C) only says so: search that interval again
+    width = max(limit + probe - _C, 0.0)
+    capped = width * (_H + _C + _moving_target_search(width / 2.0, steps - 1)[1]) if width else 0.0
+    return (both + one + capped) / (2.0 * limit)
 
 
-def moving_target_value(max_episode_steps: int) -> float:
+def _linear_integral(
+    function: Callable[[float], float], low: float, high: float, breaks: tuple[float, ...]
+) -> float:
+    """The integral over ``[low, high]`` of a function linear between ``breaks`` (trapezoids: exact)."""
+    if high <= low:
+        return 0.0
+    points = sorted({low, high, *(point for point in breaks if low < point < high)})
+    return sum(
+        0.5 * (function(left) + function(right)) * (right - left)
+        for left, right in zip(points, points[1:])
+    )
+
+
+def _one_step_loss(offset_limit: float) -> float:
+    """Shortfall from ``H`` of the best single guess ``d = 0`` under ``U[-A, A]`` (0 for ``A <= R``)."""
+    if offset_limit <= _R:
+        return 0.0
+    return _H - (2.0 * _R * _H - (offset_limit**2 - _R**2)) / (2.0 * offset_limit)
+
+
+@cache
+def _moving_target_search(offset_limit: float, steps: int) -> tuple[float, float]:
+    """``(probe, loss)`` of the Bayes-optimal search for an offset uniform on ``[-A, A]`` in ``steps``.
+
+    ``steps`` counts the steps left (all of them alike from three on). With one step, or when
+    ``A <= R`` (a guess at the centre always hits), the probe is 0.
+    """
+    steps = min(steps, 3)
+    if steps == 1 or offset_limit <= _R:
+        return 0.0, _one_step_loss(offset_limit)
+    span = offset_limit - _R
+    if offset_limit <= (_C + _R) / 2.0:
+        # no miss reaches the cap: L is the quadratic of moving_target_value, minimised in closed form
+        probe = min(max((_TWO_CANDIDATE_LOSS + offset_limit - _H) / 2.0, 0.0), span)
+        return probe, moving_target_loss(probe, offset_limit, steps)
+    kinks = sorted({0.0, span, *(p for p in (_C - offset_limit, offset_limit - (_C + _R) / 2) if 0 < p < span)})
+    best = (np.inf, 0.0)
+    for left, right in zip(kinks, kinks[1:]):
+        grid = np.linspace(left, right, _PROBE_GRID)
+        losses = [moving_target_loss(float(a), offset_limit, steps) for a in grid]
+        index = int(np.argmin(losses))
+        low, high = grid[max(index - 1, 0)], grid[min(index + 1, grid.size - 1)]
+        refined = optimize.minimize_scalar(
+            lambda a: moving_target_loss(float(a), offset_limit, steps),
+            bounds=(low, high),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
+        for probe, loss in ((float(refined.x), float(refined.fun)), (float(grid[index]), losses[index])):
+            best = min(best, (loss, probe))
+    return best[1], best[0]
+
+
+def moving_target_probe(max_episode_steps: int, offset_limit: float = OFFSET_LIMIT) -> float:
+    """Distance from ``x`` of the Bayes-optimal first probe (7.25 for the default offsets, 0 for ``T = 1``)."""
+    _check_steps(max_episode_steps)
+    return _moving_target_search(float(offset_limit), max_episode_steps)[0]
+
+
+def moving_target_value(max_episode_steps: int, offset_limit: float = OFFSET_LIMIT) -> float:
     r"""Bayes-optimal expected return of NMN-Bench1 over a meta-episode of ``T`` steps.
 
-    Derivation, with the constants of SPEC 3.1: offset ``alpha ~ U[-A, A]`` (``A = 10``),
-    hit radius ``R = 1``, hit reward ``H = 10``, miss reward ``-|x + alpha - e|``.
+    Derivation, with the constants of SPEC 3.1: offset ``alpha ~ U[-A, A]`` (``A = 10``, or the
+    env's ``offset_limit``), hit radius ``R = 1``, hit reward ``H = 10``, miss reward
+    ``-min(|x + alpha - e|, C)`` with the cap ``C = 20``.
 
     The offset does not depend on ``x``, so an action is a guess ``d = e - x`` of ``alpha``.
     A hit keeps hitting: it shows ``|alpha - d| < R``, so ``e = x' + d`` hits at every later
@@ -75,36 +160,48 @@ def moving_target_value(max_episode_steps: int) -> float:
 
     So ``V(T) = 10 T - 17.69375`` for ``T >= 2``. With ``T = 1`` nothing learnt can be used:
     the best guess is ``d = 0``, worth ``(2RH - (A^2 - R^2)) / 2A = (20 - 99)/20 = -3.95``.
-    All actions stay in ``[-20, 20]`` (``|x| <= 5``, ``|d| <= A + R``). The env caps the cost
-    of a miss at 20; the cap never binds here (the probe misses by at most ``A + a* = 17.25``,
-    the hedged action by at most ``2(A - a*) - R = 4.5``), and a policy that would profit from it
-    must miss by more than 20, which reveals only that the miss exceeds 20 and costs 20 > L(a*)
-    on its own; the brute-force test of the capped env confirms the value. The hedged action is a
-    supremum (``R^-``): the reference agent stays ``MOVING_TARGET_HEDGE_MARGIN`` inside the
-    radius, which costs ``0.0875`` times the margin in expectation.
+    All actions stay in ``[-20, 20]`` (``|x| <= 5``, ``|d| <= A + R``). For ``A = 10`` the cap
+    never binds (the probe misses by at most ``A + a* = 17.25``, the hedged action by at most
+    ``2(A - a*) - R = 4.5``), and a policy that would profit from it must miss by more than 20,
+    which reveals only that the miss exceeds 20 and costs 20 > L(a*) on its own; the
+    brute-force test of the capped env confirms the value.
+
+    Wider offsets (``offset_limit`` up to 15, every target still within reach and every guess
+    ``|d| <= A`` playable at any ``x``). The cap now binds where ``A + a > C``: a probe miss of
+    ``C`` or more shows only that ``alpha < a - C``, so ``alpha`` is uniform on an interval of
+    width ``w = A + a - C`` and the search starts again there, one step later, with loss
+    ``H + C + L*_{T-1}(w / 2)`` (the same problem on a narrower interval, where no miss reaches
+    the cap). A hedge whose miss ``2r - R`` exceeds ``C`` costs ``C``, and its outcome still
+    tells the two candidates apart. :func:`moving_target_loss` integrates these pieces (each
+    linear in ``r``, so exactly) and :func:`moving_target_probe` minimises over ``a`` on each
+    smooth piece (a grid, then a bounded scalar search to ``1e-12``). The value depends on
+    ``T`` only through ``T = 1``, ``T = 2`` (the search after a capped miss has one step left)
+    and ``T >= 3``. For ``A = 15``: ``a* = 9.437...`` and ``V(T) = 10 T - 22.86...`` (``T >= 3``).
+
+    The hedged action is a supremum (``R^-``): the reference agent stays
+    ``MOVING_TARGET_HEDGE_MARGIN`` inside the radius, which costs ``0.0875`` times the margin in
+    expectation for the default offsets.
 
     Raises:
         ValueError: unless ``max_episode_steps`` is a positive integer.
     """
     _check_steps(max_episode_steps)
-    if max_episode_steps == 1:
-        return (2.0 * _R * _H - (_A**2 - _R**2)) / (2.0 * _A)
-    return _H * max_episode_steps - moving_target_loss(MOVING_TARGET_PROBE)
+    return _H * max_episode_steps - _moving_target_search(float(offset_limit), max_episode_steps)[1]
 
 
-def moving_target_memoryless_value(max_episode_steps: int) -> float:
+def moving_target_memoryless_value(max_episode_steps: int, offset_limit: float = OFFSET_LIMIT) -> float:
     """Expected return of NMN-Bench1's best feedback-free policy ``e = x`` over ``T`` steps.
 
     Every step is the one-step problem of :func:`moving_target_value`: the guess ``d = 0``
-    hits with probability ``2R / 2A = 1/10`` (and then at every step, ``x`` redrawn or not),
-    else misses by ``|alpha|`` (under the cap of 20: ``|alpha| <= A = 10``), so
-    ``V(T) = T (2RH - (A^2 - R^2)) / 2A = -3.95 T``.
+    hits with probability ``2R / 2A`` (and then at every step, ``x`` redrawn or not),
+    else misses by ``|alpha|`` (under the cap of 20: ``|alpha| <= A <= 15``), so
+    ``V(T) = T (2RH - (A^2 - R^2)) / 2A`` (``-3.95 T`` for ``A = 10``).
 
     Raises:
         ValueError: unless ``max_episode_steps`` is a positive integer.
     """
     _check_steps(max_episode_steps)
-    return max_episode_steps * moving_target_value(1)
+    return max_episode_steps * moving_target_value(1, offset_limit)
 
 
 def _check_steps(max_episode_steps: int) -> None:

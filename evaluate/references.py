@@ -26,14 +26,14 @@ from gymnasium.vector import VectorEnv
 from evaluate.agents import Observation, Policy
 from evaluate.exact import (
     MOVING_TARGET_HEDGE_MARGIN,
-    MOVING_TARGET_PROBE,
     dependent_bandit_mean,
     independent_bandit_policy,
+    moving_target_probe,
 )
 from evaluate.oracles import ORACLES, _heading_action, wind_heading
 from evaluate.rollout import episode_length
 from nmn_envs.envs.nmn import arena
-from nmn_envs.envs.nmn.moving_target import ACTION_SCALE, HIT_RADIUS, OFFSET_LIMIT
+from nmn_envs.envs.nmn.moving_target import ACTION_SCALE, HIT_RADIUS, MAX_MISS_COST
 from nmn_envs.envs.nmn.wind_navigation import WIND_SPREAD
 
 REFERENCE_NAMES = ("random", "oracle", "bayes", "memoryless")
@@ -91,11 +91,16 @@ class OraclePolicy(Policy):
 class MovingTargetBayes(Policy):
     """NMN-Bench1: the three-phase Bayes-optimal policy (see :func:`evaluate.exact.moving_target_value`).
 
-    Probe ``x + 7.25`` (``x`` for one-step meta-episodes); on a hit, keep that offset. On a
-    miss of ``r``, the candidates are ``7.25 - r`` and ``7.25 + r``: if one lies outside
-    ``[-10, 10]`` the other is the offset; else play the lower one, hedged just inside the
-    hit radius towards the upper one, and the reward tells which it is. If the offset in use
-    ever misses (the task switched), probe again.
+    The offset is uniform on an interval, at first ``[-A, A]`` (``A`` the env's
+    ``offset_limit``). Probe its centre plus :func:`~evaluate.exact.moving_target_probe`
+    (``x + 7.25`` for the default offsets; the centre with one step left); on a hit, keep that
+    offset. On a miss of ``r``, the candidates are ``probe - r`` and ``probe + r``: if one lies
+    outside the interval the other is the offset; else play the lower one, hedged just inside
+    the hit radius towards the upper one, and the reward tells which it is. A miss of 20 or
+    more (the cap) says only that the offset lies 20 or more below the probe: search that
+    interval the same way. If the offset in use ever misses, the task switched
+    (``switch_probability``): the offset is again uniform on ``[-A, A]``, and that miss is read
+    as a probe of it. Exact without switches; with them, a reference.
     """
 
     name = "bayes"
@@ -104,8 +109,11 @@ class MovingTargetBayes(Policy):
 
     def reset(self, env: VectorEnv) -> None:
         n = env.num_envs
-        self.probe = MOVING_TARGET_PROBE if episode_length(env) > 1 else 0.0
+        self.limit = env.unwrapped.core.offset_limit
+        self.horizon = episode_length(env)
         self.phase = np.full(n, self.PROBE)
+        self.step = np.zeros(n, dtype=np.int64)
+        self.low, self.high = np.full(n, -self.limit), np.full(n, self.limit)
         self.offset = np.zeros(n)
         self.lower = np.zeros(n)
         self.upper = np.zeros(n)
@@ -114,31 +122,43 @@ class MovingTargetBayes(Policy):
         x = observation["observation"][:, 0].astype(np.float64)
         reward = observation["prev_reward"][:, 0].astype(np.float64)
         hit = reward > 0.0
+        step = np.where(episode_start, 0, self.step)
         phase = np.where(episode_start, self.PROBE, self.phase)
-        phase[(phase == self.EXPLOIT) & ~hit] = self.PROBE
+        switched = (phase == self.EXPLOIT) & ~hit
+        whole = episode_start | switched
+        self.low, self.high = np.where(whole, -self.limit, self.low), np.where(whole, self.limit, self.high)
+        phase[switched] = self.READ_PROBE  # the exploited offset was a probe of the new one
 
         read_hedge = phase == self.READ_HEDGE
         self.offset = np.where(read_hedge, np.where(hit, self.lower, self.upper), self.offset)
         phase[read_hedge] = self.EXPLOIT
 
         read_probe = phase == self.READ_PROBE
+        capped = read_probe & ~hit & (reward <= -MAX_MISS_COST)
+        below = self.offset - MAX_MISS_COST > self.low  # the side of the probe a capped miss lies on
+        self.high = np.where(capped & below, self.offset - MAX_MISS_COST, self.high)
+        self.low = np.where(capped & ~below, self.offset + MAX_MISS_COST, self.low)
+        phase[capped] = self.PROBE
         distance = -reward
         lower, upper = self.offset - distance, self.offset + distance
-        lower_fits, upper_fits = lower >= -OFFSET_LIMIT, upper <= OFFSET_LIMIT
-        both = read_probe & ~hit & lower_fits & upper_fits
-        self.offset = np.where(
-            read_probe & ~hit & ~both, np.where(lower_fits, lower, upper), self.offset
-        )
-        phase[read_probe & ~both] = self.EXPLOIT
+        lower_fits, upper_fits = lower >= self.low, upper <= self.high
+        read = read_probe & ~capped
+        both = read & ~hit & lower_fits & upper_fits
+        self.offset = np.where(read & ~hit & ~both, np.where(lower_fits, lower, upper), self.offset)
+        phase[read & ~both] = self.EXPLOIT
         self.lower = np.where(both, lower, self.lower)
         self.upper = np.where(both, upper, self.upper)
         phase[both] = self.READ_HEDGE
 
-        probing = phase == self.PROBE
-        self.offset = np.where(probing, self.probe, self.offset)
-        guess = np.where(both, lower + HIT_RADIUS - MOVING_TARGET_HEDGE_MARGIN, self.offset)
+        probing = np.flatnonzero(phase == self.PROBE)
+        centre, half = 0.5 * (self.low + self.high), 0.5 * (self.high - self.low)
+        for row in probing:
+            left = max(int(self.horizon - step[row]), 1)
+            self.offset[row] = centre[row] + moving_target_probe(left, float(half[row]))
         phase[probing] = self.READ_PROBE
+        guess = np.where(both, lower + HIT_RADIUS - MOVING_TARGET_HEDGE_MARGIN, self.offset)
         self.phase = phase
+        self.step = step + 1
         return ((x + guess) / ACTION_SCALE)[:, None]
 
 
@@ -376,12 +396,13 @@ class MovingTargetMemoryless(MemorylessPolicy):
 
     Without feedback the played offset ``c = e - x`` is a function of ``x`` alone, and the
     reward of a step depends on ``alpha - c`` only: a hit (``+10``) when ``|alpha - c| < 1``,
-    else ``-|alpha - c|`` (the miss cap of 20 never binds: ``|alpha - c| <= 10`` for ``c = 0``).
-    For every ``|c| <= 9`` the hit probability under ``alpha ~ U[-10, 10]`` is ``2/20``, and the
-    expected miss cost is smallest at the prior median ``c = 0``; so ``c = 0`` maximises the
-    expected reward of every step, whatever ``x`` is. Its value per step is
-    ``10 * 2/20 - (1/20) * 2 * (10^2 - 1) / 2 = -3.95``
-    (:func:`evaluate.exact.moving_target_memoryless_value`).
+    else ``-|alpha - c|`` (the miss cap of 20 never binds: ``|alpha - c| <= A <= 15`` for
+    ``c = 0``). For every ``|c| <= A - 1`` the hit probability under ``alpha ~ U[-A, A]`` is
+    ``2/2A``, and the expected miss cost is smallest at the prior median ``c = 0``; so ``c = 0``
+    maximises the expected reward of every step, whatever ``x`` is, for any ``offset_limit``
+    ``A``. Its value per step is ``10 * 2/20 - (1/20) * 2 * (10^2 - 1) / 2 = -3.95`` for
+    ``A = 10`` (:func:`evaluate.exact.moving_target_memoryless_value`). With switches the
+    offset's law at a step depends on the hits before it, so there it is a reference.
     """
 
     description = "e = x: the prior mean offset, no feedback (adaptation score 0)"

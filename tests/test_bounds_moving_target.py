@@ -14,19 +14,23 @@ from evaluate.task_sets import task_set
 ENV_ID = "NMN-Bench1-v0"
 
 
-def brute_force_value(horizon: int, unit: float) -> float:
+def brute_force_value(horizon: int, unit: float, offset_limit: float = 10.0) -> float:
     """Exhaustive search over every policy of a discretised NMN-Bench1.
 
-    Offsets are the midpoints of cells ``2 * unit`` wide over ``[-10, 10]`` (uniform prior);
-    guesses ``d = e - x`` are every multiple of ``unit`` in ``[-11, 11]``. Distances are whole
-    numbers of units, so a miss's reward splits the belief exactly. A hit leaves the set of
-    offsets it is consistent with (``x`` is redrawn, which carries no information).
+    Offsets are the midpoints of cells ``2 * unit`` wide over ``[-A, A]`` (uniform prior);
+    guesses ``d = e - x`` are every multiple of ``unit`` in ``[-min(A + 1, 15), min(A + 1, 15)]``
+    (up to 15 every guess is playable at any ``x``). Distances are whole numbers of units, so a
+    miss's reward splits the belief exactly; a miss of 20 or more shows only that (the cap). A
+    hit leaves the set of offsets it is consistent with (``x`` is redrawn, which carries no
+    information).
     """
-    half_width = round(10 / unit)
+    half_width = round(offset_limit / unit)
     offsets = np.arange(-half_width + 1, half_width, 2)
-    guesses = np.arange(-round(11 / unit), round(11 / unit) + 1)
+    reach = round(min(offset_limit + 1, 15) / unit)
+    guesses = np.arange(-reach, reach + 1)
     distance = np.abs(offsets[None, :] - guesses[:, None])
     rewards = np.where(distance < round(1 / unit), 10.0, -np.minimum(distance * unit, 20.0))
+    seen = np.minimum(distance, round(20 / unit))
 
     @cache
     def value(belief: tuple[int, ...], steps: int) -> float:
@@ -35,7 +39,7 @@ def brute_force_value(horizon: int, unit: float) -> float:
             return float(rewards[:, rows].mean(axis=1).max())
         best = -np.inf
         for guess in range(guesses.size):
-            outcome = np.where(rewards[guess, rows] > 0, -1, distance[guess, rows])
+            outcome = np.where(rewards[guess, rows] > 0, -1, seen[guess, rows])
             total = rewards[guess, rows].sum()
             for key in np.unique(outcome):
                 posterior = tuple(rows[outcome == key])
@@ -102,4 +106,7 @@ def test_public_bounds_follow_the_episode_length():
     assert found["bayes"].value == pytest.approx(4000 - 17.69375)
     assert found["oracle"].value == 4000.0
     with pytest.raises(ValueError, match="switch_probability"):
-        bounds(ENV_ID, switch_probability=0.2)
+        bounds(ENV_ID, switch_probability="often")
+    switching = {bound.name: bound for bound in bounds(ENV_ID, switch_probability=0.2, max_episode_steps=40, n_tasks=50)}
+    assert switching["bayes"].kind == "reference" and switching["bayes"].standard_error > 0
+    assert switching["oracle"].value == 400.0

@@ -5,6 +5,16 @@ import numpy as np
 import pytest
 
 import nmn_envs  # noqa: F401  (registers the ids)
+from evaluate import bounds
+from evaluate.exact import (
+    MOVING_TARGET_PROBE,
+    moving_target_loss,
+    moving_target_memoryless_value,
+    moving_target_probe,
+    moving_target_value,
+)
+from evaluate.references import reference
+from evaluate.rollout import play
 from evaluate.shifts import SHIFTS, check_same_spaces, get_shift, shifts
 from evaluate.task_sets import (
     PINNED,
@@ -14,6 +24,7 @@ from evaluate.task_sets import (
     task_set,
     validation_set,
 )
+from tests.test_bounds_moving_target import brute_force_value
 
 ALL_SHIFTS = [shift for listed in SHIFTS.values() for shift in listed]
 
@@ -106,3 +117,71 @@ def test_a_shift_set_refuses_kwargs_that_clash_with_the_shift():
         shift_task_set(wider, offset_limit=12.0)
     longer = shift_task_set(wider, max_episode_steps=50)
     assert longer.sha256 == PINNED["NMN-Bench1-v0/wider/v1"]
+
+
+# ---------------------------------------------------------------------------- bounds under a shift
+def test_wider_offsets_have_an_exact_bound_above_every_simple_strategy():
+    found = {bound.name: bound for bound in bounds("NMN-Bench1-v0", offset_limit=15, max_episode_steps=400)}
+    bayes = found["bayes"]
+    assert bayes.kind == "exact" and bayes.standard_error is None
+    assert bayes.value == pytest.approx(4000 - 22.55)
+    assert moving_target_probe(400, 15.0) == pytest.approx(7.5)
+    # the best feedback-free policy, the default distribution's probe, and every other probe
+    assert bayes.value > moving_target_memoryless_value(400, 15.0) + 6000
+    default_probe = 10 * 400 - moving_target_loss(MOVING_TARGET_PROBE, 15.0, 400)
+    never_capped = 10 * 400 - moving_target_loss(5.0, 15.0, 400)  # no probe miss reaches the cap
+    assert bayes.value > default_probe and bayes.value > never_capped
+    for probe in np.linspace(0.0, 14.0, 57):
+        assert moving_target_loss(float(probe), 15.0, 400) >= 22.55 - 1e-9
+    assert bayes.value < found["oracle"].value == 4000.0
+    # the default distribution keeps its value, and a wider one is harder
+    assert moving_target_value(400) == pytest.approx(4000 - 17.69375)
+    assert moving_target_value(400, 12.0) < moving_target_value(400)
+
+
+@pytest.mark.parametrize(("horizon", "unit"), [(1, 0.05), (2, 0.25), (3, 0.5)])
+def test_wider_offsets_bound_against_brute_force(horizon, unit):
+    """A probe miss of 20 or more only says so (the cap): on U[-15, 15] the search then starts
+    again on what is left. The discretised optimum (every policy, capped outcomes merged) lies
+    below the supremum by no more than the grid's cost (a hedge a whole unit inside the radius)."""
+    exact, brute = moving_target_value(horizon, 15.0), brute_force_value(horizon, unit, 15.0)
+    assert -1e-9 <= exact - brute <= 0.25 * unit + 1e-9
+
+
+@pytest.mark.parametrize("horizon", [2, 30])
+def test_bayes_agent_attains_the_wider_bound(horizon):
+    """Monte Carlo of the bayes agent on the wider shift's task set: within 3 standard errors,
+    with capped probe misses among the tasks (offsets below 7.5 - 20)."""
+    kwargs = {"max_episode_steps": horizon}
+    wider = get_shift("NMN-Bench1-v0", "wider")
+    tasks, seeds = shift_task_set(wider, **kwargs).head(1000)
+    assert sum(task.offset < -12.5 for task in tasks) > 50
+    kwargs.update(wider.env_kwargs())
+    returns = play(reference("bayes", "NMN-Bench1-v0", **kwargs), "NMN-Bench1-v0", tasks, seeds, kwargs).returns
+    error = returns.std(ddof=1) / np.sqrt(returns.size)
+    assert abs(returns.mean() - moving_target_value(horizon, 15.0)) < 3 * error
+    memoryless = play(reference("memoryless", "NMN-Bench1-v0", **kwargs), "NMN-Bench1-v0", tasks, seeds, kwargs).returns
+    memoryless_error = memoryless.std(ddof=1) / np.sqrt(memoryless.size)
+    assert abs(memoryless.mean() - moving_target_memoryless_value(horizon, 15.0)) < 3 * memoryless_error
+
+
+def test_the_bayes_agent_readapts_after_a_switch():
+    """With switches the bayes agent reads the miss of its stale offset as a probe of the new
+    one: it keeps most of the oracle's return, far above probing afresh from nothing."""
+    kwargs = {"max_episode_steps": 200, **get_shift("NMN-Bench1-v0", "switching").env_kwargs()}
+    tasks, seeds = shift_task_set(get_shift("NMN-Bench1-v0", "switching"), max_episode_steps=200).head(200)
+    returns = play(reference("bayes", "NMN-Bench1-v0", **kwargs), "NMN-Bench1-v0", tasks, seeds, kwargs)
+    hits = (returns.step_rewards > 0).mean()
+    assert hits > 0.75
+    switched_misses = (returns.step_rewards[:, 10:] < 0).mean()
+    assert 0.0 < switched_misses < 0.25
+
+
+def test_bounds_of_the_other_shifts_are_named_for_what_they_are():
+    for name in ("dependent", "easy", "medium", "hard"):
+        (bayes,) = [b for b in bounds("NMN-Bandit-v0", **get_shift("NMN-Bandit-v0", name).env_kwargs()) if b.name == "bayes"]
+        assert bayes.kind == "exact"
+    swaps = get_shift("NMN-TwoStep-v0", "frequent_swaps").env_kwargs()
+    two_step = {b.name: b for b in bounds("NMN-TwoStep-v0", **swaps)}
+    assert two_step["bayes"].kind == "exact"
+    assert two_step["bayes"].value < {b.name: b for b in bounds("NMN-TwoStep-v0")}["bayes"].value
