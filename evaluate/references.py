@@ -169,7 +169,8 @@ class WindNavigationPlanner(Policy):
     it is a wind sample ``0.25 (cos w, sin w)`` with ``w ~ U[W - pi/4, W + pi/4]``. The
     posterior of ``W`` under its uniform prior is uniform on the intersection of the arcs
     ``[w_i - pi/4, w_i + pi/4]``; the planner steers for the arc's midpoint (no wind is
-    assumed before the first sample). A reference, not a proven optimum.
+    assumed before the first sample). At the env's ``wind_switch_steps`` it knows the wind is
+    drawn again and starts over. A reference, not a proven optimum.
     """
 
     name = "bayes"
@@ -177,6 +178,8 @@ class WindNavigationPlanner(Policy):
 
     def reset(self, env: VectorEnv) -> None:
         n = env.num_envs
+        self.switch_steps = env.unwrapped.core.wind_switch_steps
+        self.step = np.zeros(n, dtype=np.int64)
         self.anchor = np.full(n, np.nan)
         self.low = np.full(n, -np.inf)
         self.high = np.full(n, np.inf)
@@ -206,6 +209,11 @@ class WindNavigationPlanner(Policy):
             offset = np.angle(np.exp(1j * (angle - anchor)))
             self.low[moved] = np.maximum(self.low[moved], offset - WIND_SPREAD)
             self.high[moved] = np.minimum(self.high[moved], offset + WIND_SPREAD)
+        self.step = np.where(episode_start, 0, self.step)
+        redrawn = np.isin(self.step, self.switch_steps)  # the wind is drawn again before this move
+        self.anchor[redrawn] = np.nan
+        self.low[redrawn], self.high[redrawn] = -np.inf, np.inf
+        self.step += 1
         known = ~np.isnan(self.anchor)
         wind = np.where(known, np.nan_to_num(self.believed_wind), 0.0)
         still_air = _heading_action(arena.wrap(relative))
@@ -219,7 +227,8 @@ class TwoTargetsBayes(Policy):
     """NMN-Bench3: go to the nearer target; its reward says which target is good; then exploit.
 
     Which target was reached is the one within the reach radius at the step the reward came
-    (the closer of the two). A reference: only the first visit differs from the oracle.
+    (the closer of the two). At the env's ``swap_steps`` it knows good and bad swap. A
+    reference: only the first visit differs from the oracle.
     """
 
     name = "bayes"
@@ -227,6 +236,8 @@ class TwoTargetsBayes(Policy):
 
     def reset(self, env: VectorEnv) -> None:
         n = env.num_envs
+        self.swap_steps = env.unwrapped.core.swap_steps
+        self.step = np.zeros(n, dtype=np.int64)
         self.good = np.full(n, -1)
         self.first = np.full(n, -1)
         self.previous = np.zeros((n, 4))
@@ -245,6 +256,10 @@ class TwoTargetsBayes(Policy):
         reached = np.argmin(distances, axis=1)
         scored = ~episode_start & (reward != 0.0) & (self.good < 0)
         self.good[scored] = np.where(reward[scored] > 0, reached[scored], 1 - reached[scored])
+        self.step = np.where(episode_start, 0, self.step)
+        swapped = np.isin(self.step, self.swap_steps) & (self.good >= 0)  # good and bad swap now
+        self.good[swapped] = 1 - self.good[swapped]
+        self.step += 1
         torus = [arena.wrap(relative[:, :2]), arena.wrap(relative[:, 2:])]
         nearer = np.where(np.linalg.norm(torus[1], axis=1) < np.linalg.norm(torus[0], axis=1), 1, 0)
         self.first = np.where(episode_start, nearer, self.first)

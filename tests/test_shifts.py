@@ -185,3 +185,16 @@ def test_bounds_of_the_other_shifts_are_named_for_what_they_are():
     two_step = {b.name: b for b in bounds("NMN-TwoStep-v0", **swaps)}
     assert two_step["bayes"].kind == "exact"
     assert two_step["bayes"].value < {b.name: b for b in bounds("NMN-TwoStep-v0")}["bayes"].value
+
+
+@pytest.mark.parametrize(("env_id", "shift_name", "steps"), [("NMN-Bench2-v0", "wind_switch", 2400), ("NMN-Bench3-v0", "swap", 3000)])
+def test_the_references_know_a_switch_of_the_shifted_prior(env_id, shift_name, steps):
+    """After the switch the bayes reference earns per step what it earned before it (it knows
+    when the task changes), where a planner that ignored the switch would lose its way."""
+    shift = get_shift(env_id, shift_name)
+    kwargs = {"max_episode_steps": steps, **shift.env_kwargs()}
+    tasks, seeds = shift_task_set(shift, max_episode_steps=steps).head(20)
+    rewards = play(reference("bayes", env_id, **kwargs), env_id, tasks, seeds, kwargs).step_rewards
+    switch = next(iter(shift.kwargs.values()))[0]
+    before, after = rewards[:, 400:switch].mean(), rewards[:, switch:].mean()
+    assert after > 0.8 * before > 0
