@@ -8,7 +8,10 @@ so that picking a model never looks at the tasks it is scored on), and appends a
 training process (on a shared machine, the time the run would take on a core of its own), mean
 return and normalised score ``(return - random) / (bayes - random)`` (the anchors: uniform random play on the same tasks
 and the harness's Bayes bound or belief-planner reference; ``nan`` on a task without a Bayes
-agent, such as NMN-Navigation2D). That file is the run's learning curve. Whenever the mean
+agent, such as NMN-Navigation2D). That file is the run's learning curve; every row goes to
+TensorBoard too, as ``validation/mean_return`` and ``validation/normalised_score`` at its step, in
+an events file beside it (``tensorboard --logdir <run>`` shows it with the training logs of
+``<run>/logs``). Whenever the mean
 return beats every earlier row, the model is saved as ``best_model.zip`` and, in the
 pickle-free form of :mod:`policies.serialization`, as ``best_model.safe.zip``.
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import TensorBoardOutputFormat
 
 from policies.serialization import save_safe
 
@@ -77,6 +81,7 @@ class ValidationCallback(BaseCallback):
         self.cpu_minutes_before = earlier[-1]["cpu_minutes"] if earlier else 0.0
         self.last_steps = int(earlier[-1]["steps"]) if earlier else -1
         self.started, self.cpu_started = time.perf_counter(), time.process_time()
+        self.tensorboard: TensorBoardOutputFormat | None = None
 
     def _init_callback(self) -> None:
         from evaluate.bounds import bounds
@@ -101,6 +106,9 @@ class ValidationCallback(BaseCallback):
     def _on_training_end(self) -> None:
         if self.num_timesteps != self.last_steps:
             self.validate()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def validate(self) -> float:
         """Score the current model, record the row, save it if best; return its normalised
@@ -123,9 +131,15 @@ class ValidationCallback(BaseCallback):
             writer.writerow(
                 [self.num_timesteps, f"{minutes:.3f}", f"{cpu_minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"]
             )
+        scalars = {"validation/mean_return": mean_return}
         if self.bayes is not None:
-            self.logger.record("validation/normalised_score", score)
-        self.logger.record("validation/mean_return", mean_return)
+            scalars["validation/normalised_score"] = score
+        for key, value in scalars.items():
+            self.logger.record(key, value)
+        if self.tensorboard is None:
+            self.tensorboard = TensorBoardOutputFormat(str(self.run_dir))
+        self.tensorboard.write(scalars, {key: None for key in scalars}, self.num_timesteps)
+        self.tensorboard.writer.flush()
         if mean_return > self.best:
             self.best = mean_return
             self.model.save(self.run_dir / BEST_MODEL_FILE)
