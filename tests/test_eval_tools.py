@@ -92,3 +92,82 @@ def test_torchrl_same_step_on_the_feedback_dict_is_refused_with_the_alternatives
     for _ in range(3):
         *_, info = same_step.step(np.zeros((2, 1)))
     assert set(info["final_obs"][0]) == {"observation", "prev_action", "prev_reward"}
+
+
+# ------------------------------------------------------------------------------ TensorBoard
+def test_the_validation_curve_goes_to_tensorboard_beside_validation_csv(tmp_path, tiny_hyperparams):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from policies.train import train
+    from policies.validation import read_curve
+
+    out = tmp_path / "run"
+    train(
+        ENV_ID, "rnn", 0, 128, out, hyperparams_file=tiny_hyperparams, eval_freq=64,
+        validation_tasks=3, progress_bar=False,
+    )
+    curve = read_curve(out)
+    events = EventAccumulator(str(out))
+    events.Reload()
+    for tag, column in (("validation/mean_return", "mean_return"), ("validation/normalised_score", "normalised_score")):
+        scalars = events.Scalars(tag)
+        assert [scalar.step for scalar in scalars] == [row["steps"] for row in curve] == [64, 128]
+        assert [scalar.value for scalar in scalars] == pytest.approx([row[column] for row in curve], abs=1e-3)
+
+
+# ------------------------------------------------------------------------------ rl-zoo runs
+@pytest.fixture(scope="module")
+def zoo_run(tmp_path_factory) -> Path:
+    """A real rl-baselines3-zoo run of the shipped file (rewards normalised, observations raw),
+    with its last model, its best model and checkpoints."""
+    import subprocess
+    import sys
+
+    from policies.config import HYPERPARAMS_DIR
+
+    folder = tmp_path_factory.mktemp("rl-zoo")
+    command = [
+        sys.executable, "-m", "rl_zoo3.train", "--algo", "ppo_lstm", "--env", ENV_ID,
+        "-conf", str(HYPERPARAMS_DIR / f"{ENV_ID}.yml"), "--gym-packages", "nmn_envs", "-n", "128",
+        "--log-folder", str(folder), "--eval-freq", "64", "--eval-episodes", "1", "--n-eval-envs", "1",
+        "--save-freq", "64", "--seed", "0", "--device", "cpu",
+        "-params", "n_envs:2", "n_steps:32", "batch_size:64", "env_kwargs:dict(max_episode_steps=20)",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=folder)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return folder / "ppo_lstm" / f"{ENV_ID}_1"
+
+
+MODEL_FILES = (f"{ENV_ID}.zip", "best_model.zip", "rl_model_64_steps.zip")
+
+
+def test_an_rl_zoo_run_whose_config_kept_observations_raw_plays_every_model(zoo_run):
+    config = (zoo_run / ENV_ID / "config.yml").read_text()
+    assert "dict(norm_obs=False, norm_reward=True)" in config  # as rl-zoo dumps the shipped file
+    assert (zoo_run / ENV_ID / "vecnormalize.pkl").is_file()  # reward statistics only
+    for model in MODEL_FILES:
+        played = evaluate(str(zoo_run / model), ENV_ID, trust_pickle=True, **FAST)
+        raw = evaluate(str(zoo_run / model), ENV_ID, trust_pickle=True, vec_normalize=False, **FAST)
+        assert played.agent.returns == raw.agent.returns
+        assert "VecNormalize" not in played.agent.description
+
+
+def test_every_model_of_an_rl_zoo_run_that_normalised_observations_finds_its_statistics(zoo_run, tmp_path):
+    run = tmp_path / zoo_run.name
+    shutil.copytree(zoo_run, run)
+    config = run / ENV_ID / "config.yml"
+    config.write_text(config.read_text().replace("norm_obs=False", "norm_obs=True"))
+    statistics = run / ENV_ID / "vecnormalize.pkl"
+    for model in MODEL_FILES:
+        with pytest.raises(ValueError, match=f"found VecNormalize statistics '{statistics}'.*--vecnormalize"):
+            evaluate(str(run / model), ENV_ID, trust_pickle=True, **FAST)
+    own = run / "rl_model_vecnormalize_64_steps.pkl"  # SB3's checkpoint with its own statistics
+    shutil.copy(statistics, own)
+    with pytest.raises(ValueError, match=f"found VecNormalize statistics '{own}'"):
+        evaluate(str(run / "rl_model_64_steps.zip"), ENV_ID, trust_pickle=True, **FAST)
+    statistics.unlink()
+    own.unlink()
+    with pytest.raises(ValueError, match="says the model .*best_model.zip' was trained on normalised"):
+        evaluate(str(run / "best_model.zip"), ENV_ID, trust_pickle=True, **FAST)
+    config.write_text("normalize: [unclosed")  # an unreadable config: the files decide
+    assert evaluate(str(run / "best_model.zip"), ENV_ID, trust_pickle=True, **FAST).agent.returns
