@@ -72,18 +72,16 @@ def anchors(n_tasks: int) -> tuple[float, float]:
 
 def score_run(run_dir: Path, n_tasks: int, random: float, bayes: float) -> list[dict[str, float]]:
     """Score every checkpoint of a run on the evaluation set (cached in ``curve.json``)."""
-    from sb3_contrib import RecurrentPPO
-
     th.set_num_threads(1)
     cache_path = run_dir / CURVE_FILE
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     minutes = {int(row["steps"]): row for row in read_curve(run_dir)}
     tasks, seeds = task_set(ENV_ID).head(n_tasks)
-    checkpoints = sorted((int(path.stem.split("_")[1]), path) for path in (run_dir / "checkpoints").glob("model_*_steps.zip"))
+    checkpoints = sorted((int(path.stem.split("_")[1]), path) for path in (run_dir / "checkpoints").glob("model_*_steps.safe.zip"))
     for steps, path in checkpoints:
         if str(steps) in cache or steps not in minutes:
             continue
-        policy = as_policy(RecurrentPPO.load(path, device="cpu"), "checkpoint", deterministic=True)
+        policy = as_policy(str(path), "checkpoint", deterministic=True)
         mean = float(play(policy, ENV_ID, tasks, seeds).returns.mean())
         cache[str(steps)] = {
             "steps": steps,

@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from evaluate.schema import TaskSetInfo
-from evaluate.shifts import SHIFTS, Shift
+from evaluate.shifts import SHIFTS, Shift, shifted_kwargs
 from nmn_envs.tasks import Task
 
 EVALUATION_SEED_BASE = 10**9
@@ -148,17 +148,23 @@ def check_env_id(env_id: str) -> None:
         raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; the suite's ids: {known}")
 
 
+MAX_EPISODE_STEPS = 100_000
+"""The longest meta-episode the harness plays: it keeps every step's reward of every task played
+(20 times the longest registered length)."""
+
+
 def check_env_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> None:
-    """Refuse kwargs that do not make ``env_id`` (an unknown name, a value of the wrong type).
+    """Refuse kwargs that do not make ``env_id`` (an unknown name, a value of the wrong type, a
+    meta-episode longer than :data:`MAX_EPISODE_STEPS`).
 
     Raises:
         ValueError: naming the kwarg and what ``env_id`` takes.
     """
     steps = env_kwargs.get("max_episode_steps")
     if steps is not None and (
-        not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1
+        not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or not 1 <= steps <= MAX_EPISODE_STEPS
     ):
-        raise ValueError(f"max_episode_steps must be a positive integer, got {steps!r}")
+        raise ValueError(f"max_episode_steps must be a positive integer of at most {MAX_EPISODE_STEPS}, got {steps!r}")
     try:
         gym.make(env_id, **env_kwargs).close()
     except (TypeError, ValueError, gym.error.Error) as error:
@@ -230,16 +236,13 @@ def shift_task_set(shift: Shift, **env_kwargs: Any) -> TaskSet:
     :data:`PINNED` like the evaluation sets.
 
     Raises:
-        ValueError: for ``env_kwargs`` that set one of the shift's own kwargs to another value,
-            or if the set no longer regenerates to its pinned hash.
+        ValueError: for ``env_kwargs`` that clash with the shift or change the spaces with it
+            (:func:`evaluate.shifts.shifted_kwargs`), or if the set no longer regenerates to its
+            pinned hash.
     """
     check_env_id(shift.env_id)
-    kwargs = shift.env_kwargs()
-    clashing = sorted(key for key in kwargs if key in env_kwargs and env_kwargs[key] != kwargs[key])
-    if clashing:
-        raise ValueError(f"env kwargs {clashing} clash with the shift {shift.name!r}, which sets {kwargs}")
     version = f"{shift.env_id}/{shift.name}/v{SHIFT_SET_VERSION}"
-    generated = _generate(shift.env_id, version, shift_seed(shift), {**env_kwargs, **kwargs})
+    generated = _generate(shift.env_id, version, shift_seed(shift), shifted_kwargs(shift, env_kwargs))
     pinned = PINNED.get(version)
     if pinned is not None and generated.sha256 != pinned and not _distribution_kwargs(env_kwargs):
         raise ValueError(

@@ -12,8 +12,9 @@ validation task set, which is disjoint from the evaluation set; ``--model final`
 last one) with the harness's protocol: mean actions, the whole evaluation set, the random,
 memoryless and Bayes anchors. It then copies the model into ``policies/zoo/<env id>/`` with its
 card (:class:`policies.zoo.ZooCard`). Everything is checked before anything is played or
-written: a run that is unfinished, of an unknown policy, or without its safe model is refused
-with the reason.
+written: a run whose ``config.yml`` is not valid (an environment outside the suite, a negative
+seed, ...), that is unfinished, of an unknown policy, without its safe model, or whose model
+acts in another environment than the run's is refused with the reason.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from evaluate.harness import DEFAULT_N_TASKS, evaluate
 from policies import zoo
-from policies.serialization import load_safe
-from policies.train import CONFIG_FILE, SAFE_MODEL_FILE
+from policies.serialization import load_safe, read_metadata
+from policies.train import CONFIG_FILE, SAFE_MODEL_FILE, read_run_config
 from policies.validation import SAFE_BEST_MODEL_FILE, read_curve
 from nmn_bench.zoo_report import add_arguments as add_report_arguments
 from nmn_bench.zoo_report import write_results
@@ -46,20 +45,23 @@ class RunChecked:
         config_path = run_dir / CONFIG_FILE
         if not config_path.is_file():
             raise ValueError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
-        self.config = yaml.safe_load(config_path.read_text())
+        self.config = read_run_config(run_dir)
         self.run_dir = run_dir
-        self.env_id: str = self.config["env_id"]
-        self.policy: str = self.config["policy"]
-        self.seed: int = int(self.config["seed"])
+        self.env_id: str = self.config.env_id
+        self.policy: str = self.config.policy
+        self.seed: int = self.config.seed
         if self.policy not in zoo.POLICIES:
             raise ValueError(f"{run_dir}: policy {self.policy!r} is not a zoo policy {list(zoo.POLICIES)}")
-        if self.config.get("agents", 1) != 1:
+        if self.config.agents != 1:
             raise ValueError(f"{run_dir}: a team policy; the zoo holds single agents")
         if not (run_dir / SAFE_MODEL_FILE).is_file():
             raise ValueError(f"{run_dir}: unfinished (no {SAFE_MODEL_FILE}); finish it with nmn-train --resume")
         self.model_path = run_dir / MODEL_FILES[model]
         if not self.model_path.is_file():
             raise ValueError(f"{run_dir}: no {self.model_path.name}")
+        acts_in = read_metadata(self.model_path).env_id
+        if acts_in != self.env_id:
+            raise ValueError(f"{run_dir}: {self.model_path.name} acts in {acts_in}, the run trained on {self.env_id}")
         self.curve = [
             CurvePoint(
                 steps=int(row["steps"]),
@@ -78,7 +80,7 @@ class RunChecked:
     def selected_steps(self) -> int:
         """Steps of the shipped model: the first validation of best mean return, or the run's end."""
         if self.model == "final":
-            return int(self.config["timesteps"])
+            return self.config.timesteps
         best = max(point.mean_return for point in self.curve)
         return next(point.steps for point in self.curve if point.mean_return == best)
 
@@ -104,10 +106,10 @@ def add_run(
         seed=run.seed,
         model_file=f"{stem}{zoo.MODEL_SUFFIX}",
         trained_by=trained_by,
-        git_revision=run.config.get("git_revision", git_revision),
-        config=run.config,
+        git_revision=run.config.git_revision or git_revision,
+        config=run.config.model_dump(exclude={"agents"}),
         parameters=sum(parameter.numel() for parameter in safe.policy.parameters() if parameter.requires_grad),
-        env_steps=int(run.config["timesteps"]),
+        env_steps=run.config.timesteps,
         selected_steps=run.selected_steps,
         wall_minutes=run.curve[-1].minutes,
         cpu_minutes=run.curve[-1].cpu_minutes,
@@ -171,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"nmn-zoo: error: --n-tasks must be a positive integer, got {args.n_tasks}")
     try:
         runs = [RunChecked(run_dir, args.model) for run_dir in args.runs]
-    except (ValueError, KeyError) as problem:
+    except ValueError as problem:
         sys.exit(f"nmn-zoo: error: {problem}")
     for run in runs:
         card = add_run(run, args.trained_by, args.n_tasks, args.git_revision, args.zoo, progress=sys.stderr.isatty())

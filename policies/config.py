@@ -34,6 +34,29 @@ POLICY_NAMES = ("nmn", "rnn", "lstm")
 POLICY_CLASSES = {"nmn": "policies.NMNPolicy", "rnn": "policies.RNNPolicy", "lstm": "MultiInputLstmPolicy"}
 """The ``policy`` each entry names (rl-zoo imports a dotted path; ``lstm`` is sb3-contrib's own)."""
 LINEAR_PREFIX = "lin_"
+MAX_YAML_BYTES = 2**20
+"""The largest hyperparameter or run config file read."""
+MAX_POLICY_KWARGS_CHARS = 4096
+"""The longest ``policy_kwargs`` of an entry, as written (a few sizes and names, never data)."""
+
+
+def read_yaml(path: str | Path, what: str) -> Any:
+    """The content of the YAML file ``path`` (``what`` names it in errors), read with
+    ``yaml.safe_load``: tags such as ``!!python/object`` are refused, never constructed.
+
+    Raises:
+        ValueError: the file is missing, over :data:`MAX_YAML_BYTES`, or not plain YAML.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} {str(path)!r} does not exist")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ValueError(f"{what} {str(path)!r} is over the limit of {MAX_YAML_BYTES} bytes")
+    try:
+        return yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        problem = " ".join(str(error).split())
+        raise ValueError(f"{what} {str(path)!r} is not plain YAML (no tags such as !!python/object): {problem}") from None
 
 
 def literal_mapping(text: str | dict[str, Any], field: str) -> dict[str, Any]:
@@ -146,7 +169,10 @@ def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
         policy = entry.pop("policy", None)
         if policy != POLICY_CLASSES.get(name, name):
             raise ValueError(f"{source}: entry {name!r} must have policy: {POLICY_CLASSES.get(name, name)}, got {policy!r}")
-        policy_kwargs[name] = literal_mapping(entry.pop("policy_kwargs", {}), f"{source}: {name}.policy_kwargs")
+        kwargs = entry.pop("policy_kwargs", {})
+        if len(repr(kwargs)) > MAX_POLICY_KWARGS_CHARS:
+            raise ValueError(f"{source}: {name}.policy_kwargs is over the limit of {MAX_POLICY_KWARGS_CHARS} characters")
+        policy_kwargs[name] = literal_mapping(kwargs, f"{source}: {name}.policy_kwargs")
         normalize = entry.pop("normalize", False)
         if not isinstance(normalize, bool):
             normalize = literal_mapping(normalize, f"{source}: {name}.normalize")
@@ -171,9 +197,7 @@ def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
 def load_hyperparams(env_id: str, path: str | Path | None = None) -> Hyperparams:
     """Read and validate the hyperparameters of ``env_id`` (or those of the file ``path``)."""
     path = Path(path) if path is not None else hyperparams_path(env_id)
-    if not path.is_file():
-        raise ValueError(f"hyperparameter file {str(path)!r} does not exist")
-    return parse_hyperparams(yaml.safe_load(path.read_text()), str(path))
+    return parse_hyperparams(read_yaml(path, "hyperparameter file"), str(path))
 
 
 def dump_hyperparams(hyperparams: Hyperparams, env_id: str) -> str:

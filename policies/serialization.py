@@ -58,6 +58,7 @@ from stable_baselines3.common.policies import (
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from nmn_envs.multiagent import MAX_AGENTS
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 
@@ -109,7 +110,7 @@ class PolicyMetadata(BaseModel):
     policy_kwargs: dict[str, JsonValue]
     env_id: str
     env_kwargs: dict[str, JsonValue] = Field(default_factory=dict)
-    num_agents: int = Field(1, ge=1, le=64)
+    num_agents: int = Field(1, ge=1, le=MAX_AGENTS)
     observation_layout: Literal["dict", "flat"]
     num_timesteps: int = Field(0, ge=0)
     weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")

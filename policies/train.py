@@ -8,18 +8,25 @@ Usage::
 Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`);
 ``--timesteps`` defaults to the file's ``n_timesteps``. The run folder ``DIR`` receives
 ``config.yml`` (what was run), ``logs/run_<start step>/`` (TensorBoard events and
-``progress.csv``), ``checkpoints/model_<step>_steps.zip`` (with the reward-scaling statistics
-where ``normalize_reward`` is set), ``validation.csv`` (the learning curve on the validation task
+``progress.csv``), ``checkpoints/model_<step>_steps.safe.zip`` with
+``checkpoints/model_<step>_steps.training.pt`` (see :func:`save_checkpoint`), ``validation.csv`` (the learning curve on the validation task
 set) and ``best_model.zip`` (the best model on it, see :mod:`policies.validation`) and, at the
 end, ``model.zip`` (the last model), which ``RecurrentPPO.load`` reads in a fresh process, and
 ``model.safe.zip`` and ``best_model.safe.zip``, the same policies in the pickle-free form of
 :mod:`policies.serialization` that ``nmn-eval`` and the leaderboard load.
+
+Resuming reads nothing that executes: a checkpoint is the policy's safe form plus the optimizer's
+and the reward scaling's state as tensors, read with ``torch.load(weights_only=True)``. Run folders
+written before checkpoints took this form hold Stable-Baselines3 zips, which are unpickled to
+resume and can run any code their author put in them: they resume only with ``--trust-pickle``
+(``trust_pickle=True``), for a folder one trusts.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import os
 import pydoc
 import re
 import subprocess
@@ -34,7 +41,8 @@ import torch as th
 import yaml
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
-from stable_baselines3.common.callbacks import CheckpointCallback
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
@@ -42,17 +50,19 @@ from tqdm import TqdmExperimentalWarning
 
 import nmn_envs
 from nmn_envs.sb3_vec_env import make_sb3_team_vec_env, make_sb3_vec_env
-from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
+from nmn_envs.multiagent import MAX_AGENTS
+from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams, read_yaml
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 from policies.validation import ValidationCallback
-from policies.serialization import save_safe
+from policies.serialization import SAFE_SUFFIX, UnsafeModelError, load_safe, save_safe
 
 CONFIG_FILE = "config.yml"
 MODEL_FILE = "model.zip"
 SAFE_MODEL_FILE = "model.safe.zip"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model"
+TRAINING_STATE_SUFFIX = ".training.pt"
 LOG_FORMATS = ["csv", "tensorboard"]
 VALIDATION_EVERY_UPDATES = 20
 """Default validation period, in updates (``n_envs * n_steps`` environment steps each)."""
@@ -72,10 +82,59 @@ def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise a ValueError when ``env_id`` is not registered with Gymnasium."""
-    if env_id not in gym.registry:
-        suite = sorted(name for name in gym.registry if name.startswith("NMN-"))
-        raise ValueError(f"unknown environment id {env_id!r}; the suite registers {suite}")
+    """Raise a ValueError when ``env_id`` is not an environment of the suite (runs are validated
+    on the suite's validation task sets)."""
+    if env_id not in nmn_envs.ENV_IDS:
+        raise ValueError(f"unknown environment id {env_id!r}; the suite registers {sorted(nmn_envs.ENV_IDS)}")
+
+
+class RunConfig(BaseModel):
+    """The ``config.yml`` of a run folder: what ``nmn-train`` runs, checked when it is read back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    env_id: str
+    policy: str
+    seed: NonNegativeInt
+    timesteps: PositiveInt
+    eval_freq: PositiveInt
+    validation_tasks: PositiveInt
+    agents: int = Field(1, ge=1, le=MAX_AGENTS)
+    git_revision: str | None = None
+    hyperparams: Hyperparams
+
+    @field_validator("env_id")
+    @classmethod
+    def _suite_env(cls, env_id: str) -> str:
+        check_env_id(env_id)
+        return env_id
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, policy: str) -> str:
+        policy_class(policy, spaces.Box(0, 1))
+        return policy
+
+    def dump(self) -> str:
+        """The YAML of ``config.yml`` (``agents`` only for teams)."""
+        return yaml.safe_dump(self.model_dump(exclude=set() if self.agents > 1 else {"agents"}), sort_keys=False)
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The checked ``config.yml`` of the run folder ``run_dir``.
+
+    Raises:
+        ValueError: naming the folder and the first field that is wrong (or the YAML problem).
+    """
+    document = read_yaml(Path(run_dir) / CONFIG_FILE, "run config")
+    if not isinstance(document, dict):
+        raise ValueError(f"{run_dir}: {CONFIG_FILE} must be a mapping of {list(RunConfig.model_fields)}")
+    try:
+        return RunConfig.model_validate(document)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        field = ".".join(str(part) for part in problem["loc"]) or "(config)"
+        raise ValueError(f"{run_dir}: {CONFIG_FILE}: {field}: {problem['msg'].removeprefix('Value error, ')}") from None
 
 
 def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams, agents: int = 1) -> VecEnv:
@@ -106,25 +165,110 @@ def build_model(
     """A fresh RecurrentPPO model of ``policy`` on ``env_id`` with ``hyperparams``."""
     check_env_id(env_id)
     env = make_training_env(env_id, seed, hyperparams, agents)
-    return RecurrentPPO(
-        policy_class(policy, env.observation_space),
-        env,
-        policy_kwargs=hyperparams.policy_kwargs.get(policy, {}),
-        seed=seed,
-        device=device,
-        **hyperparams.algorithm_kwargs(),
-    )
+    policy_kwargs = hyperparams.policy_kwargs.get(policy, {})
+    try:
+        return RecurrentPPO(
+            policy_class(policy, env.observation_space),
+            env,
+            policy_kwargs=policy_kwargs,
+            seed=seed,
+            device=device,
+            **hyperparams.algorithm_kwargs(),
+        )
+    except (TypeError, ValueError, RuntimeError) as error:
+        env.close()
+        raise ValueError(f"policy_kwargs {policy_kwargs} do not build the {policy} policy: {error}") from None
 
 
 def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
-    """The steps and path of the checkpoint of ``run_dir`` with the most steps, or ``None``."""
-    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps\.zip")
+    """The steps and path of the checkpoint of ``run_dir`` with the most steps, or ``None``.
+
+    The path is the checkpoint's safe form (``.safe.zip``) or, in a folder written before
+    checkpoints took that form, a Stable-Baselines3 zip; the safe form wins a tie.
+    """
+    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps(\{SAFE_SUFFIX}|\.zip)")
     found = [
-        (int(match.group(1)), path)
+        (int(match.group(1)), match.group(2) == SAFE_SUFFIX, path)
         for path in (run_dir / CHECKPOINT_DIR).glob("*.zip")
         if (match := pattern.fullmatch(path.name))
     ]
-    return max(found) if found else None
+    if not found:
+        return None
+    steps, _, path = max(found)
+    return steps, path
+
+
+def save_checkpoint(model: RecurrentPPO, folder: Path, config: RunConfig) -> Path:
+    """Write the checkpoint of ``model`` at its step count into ``folder``; nothing in it executes.
+
+    ``model_<steps>_steps.training.pt`` holds the optimizer's state, the update count and,
+    where rewards are scaled, the running statistics of the returns, as tensors and numbers
+    (``torch.save``); ``model_<steps>_steps.safe.zip`` holds the policy
+    (:func:`policies.serialization.save_safe`). The safe form is renamed into place last, so a
+    kill leaves either a whole checkpoint or none.
+    """
+    stem = folder / f"{CHECKPOINT_PREFIX}_{model.num_timesteps}_steps"
+    state: dict[str, Any] = {
+        "num_timesteps": int(model.num_timesteps),
+        "n_updates": int(model._n_updates),
+        "optimizer": model.policy.optimizer.state_dict(),
+    }
+    normaliser = model.get_vec_normalize_env()
+    if normaliser is not None:
+        returns = normaliser.ret_rms
+        state["return_statistics"] = {
+            "mean": th.as_tensor(returns.mean), "var": th.as_tensor(returns.var), "count": float(returns.count)
+        }
+    folder.mkdir(parents=True, exist_ok=True)
+    staged_state, staged_policy = stem.with_name(f".{stem.name}.training.tmp"), stem.with_name(f".{stem.name}.safe.tmp")
+    th.save(state, staged_state)
+    save_safe(
+        model, staged_policy, env_id=config.env_id, env_kwargs=config.hyperparams.env_kwargs, num_agents=config.agents
+    )
+    os.replace(staged_state, stem.with_name(stem.name + TRAINING_STATE_SUFFIX))
+    os.replace(staged_policy, stem.with_name(stem.name + SAFE_SUFFIX))
+    return stem.with_name(stem.name + SAFE_SUFFIX)
+
+
+def restore_checkpoint(model: RecurrentPPO, checkpoint: Path, steps: int) -> None:
+    """Load the safe checkpoint ``checkpoint`` (written by :func:`save_checkpoint` at ``steps``)
+    into ``model``, built with the run's config; nothing is unpickled.
+
+    Raises:
+        ValueError: naming the file that is missing or does not fit the model.
+    """
+    policy = load_safe(checkpoint).policy
+    training = checkpoint.with_name(checkpoint.name.removesuffix(SAFE_SUFFIX) + TRAINING_STATE_SUFFIX)
+    if not training.is_file():
+        raise ValueError(f"{checkpoint} has no {training.name} beside it; the checkpoint is incomplete")
+    try:
+        state = th.load(training, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("num_timesteps") != steps:
+            raise ValueError(f"it is not the training state of the checkpoint at {steps} steps")
+        model.policy.load_state_dict(policy.state_dict())
+        model.policy.optimizer.load_state_dict(state["optimizer"])
+        model.num_timesteps, model._n_updates = steps, int(state["n_updates"])
+        normaliser = model.get_vec_normalize_env()
+        if normaliser is not None and "return_statistics" in state:
+            statistics = state["return_statistics"]
+            normaliser.ret_rms.mean = statistics["mean"].double().numpy()
+            normaliser.ret_rms.var = statistics["var"].double().numpy()
+            normaliser.ret_rms.count = float(statistics["count"])
+    except Exception as error:  # noqa: BLE001  (torch and the state dicts refuse in several types)
+        raise ValueError(f"{training} does not resume this run: {type(error).__name__}: {error}") from None
+
+
+class SafeCheckpointCallback(BaseCallback):
+    """Every ``save_freq`` calls (``save_freq * n_envs`` steps), :func:`save_checkpoint`."""
+
+    def __init__(self, save_freq: int, folder: Path, config: RunConfig) -> None:
+        super().__init__()
+        self.save_freq, self.folder, self.config = save_freq, folder, config
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.save_freq == 0:
+            save_checkpoint(self.model, self.folder, self.config)
+        return True
 
 
 def keep_freed_memory() -> None:
@@ -149,32 +293,24 @@ def default_eval_freq(hyperparams: Hyperparams) -> int:
     return VALIDATION_EVERY_UPDATES * hyperparams.n_envs * hyperparams.n_steps
 
 
-def learn(model: RecurrentPPO, run_dir: Path, config: dict[str, Any], checkpoint_freq: int, progress_bar: bool) -> None:
-    """Train ``model`` up to ``config["timesteps"]`` steps in all, logging, validating and
+def learn(model: RecurrentPPO, run_dir: Path, config: RunConfig, checkpoint_freq: int, progress_bar: bool) -> None:
+    """Train ``model`` up to ``config.timesteps`` steps in all, logging, validating and
     checkpointing into ``run_dir``."""
     start = model.num_timesteps
     model.set_logger(configure(str(run_dir / "logs" / f"run_{start}"), LOG_FORMATS))
-    checkpoints = CheckpointCallback(
-        save_freq=max(checkpoint_freq // model.n_envs, 1),
-        save_path=str(run_dir / CHECKPOINT_DIR),
-        name_prefix=CHECKPOINT_PREFIX,
-        save_vecnormalize=True,
-    )
+    checkpoints = SafeCheckpointCallback(max(checkpoint_freq // model.n_envs, 1), run_dir / CHECKPOINT_DIR, config)
+    env_kwargs = config.hyperparams.env_kwargs
     validation = ValidationCallback(
-        config["env_id"], run_dir, config["eval_freq"], config["validation_tasks"],
-        config.get("agents", 1), config["hyperparams"]["env_kwargs"],
+        config.env_id, run_dir, config.eval_freq, config.validation_tasks, config.agents, env_kwargs
     )
     model.learn(
-        total_timesteps=config["timesteps"] - start,
+        total_timesteps=config.timesteps - start,
         callback=[checkpoints, validation],
         reset_num_timesteps=start == 0,
         progress_bar=progress_bar,
     )
     model.save(run_dir / MODEL_FILE)
-    save_safe(
-        model, run_dir / SAFE_MODEL_FILE, env_id=config["env_id"],
-        env_kwargs=config["hyperparams"]["env_kwargs"], num_agents=config.get("agents", 1),
-    )
+    save_safe(model, run_dir / SAFE_MODEL_FILE, env_id=config.env_id, env_kwargs=env_kwargs, num_agents=config.agents)
 
 
 def train(
@@ -210,21 +346,17 @@ def train(
     for name, value in checked:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    try:
+        config = RunConfig(
+            env_id=env_id, policy=policy, seed=seed, timesteps=timesteps, eval_freq=eval_freq,
+            validation_tasks=validation_tasks, agents=agents, git_revision=git_revision(), hyperparams=hyperparams,
+        )
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise ValueError(f"{problem['loc'][0]}: {problem['msg'].removeprefix('Value error, ')}") from None
     model = build_model(env_id, policy, seed, hyperparams, device, agents)
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {
-        "env_id": env_id,
-        "policy": policy,
-        "seed": seed,
-        "timesteps": timesteps,
-        "eval_freq": eval_freq,
-        "validation_tasks": validation_tasks,
-    }
-    if agents > 1:
-        config["agents"] = agents
-    config["git_revision"] = git_revision()
-    config["hyperparams"] = hyperparams.model_dump()
-    (run_dir / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+    (run_dir / CONFIG_FILE).write_text(config.dump())
     learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
 
@@ -251,32 +383,52 @@ class RunComplete(Exception):
 
 
 def resume(
-    out: str | Path, *, checkpoint_freq: int = 100_000, progress_bar: bool = True, device: str = "cpu"
+    out: str | Path,
+    *,
+    checkpoint_freq: int = 100_000,
+    progress_bar: bool = True,
+    device: str = "cpu",
+    trust_pickle: bool = False,
 ) -> RecurrentPPO:
     """Continue the run in the folder ``out`` from its latest checkpoint.
 
+    A safe checkpoint (:func:`save_checkpoint`) resumes without unpickling anything. A
+    Stable-Baselines3 checkpoint of a folder written before checkpoints took that form is
+    unpickled, which can run any code its author put in it: only with ``trust_pickle``.
+
     Raises:
         RunComplete: if the run finished (its ``model.zip`` is written only at the end).
+        UnsafeModelError: the latest checkpoint is pickled and ``trust_pickle`` is not set.
+        ValueError: the folder holds no run, or its config or checkpoint is not valid.
     """
     run_dir = Path(out)
     if not (run_dir / CONFIG_FILE).is_file():
         raise ValueError(f"{run_dir} holds no run to resume (no {CONFIG_FILE})")
-    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    config = read_run_config(run_dir)
     if (run_dir / MODEL_FILE).is_file():
         raise RunComplete(
             f"{run_dir} is complete: {run_dir / MODEL_FILE} holds the model trained for "
-            f"{config['timesteps']} steps; nothing to resume"
+            f"{config.timesteps} steps; nothing to resume"
         )
-    hyperparams = Hyperparams.model_validate(config["hyperparams"])
     latest = latest_checkpoint(run_dir)
-    if latest is None:
-        model = build_model(
-            config["env_id"], config["policy"], config["seed"], hyperparams, device, config.get("agents", 1)
+    steps, checkpoint = latest if latest is not None else (0, None)
+    if checkpoint is not None and not checkpoint.name.endswith(SAFE_SUFFIX) and not trust_pickle:
+        raise UnsafeModelError(
+            f"the latest checkpoint {checkpoint} is a Stable-Baselines3 zip, which is unpickled to resume "
+            "and can run any code its author put in it (run folders written before checkpoints took "
+            "the safe form hold such zips); resume with --trust-pickle (trust_pickle=True) only a "
+            "run folder you trust"
         )
+    # Fresh task draws after the restart: the model and its sub-envs are seeded past the steps done.
+    if checkpoint is None or checkpoint.name.endswith(SAFE_SUFFIX):
+        model = build_model(
+            config.env_id, config.policy, config.seed + steps, config.hyperparams, device, config.agents
+        )
+        if checkpoint is not None:
+            restore_checkpoint(model, checkpoint, steps)
     else:
-        steps, checkpoint = latest
-        # Fresh task draws after the restart: the sub-envs are seeded past the steps done.
-        env = make_training_env(config["env_id"], config["seed"] + steps, hyperparams, config.get("agents", 1))
+        warnings.warn(f"resuming from {checkpoint} with pickle: it can run any code its author put in it", UserWarning, stacklevel=2)
+        env = make_training_env(config.env_id, config.seed + steps, config.hyperparams, config.agents)
         statistics = checkpoint.with_name(f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl")
         if isinstance(env, VecNormalize) and statistics.is_file():
             env = VecNormalize.load(str(statistics), env.venv)
@@ -287,7 +439,12 @@ def resume(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="nmn-train", description="Train an NMN or RNN policy with sb3-contrib RecurrentPPO."
+        prog="nmn-train",
+        description="Train an NMN or RNN policy with sb3-contrib RecurrentPPO.",
+        epilog="Checkpoints hold nothing that executes: the policy's safe form and the optimizer's and "
+        "reward scaling's state as tensors. --resume reads them without unpickling; a run folder "
+        "written before checkpoints took that form holds Stable-Baselines3 zips, which resume only "
+        "with --trust-pickle (they are unpickled and can run code: only a folder you trust).",
     )
     parser.add_argument("env_id", nargs="?", help="registered environment id, e.g. NMN-Bench1-v0")
     parser.add_argument("--policy", choices=POLICY_NAMES, default="nmn", help="policy to train (default: nmn)")
@@ -297,6 +454,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", help="run folder (config, logs, checkpoints, model.zip)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its latest checkpoint")
+    parser.add_argument(
+        "--trust-pickle", action="store_true",
+        help="with --resume: also resume from a Stable-Baselines3 checkpoint (an older run folder), which "
+        "is unpickled and can run code: only for a folder you trust",
+    )
     parser.add_argument("--hyperparams", help="YAML file to use instead of policies/hyperparams/<ENV_ID>.yml")
     parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="environment steps between checkpoints")
     parser.add_argument(
@@ -335,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.resume:
             if args.env_id or args.out:
                 parser.error("--resume DIR takes the environment, policy and folder from DIR/config.yml")
-            resume(args.resume, **options)
+            resume(args.resume, trust_pickle=args.trust_pickle, **options)
             out = args.resume
         else:
             if not args.env_id or not args.out:

@@ -363,7 +363,7 @@ def test_a_killed_sweep_resumes_without_redoing_finished_trials(tmp_path: Path) 
     deadline = time.monotonic() + 600  # generous: a busy machine slows Ray and the first trial
     while time.monotonic() < deadline and sweep.poll() is None:
         finished = [folder for folder in folders if read_status(folder).evaluated]
-        started = [folder for folder in folders if list(folder.glob("checkpoints/model_*_steps.zip"))]
+        started = [folder for folder in folders if list(folder.glob("checkpoints/model_*_steps.safe.zip"))]
         if len(finished) == 1 and len(started) == 2:
             break
         time.sleep(0.1)

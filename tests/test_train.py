@@ -152,9 +152,12 @@ def test_resume_continues_from_the_latest_checkpoint(tmp_path: Path, tiny_hyperp
     train("NMN-Bench1-v0", "rnn", 0, 128, out, hyperparams_file=tiny_hyperparams, validation_tasks=4, checkpoint_freq=64, progress_bar=False)
     # as if interrupted between the checkpoints at 64 and 128 steps
     (out / "model.zip").unlink()
-    (out / "checkpoints" / "model_128_steps.zip").unlink()
+    (out / "checkpoints" / "model_128_steps.safe.zip").unlink()
     assert latest_checkpoint(out)[0] == 64
-    assert (out / "checkpoints" / "model_vecnormalize_64_steps.pkl").is_file()  # reward scaling restored
+    # nothing in a checkpoint is unpickled: the safe form and the training state as tensors
+    assert sorted(path.name for path in (out / "checkpoints").iterdir()) == [
+        "model_128_steps.training.pt", "model_64_steps.safe.zip", "model_64_steps.training.pt"
+    ]
     model = resume(out, checkpoint_freq=64, progress_bar=False)
     assert model.num_timesteps == 128
     # 64 steps of 2 envs before the checkpoint and 64 after: the statistics went on from there

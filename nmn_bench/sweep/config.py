@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import SET_SIZE
-from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams
+from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams, read_yaml
 from policies.train import check_env_id
 
 
@@ -324,11 +323,8 @@ def parse_config(document: Any, source: str = "config") -> SweepConfig:
 
 def load_config(path: str | Path) -> SweepConfig:
     """Read and validate the sweep config at ``path`` (see :func:`parse_config`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep config {str(path)!r} does not exist")
     try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        document = read_yaml(path, "sweep config")
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     return parse_config(document, str(path))

@@ -96,7 +96,8 @@ def _train(trial: Trial, config: SweepConfig, folder: Path) -> None:
     options = {"checkpoint_freq": config.checkpoint_freq, "progress_bar": False}
     if (folder / CONFIG_FILE).is_file():
         try:
-            resume(folder, **options)
+            # The trial's own folder: checkpoints it wrote before they took the safe form are pickled.
+            resume(folder, trust_pickle=True, **options)
         except RunComplete:  # killed after the model was saved, before the status was written
             pass
         return

@@ -20,6 +20,7 @@ same without the order enforcing.
 
 from nmn_envs.multiagent.parallel import SocialParallelEnv, env, parallel_env, raw_env
 from nmn_envs.multiagent.team import (
+    MAX_AGENTS,
     MULTIAGENT_IDS,
     OTHERS_KEYS,
     TeamVectorWrapper,
@@ -27,6 +28,7 @@ from nmn_envs.multiagent.team import (
 )
 
 __all__ = [
+    "MAX_AGENTS",
     "MULTIAGENT_IDS",
     "OTHERS_KEYS",
     "SocialParallelEnv",

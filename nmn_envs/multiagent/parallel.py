@@ -137,7 +137,7 @@ class SocialParallelEnv(ParallelEnv):
                 "the meta-episode has ended (or never started): call reset() before step()"
             )
         if not isinstance(actions, Mapping) or set(actions) != set(self.agents):
-            given = sorted(actions) if isinstance(actions, Mapping) else actions
+            given = sorted(map(repr, actions)) if isinstance(actions, Mapping) else actions
             raise ValueError(f"step() needs one action for each of {self.agents}, got {given!r}")
         batch = np.stack([np.asarray(actions[agent]) for agent in self.possible_agents])
         observation, rewards, terminated, truncated, info = self.team.step(batch)

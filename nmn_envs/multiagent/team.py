@@ -27,6 +27,8 @@ from nmn_envs.tasks import Task
 OTHERS_KEYS = ("others_observation", "others_prev_action", "others_prev_reward")
 TEAM_RESET_OPTIONS = ("tasks", "states", "reset_mask")
 
+MAX_AGENTS = 64
+"""The most agents a team may have (each sees the other agents' previous step)."""
 MULTIAGENT_IDS: tuple[str, ...] = (*nmn_envs.BENCHMARKS, *nmn_envs.CLASSIC_TASKS)
 """The ids with a native batched core, which the multi-agent suite plays."""
 
@@ -207,6 +209,8 @@ def make_team_vector_env(
     check_multiagent_id(env_id)
     num_teams = check_positive("num_teams", num_teams)
     num_agents = check_positive("num_agents", num_agents)
+    if num_agents > MAX_AGENTS:
+        raise ValueError(f"num_agents must be at most {MAX_AGENTS}, got {num_agents}")
     if not env_kwargs.get("feedback", True):
         raise ValueError("the multi-agent suite shows feedback: feedback=False is not allowed")
     env = gym.make_vec(
