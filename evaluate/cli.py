@@ -6,6 +6,7 @@ Example::
     nmn-eval NMN-Bench1-v0 --agent zoo:nmn
     nmn-eval NMN-Bench1-v0 --agent model.zip --baseline rnn.zip --n-tasks 200 --out out/nmn
     nmn-eval NMN-Bench1-v0 --agents 2 --agent team.zip --alone single.zip --out out/team
+    nmn-eval NMN-Bench1-v0 --agent zoo:nmn --shift all
 
 ``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes,
 memoryless), which always means that agent, a model of the zoo (``zoo:nmn``, ``zoo:rnn``,
@@ -23,6 +24,12 @@ agent never shares its name with a reference agent or another agent: a model fil
 VecNormalize observation statistics needs them: ``--vecnormalize PATH`` loads the file (a
 pickle: only a file you trust); a ``vecnormalize.pkl`` found beside the model is never loaded
 by itself but stops the run until ``--vecnormalize`` or ``--no-vecnormalize`` says what to do.
+
+``--shift NAME`` (or ``all``) scores the agent, never retrained, on a named shift of the task
+distribution (:mod:`evaluate.shifts`) as well as on the registered one: one report per task set
+in ``--out`` (``in_distribution/``, ``<shift>/``), and a table with one row per shift giving its
+normalised and adaptation scores against the shift's own bounds and the generalisation gap
+(in-distribution score minus shifted score, with its 95% CI).
 """
 
 from __future__ import annotations
@@ -38,9 +45,12 @@ from gymnasium import error as gym_error
 
 from evaluate.agents import model_name
 from evaluate.analyses import write_analyses
+from evaluate.generalisation import gap_table, with_gap
 from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
 from evaluate.model_options import add_model_arguments, use_torch_threads, vec_normalize_choice
 from evaluate.references import REFERENCE_NAMES
+from evaluate.schema import EvaluationResult
+from evaluate.shifts import SHIFTS, get_shift, shifted_kwargs, shifts
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import evaluation_kwargs
@@ -136,6 +146,13 @@ def parser() -> argparse.ArgumentParser:
         help="also load Stable-Baselines3 zips, which are unpickled and can run code: only "
         "for files you trust",
     )
+    arguments.add_argument(
+        "--shift",
+        default=None,
+        metavar="NAME",
+        help="also score the agent on a named shift of the task distribution, or 'all' of the env's "
+        "shifts, and report its generalisation gap",
+    )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return arguments
 
@@ -203,6 +220,20 @@ def check_writable(folder: Path) -> None:
         ) from None
 
 
+def shift_names(env_id: str, requested: str) -> list[str]:
+    """The shifts ``--shift`` asks for: one by name, or ``all`` of ``env_id``'s.
+
+    Raises:
+        ValueError: for a name that is not one of the env's shifts, or ``all`` on an env without any.
+    """
+    if requested == "all":
+        names = list(shifts(env_id))
+        if not names:
+            raise ValueError(f"{env_id} has no shifts; envs with shifts: {sorted(SHIFTS)}")
+        return names
+    return [get_shift(env_id, requested).name]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     for option, number in (("--reps", args.reps), ("--n-tasks", args.n_tasks)):
@@ -217,26 +248,49 @@ def main(argv: list[str] | None = None) -> None:
         env_kwargs["max_episode_steps"] = args.max_episode_steps
     out = Path(args.out) if args.out else default_out(args.env_id, args.agent)
     try:
+        names = [] if args.shift is None else shift_names(args.env_id, args.shift)
+        if names and args.agents > 1:
+            raise ValueError("--shift scores single agents; it cannot go with --agents")
+        for name in names:  # every shift is checked before anything plays
+            shifted_kwargs(get_shift(args.env_id, name), evaluation_kwargs(args.env_id, env_kwargs))
         check_writable(out)
-        result = evaluate(
-            args.agent,
-            args.env_id,
-            n_tasks=args.n_tasks,
-            baselines=baselines_of(args.baseline, args.agent, args.env_id, args.agents),
-            references=args.references,
-            env_kwargs=env_kwargs,
-            reps=args.reps,
-            seed=args.seed,
-            progress=not args.no_progress,
-            sample_actions=args.sample_actions,
-            action_seed=args.action_seed,
-            vec_normalize=vec_normalize_choice(args),
-            num_agents=args.agents,
-            alone=args.alone,
-            trust_pickle=args.trust_pickle,
-        )
+
+        def run(shift: str | None = None) -> EvaluationResult:
+            return evaluate(
+                args.agent,
+                args.env_id,
+                n_tasks=args.n_tasks,
+                baselines=baselines_of(args.baseline, args.agent, args.env_id, args.agents),
+                references=args.references,
+                env_kwargs=env_kwargs,
+                reps=args.reps,
+                seed=args.seed,
+                progress=not args.no_progress,
+                sample_actions=args.sample_actions,
+                action_seed=args.action_seed,
+                vec_normalize=vec_normalize_choice(args),
+                num_agents=args.agents,
+                alone=args.alone,
+                trust_pickle=args.trust_pickle,
+                shift=shift,
+            )
+
+        if names:
+            inside = run()
+            shifted = [with_gap(inside, run(name)) for name in names]
+        else:
+            result = run()
     except (ValueError, gym_error.Error) as problem:
         sys.exit(f"nmn-eval: error: {problem}")
+    if names:
+        write_report(inside, out / "in_distribution")
+        for each in shifted:
+            write_report(each, out / each.shift.name)
+        table = gap_table(inside, shifted)
+        (out / TABLE_FILE).write_text(table)
+        print(table)
+        print(f"wrote {out}/in_distribution and {', '.join(f'{out}/{name}' for name in names)}")
+        return
     table = write_report(result, out)
     extra = "" if args.agents > 1 else write_analyses(
         resolve_agent(

@@ -38,8 +38,10 @@ from evaluate.schema import (
     AgentScore,
     Bound,
     EvaluationResult,
+    ShiftInfo,
     adaptation_anchors,
 )
+from evaluate.shifts import get_shift, shifted_kwargs
 from evaluate.stats import (
     DEFAULT_REPS,
     improvement_interval,
@@ -52,6 +54,7 @@ from evaluate.task_sets import (
     check_env_kwargs,
     evaluation_kwargs,
     private_task_set,
+    shift_task_set,
     task_set,
 )
 from evaluate.team_bounds import team_bounds
@@ -195,6 +198,7 @@ def evaluate(
     alone: Any = "bayes",
     trust_pickle: bool = False,
     private_seed: int | None = None,
+    shift: str | None = None,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
 
@@ -229,6 +233,8 @@ def evaluate(
             :mod:`policies.serialization` (they are unpickled, which can run code).
         private_seed: play a private task set drawn with this generator seed
             (:func:`~evaluate.task_sets.private_task_set`) instead of the published one.
+        shift: the name of one of ``env_id``'s shifts (:func:`evaluate.shifts.shifts`): play its
+            task set, with its kwargs on top of ``env_kwargs``, scored against its own bounds.
 
     Raises:
         gymnasium.error.NameNotFound: for an id that is not an environment of the suite.
@@ -255,7 +261,13 @@ def evaluate(
             "does not take feedback=False; a model trained with feedback=False is scored as it "
             "is: it is given the bare observation"
         )
-    if private_seed is None:
+    if shift is not None:
+        if private_seed is not None:
+            raise ValueError("a shift is played on its own published task set; it takes no private_seed")
+        shifted = get_shift(env_id, shift)
+        tasks_set = shift_task_set(shifted, **env_kwargs)
+        env_kwargs = shifted_kwargs(shifted, env_kwargs)
+    elif private_seed is None:
         tasks_set = task_set(env_id, **env_kwargs)
     else:
         tasks_set = private_task_set(env_id, private_seed, **env_kwargs)
@@ -351,6 +363,7 @@ def evaluate(
         bootstrap_seed=seed,
         num_agents=num_agents,
         alone=None if alone_policy is None else alone_policy.name,
+        shift=None if shift is None else ShiftInfo(name=shift, kwargs=shifted.env_kwargs()),
     )
 
 

@@ -157,6 +157,32 @@ class AgentScore(_Frozen):
     )
 
 
+class GeneralisationGap(_Frozen):
+    """An agent's score on the registered distribution minus its score on a shift, with 95% CIs.
+
+    Each score is taken against its own distribution's bounds; the two task sets are
+    independent, so each is resampled on its own by the bootstrap (same reps and seed as the
+    result's other intervals). ``None`` where a score is not defined on either side.
+    """
+
+    agent: str = Field(max_length=255)
+    in_distribution_task_set: TaskSetInfo
+    normalised: Interval | None = None
+    adaptation: Interval | None = None
+
+
+class ShiftInfo(_Frozen):
+    """The shift of the task distribution a result was played on (:mod:`evaluate.shifts`).
+
+    ``kwargs`` are the env kwargs that make it (also in the result's ``env_kwargs``); its task
+    set (version and hash) is the result's ``task_set``.
+    """
+
+    name: str = Field(max_length=255)
+    kwargs: dict[str, Any]
+    generalisation_gap: GeneralisationGap | None = None
+
+
 class EvaluationResult(_Frozen):
     """A complete, self-describing evaluation of one agent on one environment."""
 
@@ -194,6 +220,9 @@ class EvaluationResult(_Frozen):
     )
     alone: str | None = Field(
         default=None, description="teams only: the single agent each social gain is measured against"
+    )
+    shift: ShiftInfo | None = Field(
+        default=None, description="the named shift of the task distribution played, if any"
     )
 
     @model_validator(mode="after")

@@ -176,6 +176,22 @@ def get_shift(env_id: str, name: str) -> Shift:
     raise ValueError(f"unknown shift {name!r} for {env_id}{where}; its shifts: {allowed}")
 
 
+def shifted_kwargs(shift: Shift, env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` with ``shift``'s kwargs on top, checked to keep the env's spaces.
+
+    Raises:
+        ValueError: for ``env_kwargs`` that set one of the shift's own kwargs to another value,
+            or that change the spaces together with the shift.
+    """
+    kwargs = shift.env_kwargs()
+    clashing = sorted(key for key in kwargs if key in env_kwargs and env_kwargs[key] != kwargs[key])
+    if clashing:
+        raise ValueError(f"env kwargs {clashing} clash with the shift {shift.name!r}, which sets {kwargs}")
+    merged = {**env_kwargs, **kwargs}
+    check_same_spaces(shift.env_id, merged)
+    return merged
+
+
 def check_same_spaces(env_id: str, env_kwargs: dict[str, Any]) -> None:
     """Refuse kwargs under which ``env_id`` has other spaces than with its defaults.
 

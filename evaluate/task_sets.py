@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from evaluate.schema import TaskSetInfo
-from evaluate.shifts import SHIFTS, Shift
+from evaluate.shifts import SHIFTS, Shift, shifted_kwargs
 from nmn_envs.tasks import Task
 
 EVALUATION_SEED_BASE = 10**9
@@ -236,16 +236,13 @@ def shift_task_set(shift: Shift, **env_kwargs: Any) -> TaskSet:
     :data:`PINNED` like the evaluation sets.
 
     Raises:
-        ValueError: for ``env_kwargs`` that set one of the shift's own kwargs to another value,
-            or if the set no longer regenerates to its pinned hash.
+        ValueError: for ``env_kwargs`` that clash with the shift or change the spaces with it
+            (:func:`evaluate.shifts.shifted_kwargs`), or if the set no longer regenerates to its
+            pinned hash.
     """
     check_env_id(shift.env_id)
-    kwargs = shift.env_kwargs()
-    clashing = sorted(key for key in kwargs if key in env_kwargs and env_kwargs[key] != kwargs[key])
-    if clashing:
-        raise ValueError(f"env kwargs {clashing} clash with the shift {shift.name!r}, which sets {kwargs}")
     version = f"{shift.env_id}/{shift.name}/v{SHIFT_SET_VERSION}"
-    generated = _generate(shift.env_id, version, shift_seed(shift), {**env_kwargs, **kwargs})
+    generated = _generate(shift.env_id, version, shift_seed(shift), shifted_kwargs(shift, env_kwargs))
     pinned = PINNED.get(version)
     if pinned is not None and generated.sha256 != pinned and not _distribution_kwargs(env_kwargs):
         raise ValueError(

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 import nmn_envs  # noqa: F401  (registers the ids)
-from evaluate import bounds
+from evaluate import bounds, load_result
+from evaluate.cli import main
+from evaluate.generalisation import _gap_interval
+from evaluate.harness import evaluate
 from evaluate.exact import (
     MOVING_TARGET_PROBE,
     moving_target_loss,
@@ -198,3 +201,71 @@ def test_the_references_know_a_switch_of_the_shifted_prior(env_id, shift_name, s
     switch = next(iter(shift.kwargs.values()))[0]
     before, after = rewards[:, 400:switch].mean(), rewards[:, switch:].mean()
     assert after > 0.8 * before > 0
+
+
+# ---------------------------------------------------------------------------- scoring
+def _cli(*arguments: str) -> list[str]:
+    return ["--n-tasks", "20", "--reps", "200", "--max-episode-steps", "60", "--no-progress", "--baseline", "none", *arguments]
+
+
+def test_nmn_eval_scores_every_shift_with_its_gap(tmp_path, capsys):
+    main(["NMN-Bench1-v0", "--agent", "memoryless", "--shift", "all", "--out", str(tmp_path), *_cli()])
+    table = capsys.readouterr().out
+    rows = [line for line in table.splitlines() if line.startswith("| wider") or line.startswith("| switching")]
+    assert len(rows) == 2
+    inside = load_result(tmp_path / "in_distribution" / "result.json")
+    assert inside.shift is None and inside.task_set.version == "NMN-Bench1-v0/v1"
+    wider = load_result(tmp_path / "wider" / "result.json")
+    assert wider.shift.name == "wider" and wider.shift.kwargs == {"offset_limit": 15.0}
+    assert wider.env_kwargs["offset_limit"] == 15.0
+    assert wider.task_set.version == "NMN-Bench1-v0/wider/v1"
+    assert wider.task_set.sha256 == PINNED["NMN-Bench1-v0/wider/v1"]
+    assert wider.bound("bayes").kind == "exact"
+    assert wider.bound("bayes").value == pytest.approx(moving_target_value(60, 15.0))
+    # the gap is the in-distribution score minus the shifted score, with the bootstrap's interval
+    gap = wider.shift.generalisation_gap
+    assert gap.agent == "memoryless" and gap.in_distribution_task_set == inside.task_set
+    expected = inside.agent.normalised_score.value - wider.agent.normalised_score.value
+    assert gap.normalised.value == pytest.approx(expected)
+    assert gap.normalised.low < gap.normalised.value < gap.normalised.high
+    assert f"{gap.normalised.value:.3f}" in rows[0]
+    # the memoryless agent has no adaptation to lose: its adaptation scores are 0 on both sides
+    assert gap.adaptation.value == pytest.approx(0.0, abs=0.15)
+    switching = load_result(tmp_path / "switching" / "result.json")
+    assert switching.bound("bayes").kind == "reference"
+
+
+def test_a_gap_interval_comes_from_the_bootstrap_of_both_sets():
+    rng = np.random.default_rng(0)
+    inside, outside = rng.normal(10.0, 2.0, 400), rng.normal(6.0, 2.0, 400)
+    interval = _gap_interval(inside, (0.0, 10.0), outside, (0.0, 10.0), 2000, 0)
+    assert interval.value == pytest.approx((inside.mean() - outside.mean()) / 10.0)
+    error = np.hypot(inside.std(ddof=1), outside.std(ddof=1)) / np.sqrt(400) / 10.0
+    assert interval.high - interval.low == pytest.approx(2 * 1.96 * error, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "arguments", "message"),
+    [
+        ("NMN-Bench1-v0", ["--shift", "widr"], r"unknown shift 'widr' for NMN-Bench1-v0; its shifts: \['switching', 'wider'\]"),
+        ("NMN-Bench2-v0", ["--shift", "wider"], r"\(a shift of NMN-Bench1-v0\); its shifts: \['wind_switch'\]"),
+        ("NMN-Harlow-v0", ["--shift", "all"], r"NMN-Harlow-v0 has no shifts; envs with shifts: \["),
+        ("NMN-Bench1-v0", ["--shift", "wider", "--env-kwarg", "feedback=false"], "change the observation_space"),
+        ("NMN-Bench1-v0", ["--shift", "all", "--env-kwarg", "offset_limit=12"], r"\['offset_limit'\] clash with the shift 'wider'"),
+    ],
+)
+def test_bad_shift_input_is_refused_in_one_line_before_anything_plays(tmp_path, env_id, arguments, message):
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit, match=message) as caught:
+        main([env_id, "--agent", "bayes", "--out", str(out), *_cli(*arguments)])
+    assert "\n" not in str(caught.value)
+    assert not out.exists()  # refused before the report folder, let alone any play
+
+
+def test_the_harness_takes_a_shift_by_name():
+    result = evaluate("bayes", "NMN-Bandit-v0", n_tasks=20, reps=100, shift="easy", references=("random",))
+    assert result.shift.name == "easy" and result.env_kwargs["variant"] == "easy"
+    assert result.task_set.version == "NMN-Bandit-v0/easy/v1"
+    assert result.bound("bayes").kind == "exact"
+    with pytest.raises(ValueError, match="takes no private_seed"):
+        evaluate("bayes", "NMN-Bandit-v0", n_tasks=5, shift="easy", private_seed=123)
