@@ -11,7 +11,8 @@ so that no agent is evaluated on a task stream it was trained on.
 ``PINNED`` records the hash of every published set (default env kwargs). If the task
 distribution's code or the generator seed changes, the regenerated hash no longer matches and
 :func:`task_set` refuses to label the set with the old version: a changed set needs a new
-version in ``VERSIONS`` and a new pinned hash, never a silent change.
+version in ``VERSIONS`` and a new pinned hash, never a silent change. ``SHIFT_PINNED`` does the
+same for the task set of every shift (:func:`shift_task_set`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ PINNED: dict[str, str] = {
     "NMN-TwoStep-v0/v1": "7fa1fe7194f9bf975870f620b94f42d3c4e2e63b2fbc1e411d4c2562334fca24",
     "NMN-Harlow-v0/v1": "15ebe9dad6f0caef5349b457a05efbf556088b34adf2dac882e23f95f56ae9ba",
     "NMN-Navigation2D-v0/v1": "d845b2b634c96bcc17264dd5c71d8b90f9caaec264bb361a62bb4a25168847f0",
-    # the shifts' sets (evaluate.shifts), with the env's other kwargs at their defaults
+}
+
+# "<env id>/<shift>/v<N>" -> sha256 of a shift's set (evaluate.shifts), the env's other kwargs at
+# their defaults.
+SHIFT_PINNED: dict[str, str] = {
     "NMN-Bench1-v0/wider/v1": "37261891f40029adeeae17d66cef97835ee3c7e93a8d1e8ebc4bb4c21ef014c8",
     "NMN-Bench1-v0/switching/v1": "4350fe4a46094dc889c36dd46891b6694e327e8f4824e6ef7fc58363d9471eaa",
     "NMN-Bench2-v0/wind_switch/v1": "5567d31a0d7ee01a400fe452938b09fd195a598012974f73d939306e4e585a5a",
@@ -233,7 +238,7 @@ def shift_task_set(shift: Shift, **env_kwargs: Any) -> TaskSet:
 
     Drawn like the evaluation set, with the shift's kwargs on top of ``env_kwargs`` and its own
     generator seed (:func:`shift_seed`); labelled ``"<env_id>/<shift>/v<N>"`` and pinned in
-    :data:`PINNED` like the evaluation sets.
+    :data:`SHIFT_PINNED` like the evaluation sets.
 
     Raises:
         ValueError: for ``env_kwargs`` that clash with the shift or change the spaces with it
@@ -243,7 +248,7 @@ def shift_task_set(shift: Shift, **env_kwargs: Any) -> TaskSet:
     check_env_id(shift.env_id)
     version = f"{shift.env_id}/{shift.name}/v{SHIFT_SET_VERSION}"
     generated = _generate(shift.env_id, version, shift_seed(shift), shifted_kwargs(shift, env_kwargs))
-    pinned = PINNED.get(version)
+    pinned = SHIFT_PINNED.get(version)
     if pinned is not None and generated.sha256 != pinned and not _distribution_kwargs(env_kwargs):
         raise ValueError(
             f"the shifted task set {version} regenerates to hash {generated.sha256}, not its pinned"

@@ -20,7 +20,7 @@ from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.shifts import SHIFTS, check_same_spaces, get_shift, shifts
 from evaluate.task_sets import (
-    PINNED,
+    SHIFT_PINNED,
     SET_SIZE,
     shift_seed,
     shift_task_set,
@@ -105,7 +105,7 @@ def test_every_shift_has_a_pinned_task_set_with_seeds_of_its_own():
     for shift in ALL_SHIFTS:
         shifted = shift_task_set(shift)
         assert shifted.version == f"{shift.env_id}/{shift.name}/v1"
-        assert PINNED[shifted.version] == shifted.sha256
+        assert SHIFT_PINNED[shifted.version] == shifted.sha256
         assert len(shifted) == SET_SIZE and shifted.generator_seed == shift_seed(shift)
         clashes = {seen[seed] for seed in shifted.seeds if seed in seen}
         assert not clashes, f"{shifted.version} shares seeds with {clashes}"
@@ -119,7 +119,7 @@ def test_a_shift_set_refuses_kwargs_that_clash_with_the_shift():
     with pytest.raises(ValueError, match=r"\['offset_limit'\] clash with the shift 'wider'"):
         shift_task_set(wider, offset_limit=12.0)
     longer = shift_task_set(wider, max_episode_steps=50)
-    assert longer.sha256 == PINNED["NMN-Bench1-v0/wider/v1"]
+    assert longer.sha256 == SHIFT_PINNED["NMN-Bench1-v0/wider/v1"]
 
 
 # ---------------------------------------------------------------------------- bounds under a shift
@@ -219,7 +219,7 @@ def test_nmn_eval_scores_every_shift_with_its_gap(tmp_path, capsys):
     assert wider.shift.name == "wider" and wider.shift.kwargs == {"offset_limit": 15.0}
     assert wider.env_kwargs["offset_limit"] == 15.0
     assert wider.task_set.version == "NMN-Bench1-v0/wider/v1"
-    assert wider.task_set.sha256 == PINNED["NMN-Bench1-v0/wider/v1"]
+    assert wider.task_set.sha256 == SHIFT_PINNED["NMN-Bench1-v0/wider/v1"]
     assert wider.bound("bayes").kind == "exact"
     assert wider.bound("bayes").value == pytest.approx(moving_target_value(60, 15.0))
     # the gap is the in-distribution score minus the shifted score, with the bootstrap's interval
