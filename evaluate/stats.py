@@ -89,13 +89,33 @@ def iqm_interval(
     return _estimate(_column(returns), metrics.aggregate_iqm, reps, seed)
 
 
+def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
+    """rliable's ``metrics.probability_of_improvement``, counted by sorting instead of one
+    Mann-Whitney test per task.
+
+    Per task (column), ``P(X > Y) + P(X = Y) / 2`` over all pairs of a run of ``X`` and a run of
+    ``Y`` (0.5 where the columns are equal), averaged over tasks: the pairs that rliable's U
+    statistic counts, so the values are the same, at a fraction of the cost of a bootstrap
+    that computes it thousands of times.
+    """
+    per_task = []
+    for x, y in zip(np.asarray(scores_x).T, np.asarray(scores_y).T):
+        if np.array_equal(x, y):
+            per_task.append(0.5)
+            continue
+        ordered = np.sort(y)
+        below = np.searchsorted(ordered, x, side="left")
+        at_most = np.searchsorted(ordered, x, side="right")
+        pairs = float(below.sum()) + 0.5 * float((at_most - below).sum())
+        per_task.append(pairs / (x.size * y.size))
+    return float(np.mean(per_task))
+
+
 def improvement_interval(
     returns: np.ndarray, baseline: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """``P(agent > baseline)`` over meta-episodes with its 95% bootstrap confidence interval."""
-    return _estimate(
-        [_column(returns), _column(baseline)], metrics.probability_of_improvement, reps, seed
-    )
+    return _estimate([_column(returns), _column(baseline)], probability_of_improvement, reps, seed)
 
 
 def iqm_curve_intervals(

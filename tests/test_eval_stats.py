@@ -49,3 +49,23 @@ def test_a_few_seeds_give_an_honest_wide_interval_and_no_spread_is_refused():
     assert few.low == 0.0 and few.high == np.inf and few.value == pytest.approx(10.0)
     with pytest.raises(ValueError, match="runs that differ in each set"):
         spread_ratio_interval(np.array([1.0, 2.0]), np.array([4.0, 4.0]))
+
+
+def test_the_probability_of_improvement_is_rliables_and_so_is_its_interval():
+    from rliable import metrics
+
+    from evaluate.stats import _estimate, _column, probability_of_improvement
+
+    rng = np.random.default_rng(3)
+    for shape_x, shape_y in (((200, 1), (150, 1)), ((7, 3), (5, 3))):
+        x = rng.integers(0, 6, shape_x).astype(float)  # many ties, as with discrete returns
+        y = rng.integers(0, 6, shape_y).astype(float)
+        assert probability_of_improvement(x, y) == metrics.probability_of_improvement(x, y)
+        assert probability_of_improvement(y, x) == metrics.probability_of_improvement(y, x)
+    same = rng.normal(size=(9, 2))
+    assert probability_of_improvement(same, same) == metrics.probability_of_improvement(same, same) == 0.5
+    returns, baseline = rng.normal(1.0, 2.0, 120), rng.integers(-2, 3, 90).astype(float)
+    columns = [_column(returns), _column(baseline)]
+    assert improvement_interval(returns, baseline, reps=300, seed=5) == _estimate(
+        columns, metrics.probability_of_improvement, 300, 5
+    )
