@@ -45,6 +45,7 @@ from gymnasium import error as gym_error
 
 from evaluate.agents import model_name
 from evaluate.analyses import write_analyses
+from evaluate.cache import CACHE_ENV
 from evaluate.generalisation import gap_table, with_gap
 from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
 from evaluate.model_options import add_model_arguments, use_torch_threads, vec_normalize_choice
@@ -154,6 +155,12 @@ def parser() -> argparse.ArgumentParser:
         "shifts, and report its generalisation gap",
     )
     arguments.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    arguments.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="play every agent again instead of reading what deterministic players returned "
+        f"before on this task set (kept in the user cache directory, or ${CACHE_ENV})",
+    )
     return arguments
 
 
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
                 alone=args.alone,
                 trust_pickle=args.trust_pickle,
                 shift=shift,
+                cache=not args.no_cache,
             )
 
         if names:

@@ -29,6 +29,7 @@ import numpy as np
 
 from evaluate.agents import Policy, PredictPolicy, as_policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
+from evaluate.cache import ResultCache, cache_dir, estimate_interval, weights_hash
 from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
@@ -148,10 +149,16 @@ def score(
     reps: int = DEFAULT_REPS,
     seed: int = 0,
     actions: ActionSelection | None = None,
+    cache: ResultCache | None = None,
 ) -> AgentScore:
-    """The aggregate statistics of one agent's rollout (``actions``: how a model chose them)."""
+    """The aggregate statistics of one agent's rollout (``actions``: how a model chose them;
+    ``cache``: where intervals computed before are read from)."""
     returns = rollout.returns
-    mean = mean_interval(returns, reps, seed)
+
+    def interval(estimate: Any, *arrays: np.ndarray) -> Any:
+        return estimate_interval(cache, estimate, *arrays, reps=reps, seed=seed)
+
+    mean = interval(mean_interval, returns)
     normalised = regret = None
     if "bayes" in normaliser:
         if normaliser["bayes"] > normaliser["random"]:
@@ -167,12 +174,12 @@ def score(
         adaptation_curve=rollout.adaptation_curve.tolist(),
         curve_unit=rollout.curve_unit,
         mean=mean,
-        iqm=iqm_interval(returns, reps, seed),
+        iqm=interval(iqm_interval, returns),
         normalised_score=normalised,
         adaptation_score=None if anchors is None else mean.on_scale(*anchors),
         regret=regret,
         probability_of_improvement={
-            other: improvement_interval(returns, values, reps, seed)
+            other: interval(improvement_interval, returns, values)
             for other, values in baselines.items()
             if other != name
         },
@@ -198,6 +205,7 @@ def evaluate(
     alone: Any = "bayes",
     trust_pickle: bool = False,
     private_seed: int | None = None,
+    cache: bool = False,
     shift: str | None = None,
 ) -> EvaluationResult:
     """Play ``agent`` on the first ``n_tasks`` tasks of ``env_id``'s evaluation set and score it.
@@ -233,6 +241,9 @@ def evaluate(
             :mod:`policies.serialization` (they are unpickled, which can run code).
         private_seed: play a private task set drawn with this generator seed
             (:func:`~evaluate.task_sets.private_task_set`) instead of the published one.
+        cache: read and keep the rollouts of deterministic players (reference agents,
+            mean-action models) and the intervals computed from them in the cache of
+            :mod:`evaluate.cache` (never on a private task set).
         shift: the name of one of ``env_id``'s shifts (:func:`evaluate.shifts.shifts`): play its
             task set, with its kwargs on top of ``env_kwargs``, scored against its own bounds.
 
@@ -285,10 +296,25 @@ def evaluate(
     ]
     _make_names_unique([(policy, agent), *zip(baseline_policies, baselines)])
 
-    def run(player: Policy, agents: int = num_agents) -> Rollout:
-        return play(
+    store = ResultCache(cache_dir(), package_version()) if cache and private_seed is None else None
+
+    def run(player: Policy, agents: int = num_agents, reference_name: str | None = None) -> Rollout:
+        weights = None if reference_name else weights_hash(player)
+        key = None
+        if store is not None and (reference_name or weights):
+            fingerprint = {"reference": reference_name} if reference_name else {"weights": weights}
+            key = store.rollout_key(
+                fingerprint, env_id, env_kwargs, tasks_set.sha256, len(tasks), batch_size, agents
+            )
+        cached = None if key is None else store.rollout(key, len(tasks))
+        if cached is not None:
+            return cached
+        rollout = play(
             player, env_id, tasks, seeds, env_kwargs, batch_size, progress, num_agents=agents
         )
+        if key is not None:
+            store.store_rollout(key, rollout)
+        return rollout
 
     anchors = {*references, "random", "bayes", "memoryless"}
     reference_names = [name for name in REFERENCE_NAMES if name in anchors]
@@ -298,11 +324,11 @@ def evaluate(
             player = reference(name, env_id, **env_kwargs)
         except ValueError:  # the environment has no such reference agent
             continue
-        rollouts[name] = run(player)
+        rollouts[name] = run(player, reference_name=name)
     team_reference = TEAM_REFERENCES.get(env_id) if num_agents > 1 else None
     if team_reference is not None:
         try:
-            rollouts["team_bayes"] = run(team_reference())
+            rollouts["team_bayes"] = run(team_reference(), reference_name="team_bayes")
         except ValueError:  # a variant the team agent does not play
             pass
     reused = isinstance(agent, str) and agent in rollouts and policy.name == agent
@@ -333,7 +359,7 @@ def evaluate(
     def scored(player: Policy, role: AgentRole, rollout: Rollout) -> AgentScore:
         result = score(
             player.name, role, rollout, normaliser, baseline_returns, player.description, reps,
-            seed, player.actions,
+            seed, player.actions, store,
         )
         if alone_policy is None:
             return result

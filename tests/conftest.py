@@ -133,3 +133,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         host=socket_dir, user="postgres", dbname="postgres", autocommit=True
     ) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _result_cache_of_the_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests keep the entries of :mod:`evaluate.cache` in a folder of their own, never in
+    the user's cache directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NMN_BENCH_CACHE_DIR", str(tmp_path_factory.mktemp("result-cache")))
+        yield

@@ -171,3 +171,109 @@ def test_every_model_of_an_rl_zoo_run_that_normalised_observations_finds_its_sta
         evaluate(str(run / "best_model.zip"), ENV_ID, trust_pickle=True, **FAST)
     config.write_text("normalize: [unclosed")  # an unreadable config: the files decide
     assert evaluate(str(run / "best_model.zip"), ENV_ID, trust_pickle=True, **FAST).agent.returns
+
+
+# ------------------------------------------------------------------------------ the cache
+CACHED = {**FAST, "baselines": ["zoo:rnn"], "cache": True}
+PLAYERS = 6  # the agent, zoo:rnn and the references random, oracle, bayes and memoryless
+
+
+def _files(folder: Path, kind: str) -> list[Path]:
+    return sorted(path for path in (folder / kind).rglob("*") if path.is_file())
+
+
+def _agent_key(store, player, n_tasks: int = FAST["n_tasks"]):
+    from evaluate.cache import weights_hash
+    from evaluate.rollout import DEFAULT_BATCH_SIZE
+    from evaluate.task_sets import task_set
+
+    return store.rollout_key(
+        {"weights": weights_hash(player)}, ENV_ID, SHORT, task_set(ENV_ID, **SHORT).sha256,
+        n_tasks, DEFAULT_BATCH_SIZE, 1,
+    )
+
+
+def _without_time(result) -> dict:
+    return result.model_dump(exclude={"created"})
+
+
+def test_a_second_run_reads_the_cache_and_gives_the_same_result(tmp_path, monkeypatch):
+    from evaluate.cache import CACHE_ENV, ResultCache
+    from evaluate.harness import package_version, resolve_agent
+    from evaluate.rollout import Rollout
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    first = evaluate("zoo:nmn", ENV_ID, **CACHED)
+    rollouts, intervals = _files(tmp_path, "rollout"), _files(tmp_path, "interval")
+    assert len(rollouts) == PLAYERS and all(path.suffix == ".npz" for path in rollouts)
+    second = evaluate("zoo:nmn", ENV_ID, **CACHED)
+    assert _without_time(second) == _without_time(first)
+    assert (_files(tmp_path, "rollout"), _files(tmp_path, "interval")) == (rollouts, intervals)
+    # what the second run scored is what the cache holds: a changed entry changes the result
+    store = ResultCache(tmp_path, package_version())
+    key = _agent_key(store, resolve_agent("zoo:nmn", ENV_ID, SHORT))
+    held = store.rollout(key, FAST["n_tasks"])
+    assert held is not None and held.returns.tolist() == first.agent.returns
+    store.store_rollout(key, Rollout(held.step_rewards * 2, None))
+    doubled = evaluate("zoo:nmn", ENV_ID, **CACHED)
+    assert doubled.agent.returns == [2 * value for value in first.agent.returns]
+    # sampled actions are no deterministic player: played every time, never kept
+    evaluate("zoo:nmn", ENV_ID, **{**CACHED, "baselines": []}, sample_actions=True)
+    assert len(_files(tmp_path, "rollout")) == PLAYERS
+
+
+def test_changed_weights_a_changed_task_set_or_version_miss_the_cache(tmp_path, monkeypatch):
+    from evaluate import task_sets
+    from evaluate.cache import CACHE_ENV, ResultCache
+    from evaluate.harness import package_version, resolve_agent
+    from policies.serialization import load_agent
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    model = load_agent(zoo_model())
+    evaluate(model, ENV_ID, **CACHED)
+    assert len(_files(tmp_path, "rollout")) == PLAYERS
+    with th.no_grad():
+        next(model.policy.parameters()).add_(0.25)
+    evaluate(model, ENV_ID, **CACHED)
+    assert len(_files(tmp_path, "rollout")) == PLAYERS + 1  # the changed model only
+    version, generator_seed = task_sets.VERSIONS[ENV_ID]
+    monkeypatch.setitem(task_sets.VERSIONS, ENV_ID, (version + 1, generator_seed + 17))
+    evaluate(model, ENV_ID, **CACHED)  # a new published set: every player again
+    assert len(_files(tmp_path, "rollout")) == 2 * PLAYERS + 1
+    monkeypatch.undo()
+    store = ResultCache(tmp_path, package_version())
+    key = _agent_key(store, resolve_agent("zoo:nmn", ENV_ID, SHORT))
+    assert store.rollout(key, FAST["n_tasks"]) is not None
+    other_version = ResultCache(tmp_path, "0.0.1")  # never trusted across package versions
+    assert other_version.rollout(_agent_key(other_version, resolve_agent("zoo:nmn", ENV_ID, SHORT)), 8) is None
+
+
+class _Marker:
+    """Unpickling it writes the file it names."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.write_text, (self.path, "unpickled"))
+
+
+def test_a_corrupt_or_truncated_cache_is_a_miss_and_nothing_is_unpickled(tmp_path, monkeypatch):
+    from evaluate.cache import CACHE_ENV, ResultCache
+    from evaluate.harness import package_version, resolve_agent
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    first = evaluate("zoo:nmn", ENV_ID, **CACHED)
+    for path in _files(cache, "rollout"):
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    for path in _files(cache, "interval"):
+        path.write_text('{"key": ')
+    assert _without_time(evaluate("zoo:nmn", ENV_ID, **CACHED)) == _without_time(first)
+    store = ResultCache(cache, package_version())
+    key = _agent_key(store, resolve_agent("zoo:nmn", ENV_ID, SHORT))
+    assert store.rollout(key, FAST["n_tasks"]).returns.tolist() == first.agent.returns  # rewritten
+    marker = tmp_path / "marker"
+    np.savez(key[1], key=np.array(key[0]), step_rewards=np.array([_Marker(marker)], dtype=object))
+    assert _without_time(evaluate("zoo:nmn", ENV_ID, **CACHED)) == _without_time(first)
+    assert not marker.exists()
