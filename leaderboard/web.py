@@ -38,7 +38,9 @@ import swagger_ui_bundle
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evaluate.task_sets import check_env_id
 from leaderboard.board import Boards
@@ -82,13 +84,7 @@ def create_app(
 
     boards = Boards(store)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-
-    @app.middleware("http")
-    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        for header, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)  # /docs sets its own policy
-        return response
+    app.add_middleware(SecurityHeaders)
 
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
 
@@ -194,6 +190,29 @@ def create_app(
         return Response(content, media_type=_MEDIA_TYPES[name[name.rindex(".") :]])
 
     return app
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every response that does not set its own
+    (``/docs`` sets its own policy). Plain ASGI, not ``BaseHTTPMiddleware``, which costs every
+    request a task and a copy of the body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for header, value in SECURITY_HEADERS.items():
+                    headers.setdefault(header, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def docs_page(openapi_url: str, title: str) -> HTMLResponse:
