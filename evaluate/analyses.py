@@ -25,6 +25,7 @@ import numpy as np
 import torch as th
 
 from evaluate.agents import Policy, PredictPolicy
+from evaluate.cache import ResultCache, cached_study
 from evaluate.rollout import has_native_vector_env, make_vector_env, play
 from evaluate.task_sets import task_set
 from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, StayTable, stay_table
@@ -180,6 +181,19 @@ class LockUnlock:
     phases: tuple[int, int, int]
     z: np.ndarray
 
+    @classmethod
+    def of(cls, curve: np.ndarray, phases: tuple[int, int, int], z: np.ndarray) -> LockUnlock:
+        """The study of a reward curve (mean over tasks) through ``phases`` and its ``z``."""
+        adapt, locked, _ = phases
+        return cls(
+            adapted=float(curve[:adapt].mean()),
+            locked=float(curve[adapt : adapt + locked].mean()),
+            released=float(curve[adapt + locked :].mean()),
+            curve=curve,
+            phases=phases,
+            z=z,
+        )
+
 
 def lock_unlock(
     policy: PredictPolicy,
@@ -212,15 +226,7 @@ def lock_unlock(
             observation, rewards[:, t], _, _, _ = env.step(policy.act(observation, episode_start))
             episode_start = np.zeros(n_tasks, dtype=bool)
     env.close()
-    curve = rewards.mean(axis=0)
-    return LockUnlock(
-        adapted=float(curve[:adapt].mean()),
-        locked=float(curve[adapt : adapt + locked].mean()),
-        released=float(curve[adapt + locked :].mean()),
-        curve=curve,
-        phases=phases,
-        z=np.stack(probe.trace, axis=1),
-    )
+    return LockUnlock.of(rewards.mean(axis=0), phases, np.stack(probe.trace, axis=1))
 
 
 def plot_lock_unlock(result: LockUnlock, title: str, path: Path) -> None:
@@ -241,19 +247,32 @@ def plot_lock_unlock(result: LockUnlock, title: str, path: Path) -> None:
 
 
 def write_analyses(
-    policy: Policy, env_id: str, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None
+    policy: Policy,
+    env_id: str,
+    n_tasks: int,
+    out: Path,
+    env_kwargs: dict[str, Any] | None = None,
+    cache: ResultCache | None = None,
 ) -> str:
     """Run the analyses that apply to ``policy`` on ``env_id``; write their plots; return Markdown.
 
     NMN-TwoStep: the stay-probability table. An NMN agent on an environment of the suite:
     ``z`` over time coloured by the task's first field, and (on the ids with a batched core,
-    whose task it switches) the lock/unlock experiment.
+    whose task it switches) the lock/unlock experiment; with a ``cache``, the arrays of both
+    studies of a mean-action model are read from it when they were computed before.
     """
     sections = []
     if env_id == TWO_STEP_ID:
         sections.append(stay_probability_report(policy, n_tasks, out, env_kwargs))
     if isinstance(policy, PredictPolicy) and is_neuromodulated(policy):
-        z, tasks = modulation_trace(policy, env_id, min(n_tasks, 64), env_kwargs)
+        traced = min(n_tasks, 64)
+        tasks_set = task_set(env_id, **(env_kwargs or {}))
+        on_tasks = {"env_id": env_id, "env_kwargs": env_kwargs or {}, "task_set": tasks_set.sha256}
+        z = cached_study(
+            cache, "modulation", policy, {**on_tasks, "n_tasks": traced},
+            lambda: {"z": modulation_trace(policy, env_id, traced, env_kwargs)[0]},
+        )["z"]
+        tasks = tasks_set.head(traced)[0]
         field = tasks[0].field_names()[0]
         plot_modulation(
             z,
@@ -265,7 +284,18 @@ def write_analyses(
         if has_native_vector_env(env_id):  # the task switch acts on the batched core
             steps = int(env_kwargs.get("max_episode_steps", 0)) if env_kwargs else 0
             third = max(1, (steps or 600) // 3)
-            study = lock_unlock(policy, env_id, min(n_tasks, 64), (third, third, third))
+            phases = (third, third, third)
+
+            def studied() -> dict[str, np.ndarray]:
+                done = lock_unlock(policy, env_id, traced, phases)
+                return {"curve": done.curve, "z": done.z}
+
+            arrays = cached_study(
+                cache, "lock_unlock", policy,
+                {"env_id": env_id, "task_set": task_set(env_id).sha256, "n_tasks": traced, "phases": phases},
+                studied,
+            )
+            study = LockUnlock.of(arrays["curve"], phases, arrays["z"])
             plot_lock_unlock(study, f"Lock/unlock of {policy.name} on {env_id}", out / LOCK_FILE)
             section += (
                 f" Lock/unlock ({third} steps per phase), mean reward per "

@@ -3,17 +3,19 @@ replays nothing it has played before.
 
 ``nmn-eval`` plays the reference agents, the zoo baselines and the agent on up to 1000 tasks;
 all but sampled-action agents play the same actions whenever they meet the same tasks, so their
-rollouts are kept here, with the interval estimates computed from them. An entry is keyed by
-the player (a reference agent's name, or a model's weights hash: its class, constructor
-parameters and every weight), the task set's hash and the number of its tasks played, the env
-kwargs, the batch size, the agents per task, and the software: the package version, a hash of
-the package's own source files (a checkout's edits never read stale entries), the versions of
-NumPy, torch, Gymnasium and SB3, and torch's thread count. Private task sets are never cached.
+rollouts are kept here, with the interval estimates computed from them and the arrays of the
+analyses of :mod:`evaluate.analyses` (an NMN agent's signal ``z``, its lock/unlock study). An
+entry is keyed by the player (a reference agent's name, or a model's weights hash: its class,
+constructor parameters and every weight), the task set's hash and the number of its tasks
+played, the env kwargs, the batch size, the agents per task, and the software: the package
+version, a hash of the package's own source files (a checkout's edits never read stale
+entries), the versions of NumPy, torch, Gymnasium and SB3, and torch's thread count. Private
+task sets are never cached.
 
 Entries live in the user cache directory (``platformdirs.user_cache_dir("nmn-bench")``), or in
-the folder the environment variable :data:`CACHE_ENV` names. Rollouts are NumPy ``.npz`` files
+the folder the environment variable :data:`CACHE_ENV` names. Arrays are NumPy ``.npz`` files
 read with ``allow_pickle=False``, intervals JSON; each holds its full key, checked on reading. A
-file that is missing, truncated, corrupt or of another key is a miss (played again and
+file that is missing, truncated, corrupt or of another key is a miss (computed again and
 rewritten), never an error; a cache folder that cannot be written is skipped.
 """
 
@@ -130,7 +132,7 @@ class ResultCache:
         except (TypeError, ValueError):
             return None
         name = hashlib.sha256(text.encode()).hexdigest()
-        return text, self.folder / kind / name[:2] / f"{name}.{'npz' if kind == 'rollout' else 'json'}"
+        return text, self.folder / kind / name[:2] / f"{name}.{'json' if kind == 'interval' else 'npz'}"
 
     def rollout_key(
         self,
@@ -156,17 +158,28 @@ class ResultCache:
             },
         )
 
-    def rollout(self, key: tuple[str, Path], n_tasks: int) -> Rollout | None:
-        """The rollout stored under ``key`` (``None``: a miss, whatever the file holds)."""
+    def arrays(self, key: tuple[str, Path]) -> dict[str, np.ndarray] | None:
+        """The arrays stored under ``key`` (``None``: a miss, whatever the file holds)."""
         text, path = key
         try:
             with np.load(path, allow_pickle=False) as stored:
                 if str(stored["key"]) != text:
                     return None
-                steps = np.array(stored["step_rewards"])
-                trials = np.array(stored["trial_rewards"]) if "trial_rewards" in stored.files else None
+                return {name: np.array(stored[name]) for name in stored.files if name != "key"}
         except _READ_ERRORS:
             return None
+
+    def store_arrays(self, key: tuple[str, Path], arrays: dict[str, np.ndarray]) -> None:
+        """Keep ``arrays`` under ``key``."""
+        entry = {"key": np.array(key[0]), **arrays}
+        self._write(key[1], lambda file: np.savez_compressed(file, **entry))
+
+    def rollout(self, key: tuple[str, Path], n_tasks: int) -> Rollout | None:
+        """The rollout stored under ``key`` (``None``: a miss, or arrays of another shape)."""
+        stored = self.arrays(key)
+        if stored is None or "step_rewards" not in stored:
+            return None
+        steps, trials = stored["step_rewards"], stored.get("trial_rewards")
         rows_fit = all(
             array is None or (array.ndim == 2 and array.shape[0] == n_tasks and array.dtype.kind == "f")
             for array in (steps, trials)
@@ -175,10 +188,25 @@ class ResultCache:
 
     def store_rollout(self, key: tuple[str, Path], rollout: Rollout) -> None:
         """Keep ``rollout``'s rewards under ``key``."""
-        arrays = {"key": np.array(key[0]), "step_rewards": rollout.step_rewards}
+        arrays = {"step_rewards": rollout.step_rewards}
         if rollout.trial_rewards is not None:
             arrays["trial_rewards"] = rollout.trial_rewards
-        self._write(key[1], lambda file: np.savez_compressed(file, **arrays))
+        self.store_arrays(key, arrays)
+
+    def study(
+        self, study: str, policy: Policy, parts: dict[str, Any], compute: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """The arrays of an analysis ``study`` of a mean-action model (``parts``: what else
+        decides them), read from the cache or computed by ``compute`` and kept."""
+        weights = weights_hash(policy)
+        key = None if weights is None else self._key(study, {"weights": weights, **parts})
+        stored = None if key is None else self.arrays(key)
+        if stored is not None:
+            return stored
+        arrays = compute()
+        if key is not None:
+            self.store_arrays(key, arrays)
+        return arrays
 
     def interval(
         self, estimate: Callable[..., Interval], *arrays: np.ndarray, reps: int, seed: int
@@ -222,6 +250,17 @@ def _torch_threads() -> int:
     import torch
 
     return torch.get_num_threads()
+
+
+def cached_study(
+    cache: ResultCache | None,
+    study: str,
+    policy: Policy,
+    parts: dict[str, Any],
+    compute: Callable[[], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """``compute()``, through ``cache`` where there is one (see :meth:`ResultCache.study`)."""
+    return compute() if cache is None else cache.study(study, policy, parts, compute)
 
 
 def estimate_interval(

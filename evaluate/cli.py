@@ -45,9 +45,9 @@ from gymnasium import error as gym_error
 
 from evaluate.agents import model_name
 from evaluate.analyses import write_analyses
-from evaluate.cache import CACHE_ENV
+from evaluate.cache import CACHE_ENV, ResultCache, cache_dir
 from evaluate.generalisation import gap_table, with_gap
-from evaluate.harness import DEFAULT_N_TASKS, evaluate, resolve_agent
+from evaluate.harness import DEFAULT_N_TASKS, evaluate, package_version, resolve_agent
 from evaluate.model_options import add_model_arguments, use_torch_threads, vec_normalize_choice
 from evaluate.references import REFERENCE_NAMES
 from evaluate.schema import EvaluationResult
@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
         args.n_tasks,
         out,
         env_kwargs,
+        None if args.no_cache else ResultCache(cache_dir(), package_version()),
     )
     if extra:
         table = f"{table}\n{extra}"

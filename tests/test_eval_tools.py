@@ -277,3 +277,27 @@ def test_a_corrupt_or_truncated_cache_is_a_miss_and_nothing_is_unpickled(tmp_pat
     np.savez(key[1], key=np.array(key[0]), step_rewards=np.array([_Marker(marker)], dtype=object))
     assert _without_time(evaluate("zoo:nmn", ENV_ID, **CACHED)) == _without_time(first)
     assert not marker.exists()
+
+
+def test_nmn_eval_reads_the_analyses_of_an_nmn_agent_from_the_cache(tmp_path, monkeypatch, capsys):
+    from evaluate.cache import CACHE_ENV, ResultCache
+    from evaluate.harness import package_version
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    command = [ENV_ID, "--agent", "zoo:nmn", "--baseline", "none", *CLI_FAST]
+    nmn_eval([*command, "--out", str(tmp_path / "a")])
+    studies = {kind: _files(tmp_path / "cache", kind) for kind in ("modulation", "lock_unlock")}
+    assert all(len(files) == 1 for files in studies.values())
+    nmn_eval([*command, "--out", str(tmp_path / "b")])
+    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
+    # the second run drew the study from the cache: a changed entry shows in its report
+    (path,) = studies["lock_unlock"]
+    store = ResultCache(tmp_path / "cache", package_version())
+    with np.load(path, allow_pickle=False) as stored:
+        key, z, curve = (str(stored["key"]), path), stored["z"], stored["curve"]
+    store.store_arrays(key, {"curve": np.full_like(curve, 7.0), "z": z})
+    capsys.readouterr()
+    nmn_eval([*command, "--out", str(tmp_path / "c")])
+    assert "adapted 7.000, z locked after a task switch 7.000" in capsys.readouterr().out
+    nmn_eval([*command, "--out", str(tmp_path / "d"), "--no-cache"])
+    assert (tmp_path / "d" / "report.md").read_text() == (tmp_path / "a" / "report.md").read_text()
