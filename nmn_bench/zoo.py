@@ -152,7 +152,7 @@ def parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="the zoo's models and their scores")
     listing.add_argument("env_id", nargs="?", help="only this environment")
     listing.add_argument("--zoo", type=Path, default=zoo.ZOO_DIR, help="zoo folder (default: the package's)")
-    add_report_arguments(commands.add_parser("report", help="the results section (README) and its figures (docs/zoo)"))
+    add_report_arguments(commands.add_parser("report", help="the results section and its figures (docs/zoo), the headline table (README)"))
     return arguments
 
 

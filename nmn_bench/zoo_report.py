@@ -2,8 +2,9 @@
 
 From the zoo's cards (:mod:`policies.zoo`: every seed's score on the evaluation set, mean
 actions, and its validation curve) and fresh harness runs of the shipped models, this writes
-``docs/zoo/results.md`` and its figures, and puts the same section into the README between the
-markers ``<!-- zoo-results -->`` and ``<!-- /zoo-results -->``:
+``docs/zoo/results.md`` and its figures (the documentation site's results page includes them as
+they are), and puts a headline table (:func:`headline`) into the README between the markers
+``<!-- zoo-results -->`` and ``<!-- /zoo-results -->``. The full section holds:
 
 * per task: random, memoryless, the RNN, LSTM and NMN (mean over seeds, 95% bootstrap CI across
   seeds, rliable's stratified bootstrap), and the Bayes bound (or, without one, the oracle
@@ -337,6 +338,35 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
     return "\n".join(lines)
 
 
+def headline(cards_by_task: dict[str, list[ZooCard]]) -> str:
+    """The README's short table: each agent's normalised score per task, mean over its seeds (the
+    mean return where the task has no Bayes bound), and the verdict on ``P(NMN > RNN)``."""
+    lines = [
+        "Normalised score on each task's evaluation set (random 0, Bayes 1; 1000 tasks, mean "
+        "actions, mean over the seeds shipped, their number in parentheses; the mean return where "
+        "the task has no Bayes bound), and what rliable's probability of improvement across seeds "
+        "says of the NMN against the RNN. Intervals, adaptation scores and figures: "
+        "[docs/zoo/results.md](docs/zoo/results.md) and the site's results page. Regenerate with "
+        "`nmn-zoo report`.",
+        "",
+        "| task | " + " | ".join(LABELS[policy] for policy in zoo.POLICIES) + " | NMN against RNN |",
+        "|---|" + "---|" * len(zoo.POLICIES) + "---|",
+    ]
+    for env_id, held in cards_by_task.items():
+        cells = []
+        for policy in zoo.POLICIES:
+            cards = [card for card in held if card.policy == policy]
+            normalised = [value for card in cards if (value := _value(card, "normalised_score")) is not None]
+            if not cards:
+                cells.append("–")
+            elif len(normalised) == len(cards):
+                cells.append(f"{np.mean(normalised):.3f} ({len(cards)})")
+            else:
+                cells.append(f"return {np.mean(_seed_returns(held, policy)):.2f} ({len(cards)})")
+        lines.append(f"| {env_id} | " + " | ".join(cells) + f" | {improvement(held, 'nmn', 'rnn')[1]} |")
+    return "\n".join(lines)
+
+
 def splice(readme: Path, text: str) -> None:
     """Put ``text`` between the README's markers (refusing a README without them)."""
     content = readme.read_text()
@@ -348,7 +378,8 @@ def splice(readme: Path, text: str) -> None:
 
 
 def write_results(out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS) -> str:
-    """Write the results section and figures into ``out`` (and the README); return the section."""
+    """Write the results section and figures into ``out`` and the headline table into the README;
+    return the section."""
     cards_by_task = {env_id: held for env_id in tasks if (held := zoo.cards(env_id))}
     if not cards_by_task:
         raise ValueError("the zoo holds no models: nothing to report")
@@ -367,12 +398,12 @@ def write_results(out: Path = DOCS_DIR, readme: Path | None = README, tasks: Seq
     text = section(cards_by_task, analyses)
     (out / "results.md").write_text(text + "\n")
     if readme is not None:
-        splice(readme, text)
+        splice(readme, headline(cards_by_task))
     return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``nmn-zoo report``."""
     parser.add_argument("--out", type=Path, default=DOCS_DIR, help="folder of results.md and the figures")
-    parser.add_argument("--readme", type=Path, default=README, help="README to put the section into")
+    parser.add_argument("--readme", type=Path, default=README, help="README to put the headline table into")
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")

@@ -199,6 +199,13 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
         assert (tmp_path / "docs" / figure).stat().st_size > 1000
     assert "Harlow, trial 2" in text and "interaction" in text
     content = readme.read_text()
-    assert "STALE SECTION" not in content and text.strip() in content and content.endswith("## after\n")
+    assert "STALE SECTION" not in content and content.endswith("## after\n")
+    # the README gets the headline table (one row per task), the docs the full section
+    front = content.split("<!-- zoo-results -->")[1].split("<!-- /zoo-results -->")[0]
+    assert "docs/zoo/results.md" in front and "P(NMN > RNN) across seeds, 95% CI" not in front
+    for env_id in NATIVE_TASKS:
+        (row,) = [line for line in front.splitlines() if line.startswith(f"| {env_id} | ")]
+        verdict = row.rstrip(" |").rsplit(" | ", 1)[1]
+        assert f"| {env_id} | " in text and f" | {verdict} |" in text  # the same verdict as the full section
     with pytest.raises(SystemExit, match="no <!-- zoo-results --> ... <!-- /zoo-results --> markers"):
         nmn_zoo(["report", "--out", str(tmp_path / "again"), "--readme", str(tmp_path / "docs" / "results.md")])
