@@ -305,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
             args.agent,
             args.env_id,
             evaluation_kwargs(args.env_id, env_kwargs),
+            name=result.agent.name,
             sample_actions=args.sample_actions,
             action_seed=args.action_seed,
             vec_normalize=vec_normalize_choice(args),

@@ -7,7 +7,9 @@ and the aggregate statistics (mean and IQM with 95% confidence intervals, normal
 adaptation score, regret, probability of improvement over each baseline).
 
 ``SCHEMA_VERSION`` changes whenever a field is renamed, removed or changes meaning; adding an
-optional field keeps it. Read a file with :func:`load_result`.
+optional field keeps it. Read a file with :func:`load_result`. Every text field is bounded
+(:data:`MAX_ID_CHARS`, :data:`MAX_LABEL_CHARS`, :data:`MAX_DESCRIPTION_CHARS`), so that a
+result read from anyone stays the size of its numbers.
 """
 
 from __future__ import annotations
@@ -15,11 +17,22 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 SCHEMA_VERSION = "1.0"
+
+MAX_ID_CHARS = 100
+"""Characters of an environment id, a task set version or a package version."""
+MAX_LABEL_CHARS = 255
+"""Characters of a name (an agent's, a bound's, a key of the result's mappings): a file name's."""
+MAX_DESCRIPTION_CHARS = 2000
+"""Characters of a description."""
+
+Identifier = Annotated[str, StringConstraints(max_length=MAX_ID_CHARS)]
+Label = Annotated[str, StringConstraints(max_length=MAX_LABEL_CHARS)]
+Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)]
 
 ADAPTATION_MIN_GAP = 0.01
 """The adaptation score is defined only where ``bayes - memoryless`` exceeds this share of
@@ -65,7 +78,7 @@ class TaskSetInfo(_Frozen):
     JSON (tasks and seeds), so two results with the same hash played the same tasks.
     """
 
-    version: str
+    version: Identifier
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     generator_seed: int
     size: int = Field(gt=0, description="tasks in the whole set")
@@ -87,11 +100,11 @@ class Bound(_Frozen):
     Carlo estimate, ``None`` when it is computed exactly.
     """
 
-    name: str
+    name: Label
     kind: BoundKind
     value: float
     standard_error: float | None = None
-    description: str = ""
+    description: Description = ""
 
 
 class ActionSelection(_Frozen):
@@ -126,9 +139,9 @@ class AgentScore(_Frozen):
     own way: reference agents, callables).
     """
 
-    name: str
+    name: Label
     role: AgentRole
-    description: str = ""
+    description: Description = ""
     actions: ActionSelection | None = None
     returns: list[float]
     adaptation_curve: list[float]
@@ -144,7 +157,7 @@ class AgentScore(_Frozen):
         ),
     )
     regret: Interval | None = None
-    probability_of_improvement: dict[str, Interval] = Field(default_factory=dict)
+    probability_of_improvement: dict[Label, Interval] = Field(default_factory=dict)
     team_normalised_score: Interval | None = Field(
         None, description="teams only: (agent - random) / (team_bayes - random), per agent"
     )
@@ -187,19 +200,19 @@ class EvaluationResult(_Frozen):
     """A complete, self-describing evaluation of one agent on one environment."""
 
     schema_version: Literal["1.0"] = SCHEMA_VERSION
-    package_version: str
+    package_version: Identifier
     created: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
-    env_id: str
-    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    env_id: Identifier
+    env_kwargs: dict[Label, Any] = Field(default_factory=dict)
     max_episode_steps: int = Field(gt=0)
     task_set: TaskSetInfo
     seeds: list[int]
-    tasks: list[dict[str, float | int]]
+    tasks: list[dict[Label, float | int]]
     agent: AgentScore
     baselines: list[AgentScore] = Field(default_factory=list)
     references: list[AgentScore] = Field(default_factory=list)
     bounds: list[Bound] = Field(default_factory=list)
-    normaliser: dict[str, float] = Field(
+    normaliser: dict[Label, float] = Field(
         default_factory=dict,
         description=(
             'the "random" and "bayes" values the normalised score uses, and the "memoryless"'
@@ -218,7 +231,7 @@ class EvaluationResult(_Frozen):
             " return is a team's mean per agent"
         ),
     )
-    alone: str | None = Field(
+    alone: Label | None = Field(
         default=None, description="teams only: the single agent each social gain is measured against"
     )
     shift: ShiftInfo | None = Field(

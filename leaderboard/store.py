@@ -12,8 +12,10 @@ transactions: they never take the write lock, and a writer holding it does not d
 Every write of a submission bumps the board's revision (:meth:`Store.revision`), a counter
 kept in the database, so that a table computed from the entries (:class:`leaderboard.board.Boards`)
 is kept until the board changes, in every process that shares the database. Submissions are unique
-by content hash (the agent's returns on a task set): the same result twice is refused with
-:class:`DuplicateSubmission`. Queries go through the ORM, so every value is a bound parameter.
+by content hash (the agent's returns on a task set), and a result whose returns agree with a
+stored one's to the rounding of a meta-episode's sum
+(:meth:`~leaderboard.submission.Submission.same_result`) is the same result: either is refused
+with :class:`DuplicateSubmission`. Queries go through the ORM, so every value is a bound parameter.
 
 A store opened with ``read_only=True`` (an existing SQLite file) never writes, so that
 reading commands work on a file the user may only read. The tokens that authorise writes
@@ -49,7 +51,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from leaderboard.submission import Submission
+from leaderboard.submission import RETURN_RELATIVE_TOLERANCE, Submission
 
 DB_ENV_VAR = "NMN_LEADERBOARD_DB"
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -62,11 +64,17 @@ class StoreError(ValueError):
 
 
 class DuplicateSubmission(ValueError):
-    """The store already holds a submission with this content hash."""
+    """The store already holds this result: the same content hash, or returns that differ only
+    in their last digits (``within``: the relative tolerance they agree to)."""
 
-    def __init__(self, content_hash: str, existing_id: int | None) -> None:
+    def __init__(
+        self, content_hash: str, existing_id: int | None, within: float | None = None
+    ) -> None:
         super().__init__(
             f"duplicate submission: content hash {content_hash} is already entry {existing_id}"
+            if within is None
+            else f"duplicate submission: its returns are those of entry {existing_id} to a "
+            f"relative {within:g} (content hash {content_hash})"
         )
         self.content_hash = content_hash
         self.existing_id = existing_id
@@ -260,14 +268,15 @@ class Store:
                         f"cannot open the leaderboard database {self.url}: {reason(error)}"
                     ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reading = self.engine.execution_options(**{_READING: True})
-        self._reads = sessionmaker(self._reading, expire_on_commit=False)
+        self._reads = sessionmaker(
+            self.engine.execution_options(**{_READING: True}), expire_on_commit=False
+        )
 
     def add(self, submission: Submission) -> Entry:
-        """Store a (validated) submission; refuse one whose content hash is already stored.
+        """Store a (validated) submission; refuse one whose result is already stored.
 
         Raises:
-            DuplicateSubmission: the same submission is already on the board.
+            DuplicateSubmission: the same result (see the module docstring) is on the board.
         """
         # Stored only as what reads back: a copy made with model_copy skipped validation.
         submission = Submission.model_validate_json(submission.model_dump_json())
@@ -275,7 +284,13 @@ class Store:
         try:
             with self._sessions.begin() as session:
                 session.add(entry)
+                # Writes the entry and locks the revision, so concurrent writers check in turn.
                 _bump_revision(session)
+                twin = _same_result(session, submission, entry)
+                if twin is not None:
+                    raise DuplicateSubmission(
+                        entry.content_hash, twin.id, within=RETURN_RELATIVE_TOLERANCE
+                    )
         except IntegrityError:
             raise DuplicateSubmission(entry.content_hash, self._id_of(entry.content_hash)) from None
         except SQLAlchemyError as error:
@@ -374,9 +389,8 @@ class Store:
 
     def revision(self) -> int:
         """The board's revision: it grows with every write of a submission, by any process."""
-        # A Core query, not a session: the server asks at every request for a table.
-        with self._reading.begin() as connection:
-            revision = connection.scalar(
+        with self._reads.begin() as session:
+            revision = session.scalar(
                 select(BoardRevision.revision).where(BoardRevision.id == BOARD_REVISION_ID)
             )
         return revision or 0
@@ -402,6 +416,30 @@ def _bump_revision(session: Session) -> None:
         update(BoardRevision)
         .where(BoardRevision.id == BOARD_REVISION_ID)
         .values(revision=BoardRevision.revision + 1)
+    )
+
+
+def _same_result(session: Session, submission: Submission, entry: Entry) -> Entry | None:
+    """A stored entry other than ``entry`` that holds ``submission``'s result again.
+
+    Only entries of the same task set whose normalised IQM lies within
+    :meth:`~leaderboard.submission.Submission.score_tolerance` can, so only those are read.
+    """
+    session.flush()  # gives ``entry`` its id
+    window = submission.score_tolerance()
+    candidates = select(Entry).where(
+        Entry.env_id == entry.env_id,
+        Entry.task_set_version == entry.task_set_version,
+        Entry.score.between(entry.score - window, entry.score + window),
+        Entry.id != entry.id,
+    )
+    return next(
+        (
+            candidate
+            for candidate in session.scalars(candidates)
+            if submission.same_result(candidate.submission())
+        ),
+        None,
     )
 
 

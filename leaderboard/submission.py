@@ -8,10 +8,12 @@ set they were played on, so the same returns sent again (re-dated, renamed, unde
 author) are recognised and refused.
 
 Card text is checked at the door with the rules every page and the terminal display by: names
-of 1 to 80 characters, descriptions up to 2000, no control characters (NUL, escape
-sequences) anywhere but the line breaks and tabs of a description. Bidirectional-text marks
-are kept (a right-to-left name is honest); pages isolate them and the terminal shows them
-escaped (:func:`for_terminal`).
+of 1 to 80 characters, descriptions up to 2000, URLs up to 2083, no control characters (NUL,
+escape sequences) anywhere but the line breaks and tabs of a description. Bidirectional-text
+marks are kept in authors and descriptions (pages isolate them and the terminal shows them
+escaped, :func:`for_terminal`); the board refuses invisible characters in an agent's name
+(:func:`invisible_characters`) and compares names in the form :func:`name_key` gives them, so
+that no name passes for a reference agent's by hidden or look-alike characters.
 
 ``SUBMISSION_VERSION`` changes whenever a field is renamed, removed or changes meaning.
 """
@@ -22,13 +24,15 @@ import hashlib
 import json
 import math
 import unicodedata
+from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import (
-    AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     ValidationError,
     field_validator,
 )
@@ -47,6 +51,29 @@ RESERVED_NAMES = ("random", "oracle", "bayes", "memoryless")
 _BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+# Default-ignorable code points (Unicode's DerivedCoreProperties) that are not format
+# characters (category Cf): drawn as nothing, so they hide inside a name like a zero-width space.
+_IGNORABLE_RANGES = (
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x115F, 0x1160),  # Hangul fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian variation selectors
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFFA0, 0xFFA0),  # halfwidth Hangul filler
+    (0xE0100, 0xE01EF),  # variation selectors supplement
+)
+# Latin letters and digits that pass for one another in most fonts (Unicode's confusables map
+# them to one prototype too): ``0racle`` and ``memoryIess`` read as the reference names.
+_ASCII_LOOK_ALIKES = str.maketrans({"0": "o", "1": "l", "I": "l", "|": "l"})
+_ASCII_ALPHANUMERIC = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+RETURN_RELATIVE_TOLERANCE = 1e-9
+"""Per-task returns that agree to this share of ``max(1, |return|)`` are the same result.
+
+A return sums a meta-episode's float64 rewards (1400 steps on NMN-Bench1), so the same agent
+re-run with another summation order or math library differs in the last digits (about
+``steps x 2e-16`` of the sum); a margin of thousands above that still lies far below any
+difference two agents make on a task."""
 
 
 def _is_control(character: str) -> bool:
@@ -61,6 +88,52 @@ def _check_text(text: str, what: str, allowed: str = "") -> str:
         shown = ", ".join(f"U+{ord(character):04X}" for character in bad)
         raise ValueError(f"{what} holds control characters ({shown})")
     return text
+
+
+def _is_invisible(character: str) -> bool:
+    code = ord(character)
+    return unicodedata.category(character) == "Cf" or any(
+        low <= code <= high for low, high in _IGNORABLE_RANGES
+    )
+
+
+def invisible_characters(text: str) -> list[str]:
+    """The invisible characters of ``text`` as ``U+XXXX``, sorted: format characters
+    (category Cf: zero-width spaces and joiners, soft hyphens, bidirectional controls, byte
+    order marks) and the other default-ignorable code points (variation selectors, ...)."""
+    return [f"U+{ord(c):04X}" for c in sorted({c for c in text if _is_invisible(c)})]
+
+
+def name_key(name: str) -> str:
+    """``name`` in the form names are compared in: two names with the same key read alike.
+
+    NFKC-normalised (fullwidth and mathematical letters become plain ones), invisible
+    characters removed (:func:`invisible_characters`), each letter that Unicode's confusables
+    list as a homoglyph of a Latin letter or digit (Cyrillic ``а``, Greek ``ο``, ...) mapped
+    to it, Latin look-alikes (``0``/``o``, ``1``/``I``/``l``) to one, then case-folded.
+    """
+    from confusable_homoglyphs.confusables import confusables_data
+
+    def latin(character: str) -> str:
+        if character in _ASCII_ALPHANUMERIC:
+            return character
+        for homoglyph in confusables_data.get(character, ()):
+            if homoglyph["c"] in _ASCII_ALPHANUMERIC:
+                return homoglyph["c"]
+        return character
+
+    visible = "".join(c for c in unicodedata.normalize("NFKC", name) if not _is_invisible(c))
+    skeleton = "".join(latin(character) for character in visible)
+    return unicodedata.normalize("NFKC", skeleton.translate(_ASCII_LOOK_ALIKES).casefold())
+
+
+def same_returns(returns: Sequence[float], others: Sequence[float]) -> bool:
+    """Whether two lists of per-task returns are the same up to :data:`RETURN_RELATIVE_TOLERANCE`."""
+    first, second = np.asarray(returns, np.float64), np.asarray(others, np.float64)
+    if first.shape != second.shape:
+        return False
+    scale = np.maximum(1.0, np.maximum(np.abs(first), np.abs(second)))
+    return bool(np.all(np.abs(first - second) <= RETURN_RELATIVE_TOLERANCE * scale))
 
 
 def printable(text: str) -> str:
@@ -102,7 +175,7 @@ class AgentCard(BaseModel):
 
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     authors: list[str] = Field(default_factory=list, max_length=MAX_AUTHORS)
-    url: AnyHttpUrl | None = Field(None, description="code or paper (http or https)")
+    url: HttpUrl | None = Field(None, description="code or paper (http or https, 2083 characters)")
     description: str = Field("", max_length=MAX_DESCRIPTION_CHARS)
 
     @field_validator("name")
@@ -147,6 +220,27 @@ class Submission(BaseModel):
         }
         canonical = json.dumps(key, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def same_result(self, other: Submission) -> bool:
+        """Whether ``other`` is this result again: the same environment and task set, and
+        per-task returns that agree to the last digits a meta-episode's sum can differ in
+        (:func:`same_returns`). The content hash catches a copy bit for bit; this, one whose
+        returns were moved within rounding."""
+        mine, theirs = self.result, other.result
+        return (
+            (mine.env_id, mine.task_set.version, mine.task_set.sha256)
+            == (theirs.env_id, theirs.task_set.version, theirs.task_set.sha256)
+            and same_returns(mine.agent.returns, theirs.agent.returns)
+        )
+
+    def score_tolerance(self) -> float:
+        """How far the normalised IQM of a :meth:`same_result` can lie from this one's (the IQM
+        moves at most as far as the returns; twice that, for the rounding of the scores)."""
+        returns = np.abs(np.asarray(self.result.agent.returns, np.float64))
+        normaliser = self.result.normaliser
+        span = normaliser["bayes"] - normaliser["random"]
+        largest = max(1.0, float(returns.max(initial=0.0)))
+        return 2.0 * RETURN_RELATIVE_TOLERANCE * largest / span
 
     def normalised_iqm(self) -> Interval:
         """The agent's IQM and its CI on the normalised scale (see :func:`normalise`)."""
@@ -236,7 +330,15 @@ def _bounded(text: str) -> int:
     return int(text)
 
 
+MAX_SHOWN_KEY_CHARS = 40
+"""Characters of a mapping's key shown in a refusal's field (a key may be as long as the document)."""
+
+
 def _first_error(error: ValidationError, prefix: str = "") -> SubmissionError:
     first = error.errors()[0]
-    field = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "") or "(document)"
-    return SubmissionError(field, first["msg"])
+    parts = [str(part) for part in (prefix, *first["loc"]) if part != ""]
+    shown = [
+        part if len(part) <= MAX_SHOWN_KEY_CHARS else part[:MAX_SHOWN_KEY_CHARS] + "..."
+        for part in parts
+    ]
+    return SubmissionError(".".join(shown) or "(document)", first["msg"])

@@ -7,11 +7,15 @@ submission; its references, bounds and normaliser are the board's own
 
 - its environment id is one of the suite's and its kwargs are the registered configuration
   (the board ranks one configuration per id; other kwargs would change what is scored), played
-  by one agent per task (team results, ``num_agents > 1``, are scored against other bounds);
+  by one agent per task (team results, ``num_agents > 1``, are scored against other bounds),
+  with none of the team results' fields (``alone``, ``team_normalised_score``,
+  ``social_gain``);
 - its task set is the current published set of that environment (version, generator seed,
   hash, size), played in full, and its tasks and seeds are exactly that set's;
-- its agent has the role ``agent`` (reference rows are the board's own) and a card name that
-  is not a reference agent's;
+- its agent has the role ``agent`` (reference rows are the board's own) and a card name with
+  no invisible characters that does not read as a reference agent's or a zoo agent's (names
+  are compared in the form :func:`~leaderboard.submission.name_key` gives them: ``b\u0430yes``
+  with a Cyrillic ``a``, or a fullwidth ``ｂａｙｅｓ``, is ``bayes``);
 - every per-task return lies in the environment's attainable range (per-step reward range
   times the steps of a meta-episode), the adaptation curve has the board's length and
   attainable values and sums to the mean return, and the returns are not a reference
@@ -25,11 +29,13 @@ submission; its references, bounds and normaliser are the board's own
   (a faked reference is refused, not just ignored).
 
 :func:`validate` returns the submission to store: the agent's score (named after its card,
-its probabilities of improvement over unchecked baselines dropped, its adaptation score
-re-derived from its checked mean interval and the board's normaliser, also where a result
-written before the adaptation score existed has none) with the board's references, bounds
-and normaliser. Nothing in a submission is executed or unpickled: it is
-JSON validated by pydantic.
+its probabilities of improvement over unchecked baselines dropped, its mean and IQM intervals
+the board's own bootstrap, its normalised score, adaptation score and regret re-derived from
+that mean and the board's normaliser, also where a result written before the adaptation score
+existed has none) with the board's references, bounds and normaliser: every number stored is
+one the board computed or compared. Text is bounded by the schema
+(:mod:`evaluate.schema`) and the card (:class:`~leaderboard.submission.AgentCard`). Nothing in
+a submission is executed or unpickled: it is JSON validated by pydantic.
 """
 
 from __future__ import annotations
@@ -49,9 +55,12 @@ from leaderboard.submission import (
     RESERVED_NAMES,
     Submission,
     SubmissionError,
+    invisible_characters,
     make_card,
+    name_key,
     parse_submission_json,
 )
+from policies import zoo
 
 MAX_SUBMISSION_BYTES = 8 * 2**20
 # Recomputed statistics must match to this relative precision (float64 arithmetic, JSON round trip).
@@ -61,6 +70,8 @@ CURVE_RELATIVE_TOLERANCE = 1e-6
 # The submitted agent's intervals are re-estimated with the result's own bootstrap settings;
 # this caps the work one submission can ask of the server.
 MAX_BOOTSTRAP_REPS = 10_000
+# A refusal quotes at most this many characters of a submitted value.
+MAX_QUOTED_CHARS = 80
 
 
 def accept(text: str | bytes) -> Submission:
@@ -92,9 +103,9 @@ def validate(submission: Submission) -> Submission:
         raise SubmissionError("result.env_id", str(error)) from None
     _check_attainable(result, board)
     _check_agent_statistics(result, board)
-    _check_agent_intervals(result)
+    mean, iqm = _check_agent_intervals(result)
     _check_claims(result, board)
-    return _rebuilt(submission, board)
+    return _rebuilt(submission, board, mean, iqm)
 
 
 @functools.cache
@@ -113,6 +124,16 @@ def _check_environment(result: EvaluationResult) -> None:
             "result.num_agents",
             f"{result.num_agents} agents per task: the board ranks single agents only",
         )
+    team_fields = {
+        "result.alone": result.alone,
+        "result.agent.team_normalised_score": result.agent.team_normalised_score,
+        "result.agent.social_gain": result.agent.social_gain,
+    }
+    for field, value in team_fields.items():
+        if value is not None:
+            raise SubmissionError(
+                field, "teams only (num_agents > 1): a single agent's result has none"
+            )
     registered_steps = gym.spec(result.env_id).max_episode_steps
     if result.max_episode_steps != registered_steps:
         raise SubmissionError(
@@ -128,7 +149,7 @@ def _check_environment(result: EvaluationResult) -> None:
         if name not in registered or registered[name] != value:
             raise SubmissionError(
                 f"result.env_kwargs.{name}",
-                f"{value!r} is not the registered configuration of {result.env_id} "
+                f"{_quoted(value)} is not the registered configuration of {result.env_id} "
                 f"({registered}); the board ranks that configuration only",
             )
 
@@ -162,11 +183,27 @@ def _check_agent(submission: Submission) -> None:
             f"{agent.role!r}: a submission's agent has the role 'agent'; the board computes its "
             "reference agents itself",
         )
-    if submission.card.name.casefold() in RESERVED_NAMES:
+    name = submission.card.name
+    hidden = invisible_characters(name)
+    if hidden:
         raise SubmissionError(
             "card.name",
-            f"{submission.card.name!r} names one of the board's reference agents "
-            f"{list(RESERVED_NAMES)}; give your agent its own name (--name)",
+            f"holds invisible characters ({', '.join(hidden)}): a name shows every character "
+            "it has; type it without them",
+        )
+    key = name_key(name)
+    spoofed = next((own for own in RESERVED_NAMES if name_key(own) == key), None)
+    if spoofed is not None or key.startswith(name_key(zoo.PREFIX)):
+        what = (
+            f"the board's reference agent {spoofed!r}"
+            if spoofed is not None
+            else f"the board's zoo agents ({zoo.PREFIX}...)"
+        )
+        raise SubmissionError(
+            "card.name",
+            f"{name!r} looks like {what}; the board's reference agents "
+            f"{list(RESERVED_NAMES)} and zoo agents are its own rows: give your agent its own "
+            "name (--name)",
         )
     try:
         make_card(name=agent.name, description=agent.description)
@@ -300,14 +337,23 @@ def _check_agent_statistics(result: EvaluationResult, board: BoardReferences) ->
         _check_estimate("result.agent.adaptation_score", agent.adaptation_score, expected)
 
 
-def _rebuilt(submission: Submission, board: BoardReferences) -> Submission:
+def _rebuilt(
+    submission: Submission, board: BoardReferences, mean: Interval, iqm: Interval
+) -> Submission:
+    """The submission as stored: the agent's statistics from the board's bootstrap (``mean``,
+    ``iqm``) and normaliser, the board's references, bounds and normaliser."""
     result = submission.result
     anchors = adaptation_anchors(board.normaliser)
+    random, bayes = board.normaliser["random"], board.normaliser["bayes"]
     agent = result.agent.model_copy(
         update={
             "name": submission.card.name,
+            "mean": mean,
+            "iqm": iqm,
+            "normalised_score": mean.on_scale(random, bayes),
+            "regret": mean.affine(-1.0, bayes),
             "probability_of_improvement": {},
-            "adaptation_score": None if anchors is None else result.agent.mean.on_scale(*anchors),
+            "adaptation_score": None if anchors is None else mean.on_scale(*anchors),
         }
     )
     stored = result.model_copy(
@@ -324,16 +370,19 @@ def _rebuilt(submission: Submission, board: BoardReferences) -> Submission:
     )
 
 
-def _check_agent_intervals(result: EvaluationResult) -> None:
+def _check_agent_intervals(result: EvaluationResult) -> tuple[Interval, Interval]:
+    """The board's own mean and IQM intervals, if the claimed ones match them."""
     if result.bootstrap_reps > MAX_BOOTSTRAP_REPS:
         raise SubmissionError(
             "result.bootstrap_reps",
             f"{result.bootstrap_reps} resamples; the board recomputes at most {MAX_BOOTSTRAP_REPS}",
         )
     returns = np.asarray(result.agent.returns, dtype=np.float64)
+    intervals = []
     for name, estimate in (("mean", mean_interval), ("iqm", iqm_interval)):
         claimed = getattr(result.agent, name)
         fresh = estimate(returns, result.bootstrap_reps, result.bootstrap_seed)
+        intervals.append(fresh)
         tolerance = _tolerance(fresh.high - fresh.low) + _tolerance(fresh.value)
         for end in ("low", "high"):
             if abs(getattr(claimed, end) - getattr(fresh, end)) > tolerance:
@@ -342,6 +391,14 @@ def _check_agent_intervals(result: EvaluationResult) -> None:
                     f"claims {getattr(claimed, end)} but a bootstrap of the per-task returns "
                     f"gives {getattr(fresh, end)} (tolerance {tolerance:.3g})",
                 )
+    mean, iqm = intervals
+    return mean, iqm
+
+
+def _quoted(value: object) -> str:
+    """``repr(value)``, cut to :data:`MAX_QUOTED_CHARS` characters."""
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTED_CHARS else f"{text[:MAX_QUOTED_CHARS]}... ({len(text)} characters)"
 
 
 def _tolerance(reference: float) -> float:

@@ -14,6 +14,8 @@ import pytest
 from evaluate.task_sets import SET_SIZE
 from leaderboard.cli import main
 from leaderboard.store import DB_ENV_VAR, Store
+from leaderboard.submission import make_card, parse_submission_json
+from leaderboard.validation import validate
 from policies.serialization import save_safe
 
 ENV = "NMN-Bench1-v0"
@@ -190,21 +192,24 @@ def test_verify_runs_with_the_torch_settings_of_nmn_eval(
 def test_user_text_reaches_the_terminal_escaped_and_is_stored_intact(
     db: Path, result_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Right-to-left marks are honest text: stored as sent, escaped on the terminal.
-    Control characters (NUL, escape sequences) are refused at the door."""
+    """Right-to-left marks are honest text in authors and descriptions: stored as sent, escaped
+    on the terminal (so are names a board stored before names were checked for them).
+    Control characters (NUL, escape sequences), and invisible ones in a name, are refused at
+    the door."""
     code, _, err = run(capsys, "submit", str(result_file), "--name", "\x1b[2J\x1b[31mred\x00")
     assert code == 1 and "control characters (U+0000, U+001B)" in err and "\x1b" not in err
     reordering = "\u202eevil\u2066name"
-    code, out, _ = run(
-        capsys, "submit", str(result_file), "--name", reordering, "--author", reordering
-    )
-    assert code == 0 and "\\u202eevil\\u2066name" in out
+    code, _, err = run(capsys, "submit", str(result_file), "--name", reordering)
+    assert code == 1 and "invisible characters (U+202E, U+2066)" in err and "\u202e" not in err
+    older = parse_submission_json(result_file.read_bytes())
+    card = make_card(name=reordering, authors=[reordering], description=reordering)
+    Store(db).add(validate(older).model_copy(update={"card": card}))
     for argv in (("list",), ("show", "1")):
         code, out, _ = run(capsys, *argv)
         assert code == 0
         assert "\u202e" not in out and "\u2066" not in out
         assert "\\u202eevil\\u2066name" in out
-    assert Store(db).get(1).agent_name == reordering
+    assert Store(db).get(1).submission().card.authors == [reordering]
 
 
 def test_unbounded_inputs_are_cut_at_the_limit(
