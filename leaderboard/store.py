@@ -268,9 +268,8 @@ class Store:
                         f"cannot open the leaderboard database {self.url}: {reason(error)}"
                     ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._reads = sessionmaker(
-            self.engine.execution_options(**{_READING: True}), expire_on_commit=False
-        )
+        self._reading = self.engine.execution_options(**{_READING: True})
+        self._reads = sessionmaker(self._reading, expire_on_commit=False)
 
     def add(self, submission: Submission) -> Entry:
         """Store a (validated) submission; refuse one whose result is already stored.
@@ -389,8 +388,9 @@ class Store:
 
     def revision(self) -> int:
         """The board's revision: it grows with every write of a submission, by any process."""
-        with self._reads.begin() as session:
-            revision = session.scalar(
+        # A Core query, not a session: the server asks at every request for a table.
+        with self._reading.begin() as connection:
+            revision = connection.scalar(
                 select(BoardRevision.revision).where(BoardRevision.id == BOARD_REVISION_ID)
             )
         return revision or 0
