@@ -75,6 +75,39 @@ class Table:
             "normaliser": dict(self.normaliser),
         }
 
+    @classmethod
+    def from_json(cls, document: dict) -> Table:
+        """The table :meth:`to_json` wrote (as a board's server sends it), without curves.
+
+        Raises:
+            ValueError: ``document`` is not such a table.
+        """
+        try:
+            rows = [
+                Row(
+                    **{
+                        **fields,
+                        "normalised_iqm": Interval.model_validate(fields["normalised_iqm"]),
+                        "mean_return": Interval.model_validate(fields["mean_return"]),
+                        "adaptation_score": (
+                            None
+                            if fields["adaptation_score"] is None
+                            else Interval.model_validate(fields["adaptation_score"])
+                        ),
+                        "adaptation_curve": [],
+                    }
+                )
+                for fields in document["rows"]
+            ]
+            return cls(
+                env_id=str(document["env_id"]),
+                rows=rows,
+                bounds=[Bound.model_validate(bound) for bound in document["bounds"]],
+                normaliser={str(k): float(v) for k, v in document["normaliser"].items()},
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            raise ValueError(f"not a leaderboard table: {error!r}"[:200]) from None
+
 
 def _row(score: AgentScore, result: EvaluationResult, card: AgentCard, entry: Entry | None) -> Row:
     return Row(

@@ -1,21 +1,27 @@
 """The board's checks against a submitter who spoofs names, inflates text or slips in numbers.
 
 Reference names hidden behind invisible or look-alike characters, text fields of megabytes,
-numbers the board would store as claimed, and a duplicate moved in its last digits.
+numbers the board would store as claimed, a duplicate moved in its last digits, an unknown
+environment listed, and a server that redirects a token elsewhere.
 """
 
 from __future__ import annotations
 
 import copy
+import http.server
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from leaderboard.cli import main
 from leaderboard.store import DuplicateSubmission, Store
 from leaderboard.submission import Submission, SubmissionError
 from leaderboard.validation import accept
+from tests.served import serving
 from tests.submissions import ENV_ID, agent_submission
 
 Document = dict[str, Any]
@@ -207,3 +213,111 @@ def test_a_duplicate_with_a_return_moved_in_its_last_digits_is_refused(
     other = store.add(accept(_moved(submission, 3, 1e-6).model_dump_json()))
     assert [entry.id for entry in store.entries(ENV_ID)] == [first.id, other.id]
     store.close()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_listing_an_unknown_environment_fails_locally_and_on_a_server(
+    tmp_path: Path, submission: Submission, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "board.sqlite"
+    store = Store(db)
+    store.add(accept(submission.model_dump_json()))
+    store.close()
+    code, out, err = run(capsys, "--db", str(db), "list", "--env", "Nope-v0")
+    assert (code, out) == (1, "")
+    assert "unknown environment id 'Nope-v0'" in err and "NMN-Bench1-v0" in err
+    with serving(db) as url:
+        code, out, err = run(capsys, "list", "--server", url, "--env", "Nope-v0")
+        assert (code, out) == (1, "")
+        assert "404" in err and "unknown environment id 'Nope-v0'" in err
+        code, out, _ = run(capsys, "list", "--server", url, "--env", ENV_ID)
+        assert code == 0 and f"{ENV_ID} leaderboard" in out and "my-agent" in out
+        code, out, _ = run(capsys, "list", "--server", url)
+        assert code == 0 and "my-agent" in out and "bound bayes (exact)" in out
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Records every request it gets (method, path, headers) and answers 201."""
+
+    seen: list[tuple[str, str, dict[str, str]]]
+
+    def _record(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        self.rfile.read(length)
+        self.seen.append((self.command, self.path, dict(self.headers)))
+        body = json.dumps({"id": 1, "env_id": ENV_ID}).encode()
+        self.send_response(201)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _record
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _redirector(code: int, target: str) -> type[http.server.BaseHTTPRequestHandler]:
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(code)
+            self.send_header("location", target + self.path)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Redirect
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list]]:
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    handler = type("Recorder", (_Recorder,), {"seen": seen})
+    with _Server(handler) as url:
+        yield url, seen
+
+
+class _Server:
+    """A plain HTTP server on a free localhost port, in a thread; entering yields its URL."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_submit_to_a_server_does_not_follow_a_redirect_with_the_token(
+    code: int,
+    recorder: tuple[str, list],
+    submission: Submission,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    elsewhere, seen = recorder
+    result = tmp_path / "result.json"
+    result.write_text(submission.model_dump_json())
+    with _Server(_redirector(code, elsewhere)) as board:
+        code_, out, err = run(
+            capsys, "submit", str(result), "--server", board, "--token", "nmnlb_secret"
+        )
+    assert seen == []  # nothing, and above all not the token, went to where it pointed
+    assert (code_, out) == (1, "")
+    assert f"redirected to {elsewhere}/api/submissions" in err
+    assert "not followed with the token" in err and "nmnlb_secret" not in err
