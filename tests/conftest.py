@@ -1,12 +1,5 @@
 """Shared test fixtures."""
 
-import functools
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +9,7 @@ import pytest
 
 import nmn_envs
 from policies.config import Hyperparams, dump_hyperparams, load_hyperparams
+from tests.postgres import fresh_database, throwaway_postgres
 
 BENCH_IDS = list(nmn_envs.BENCHMARKS)
 NUMPY_IDS = BENCH_IDS + list(nmn_envs.CLASSIC_TASKS)
@@ -58,60 +52,11 @@ def tiny_hyperparams(tmp_path: Path) -> Path:
     return path
 
 
-def _postgres_tool(name: str) -> str:
-    """A PostgreSQL server program (Debian installs them under /usr/lib/postgresql/N/bin)."""
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
-    )
-    if found is None:
-        pytest.fail(f"{name} not found: install Debian's postgresql package (make install-dev)")
-    return found
-
-
-def _as_server_user(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL server on a unix socket; yields the socket's folder."""
-    root = Path(tempfile.mkdtemp(prefix="nmn-postgres-"))
-    data, socket_dir = root / "data", root / "socket"
-    socket_dir.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(socket_dir, "postgres")
-    run = functools.partial(subprocess.run, check=True, capture_output=True, text=True)
-    run(
-        _as_server_user(
-            [
-                _postgres_tool("initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ]
-        )
-    )
-    options = f"-k {socket_dir} -c listen_addresses='' -F"
-    pg_ctl = _postgres_tool("pg_ctl")
-    run(
-        _as_server_user(
-            [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
-        )
-    )
-    try:
-        yield str(socket_dir)
-    finally:
-        subprocess.run(
-            _as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_postgres() as socket_dir:
+        yield socket_dir
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -120,19 +65,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield str(tmp_path / "board.sqlite")
         return
-    import psycopg
-
-    socket_dir = request.getfixturevalue("postgres_server")
-    name = f"board_{uuid.uuid4().hex}"
-    with psycopg.connect(
-        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
-    ) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@/{name}?host={socket_dir}"
-    with psycopg.connect(
-        host=socket_dir, user="postgres", dbname="postgres", autocommit=True
-    ) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True, scope="session")
