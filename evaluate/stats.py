@@ -75,6 +75,16 @@ def _column(returns: np.ndarray) -> np.ndarray:
     return values
 
 
+def interquartile_mean(scores: np.ndarray) -> float:
+    """rliable's ``metrics.aggregate_iqm`` (the 25% trimmed mean of all scores), computed as
+    SciPy's ``trim_mean`` computes it (a partition, then the mean of the middle half) without
+    its per-call dispatch, which dominated a bootstrap of thousands of resamples."""
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    cut = int(0.25 * values.size)
+    middle = np.partition(values, (cut, values.size - cut - 1))[cut : values.size - cut]
+    return float(np.mean(middle))
+
+
 def mean_interval(
     returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
@@ -86,7 +96,7 @@ def iqm_interval(
     returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """Interquartile mean with its 95% stratified-bootstrap confidence interval."""
-    return _estimate(_column(returns), metrics.aggregate_iqm, reps, seed)
+    return _estimate(_column(returns), interquartile_mean, reps, seed)
 
 
 def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:

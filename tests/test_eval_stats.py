@@ -69,3 +69,17 @@ def test_the_probability_of_improvement_is_rliables_and_so_is_its_interval():
     assert improvement_interval(returns, baseline, reps=300, seed=5) == _estimate(
         columns, metrics.probability_of_improvement, 300, 5
     )
+
+
+def test_the_interquartile_mean_is_rliables_and_so_is_its_interval():
+    from rliable import metrics
+
+    from evaluate.stats import _column, _estimate, interquartile_mean
+
+    rng = np.random.default_rng(4)
+    for size in (2, 3, 4, 7, 100, 1001):
+        scores = rng.normal(size=(size, 1)) * 1000.0
+        scores[: size // 3] = scores[0]  # ties
+        assert interquartile_mean(scores) == metrics.aggregate_iqm(scores)
+    returns = rng.exponential(10.0, 300)
+    assert iqm_interval(returns, reps=300, seed=2) == _estimate(_column(returns), metrics.aggregate_iqm, 300, 2)
