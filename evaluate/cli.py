@@ -20,10 +20,15 @@ code its author put in it, so it loads only with ``--trust-pickle``. The report
 writing before anything is played (the default folder, ``out/<env id>-<agent>``, is never one
 that holds files already: ``-2``, ``-3``, ... follow); the Markdown table is printed too. An
 agent never shares its name with a reference agent or another agent: a model file called
-``bayes`` plays as ``bayes-2``, two ``best_model`` files as ``best_model`` and ``best_model-2``. A model trained on
+``bayes`` plays as ``bayes-2``, two ``best_model`` files as ``best_model`` and ``best_model-2``.
+What deterministic players (reference agents, mean-action models) return on a published task
+set is kept in a cache (:mod:`evaluate.cache`), so a second run replays nothing it has played;
+``--no-cache`` plays everything again. A model trained on
 VecNormalize observation statistics needs them: ``--vecnormalize PATH`` loads the file (a
 pickle: only a file you trust); a ``vecnormalize.pkl`` found beside the model is never loaded
-by itself but stops the run until ``--vecnormalize`` or ``--no-vecnormalize`` says what to do.
+by itself but stops the run until ``--vecnormalize`` or ``--no-vecnormalize`` says what to do,
+unless the ``config.yml`` of the model's rl-zoo run says observations were not normalised
+(:mod:`evaluate.observation_statistics`).
 
 ``--shift NAME`` (or ``all``) scores the agent, never retrained, on a named shift of the task
 distribution (:mod:`evaluate.shifts`) as well as on the registered one: one report per task set
