@@ -12,7 +12,7 @@ Reference and baseline rows come only from here: a submission's agent has the ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from evaluate.harness import evaluate
@@ -55,19 +55,43 @@ def reference_submissions(env_id: str, progress: bool = False) -> Mapping[str, S
     return MappingProxyType(submissions)
 
 
-def zoo_submission(env_id: str, name: str, progress: bool = False) -> Submission:
-    """The board's own run of the zoo agent ``name`` (``zoo:nmn``, ...) as a ``baseline`` row."""
-    _, card = zoo.find(name, env_id)
-    result = evaluate(name, env_id, n_tasks=SET_SIZE, agent_name=name, progress=progress)
-    agent = result.agent.model_copy(update={"role": "baseline"})
-    description = (
-        f"the zoo's {card.policy.upper()} ({card.name}, the median of its seeds), trained "
-        f"{card.env_steps:,} steps; mean actions"
+def zoo_submissions(env_id: str, names: Sequence[str], progress: bool = False) -> dict[str, Submission]:
+    """The board's own runs of the zoo agents ``names`` (``zoo:nmn``, ...) as ``baseline`` rows,
+    by name.
+
+    The agents play in one harness run on the full task set (so the anchors of their scores,
+    random, bayes and memoryless, play once), and each row carries the board's references,
+    bounds and normaliser, as a checked submission does.
+    """
+    board = board_references(env_id, progress)
+    first, *others = names
+    result = evaluate(
+        first, env_id, n_tasks=SET_SIZE, baselines=others, references=(), agent_name=first,
+        progress=progress,
     )
-    return Submission(
-        card=AgentCard(name=name, authors=REFERENCE_AUTHORS, description=description),
-        result=result.model_copy(update={"agent": agent}),
+    shared = result.model_copy(
+        update={
+            "baselines": [],
+            "references": list(board.scores.values()),
+            "bounds": list(board.bounds),
+            "normaliser": dict(board.normaliser),
+        }
     )
+    submissions = {}
+    for name, score in zip(names, (result.agent, *result.baselines)):
+        _, card = zoo.find(name, env_id)
+        agent = score.model_copy(
+            update={"name": name, "role": "baseline", "probability_of_improvement": {}}
+        )
+        description = (
+            f"the zoo's {card.policy.upper()} ({card.name}, the median of its seeds), trained "
+            f"{card.env_steps:,} steps; mean actions"
+        )
+        submissions[name] = Submission(
+            card=AgentCard(name=name, authors=REFERENCE_AUTHORS, description=description),
+            result=shared.model_copy(update={"agent": agent}),
+        )
+    return submissions
 
 
 def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = False) -> list[Entry]:
@@ -84,7 +108,7 @@ def seed(store: Store, env_ids: Iterable[str] = SEEDED_ENVS, progress: bool = Fa
             for name, submission in reference_submissions(env_id, progress).items():
                 if (name, version) not in present:
                     added.append(store.add(submission))
-        for name in zoo.available(env_id):
-            if (name, version) not in present:
-                added.append(store.add(zoo_submission(env_id, name, progress)))
+        missing = [name for name in zoo.available(env_id) if (name, version) not in present]
+        if missing:
+            added += [store.add(row) for row in zoo_submissions(env_id, missing, progress).values()]
     return added

@@ -178,7 +178,12 @@ def test_seeding_a_board_adds_the_zoo_agents_as_baseline_rows_played_by_the_boar
     for name, entry in baselines.items():
         _, card = zoo.find(name, "NMN-Harlow-v0")
         # the board's own play of the shipped model: the card's returns, task for task
-        assert entry.submission().result.agent.returns == card.evaluation.score.returns
+        stored = entry.submission().result
+        assert stored.agent.returns == card.evaluation.score.returns
+        # beside the board's own references, bounds and normaliser, as a checked submission
+        references = {row.agent: row for row in table(store, "NMN-Harlow-v0").rows if row.role == "reference"}
+        assert {score.name for score in stored.references} == set(references) == {"random", "oracle", "bayes", "memoryless"}
+        assert {bound.name for bound in stored.bounds} == {"bayes", "oracle"} and stored.baselines == []
     rows = {row.agent: row.role for row in table(store, "NMN-Harlow-v0").rows}
     assert rows["zoo:nmn"] == rows["zoo:rnn"] == "baseline" and rows["bayes"] == "reference"
     assert seed(store, ["NMN-Harlow-v0"]) == []  # seeding again adds nothing
