@@ -50,7 +50,7 @@ def test_a_model_file_named_like_a_reference_never_takes_its_name(tmp_path, monk
     # the bound check compares the bound with the bayes reference's Monte Carlo mean, not the file's
     returns = np.asarray(reference.returns)
     error = returns.std(ddof=1) / np.sqrt(returns.size)
-    assert f"| bayes | exact | " in markdown(result)
+    assert "| bayes | exact | " in markdown(result)
     assert f"{returns.mean():.2f} ± {error:.2f}" in markdown(result)
     # the reference itself keeps its name
     assert evaluate("bayes", ENV_ID, **FAST).agent.name == "bayes"
