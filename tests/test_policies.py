@@ -389,3 +389,23 @@ def test_actor_and_critic_in_one_pass_equal_each_network_alone(cls: type, kwargs
     th.testing.assert_close(log_prob, distribution.log_prob(actions))
     th.testing.assert_close(entropy, distribution.entropy())
     th.testing.assert_close(values, policy.predict_values(observations, states.vf, starts.flatten()))
+
+
+def test_predict_leaves_the_modules_alone_once_they_are_in_evaluation_mode(monkeypatch) -> None:
+    policy = make_policy(NMNPolicy)
+    env = gym.make("NMN-Bench1-v0")
+    obs, _ = env.reset(seed=0)
+    batch = {key: value[None] for key, value in obs.items()}
+    state = None
+    for step in range(3):
+        _, state = policy.predict(batch, state, np.array([step == 0]), deterministic=True)
+    assert not any(module.training for module in policy.modules())
+    switched = []
+    monkeypatch.setattr(policy, "train", lambda mode=True: switched.append(mode))
+    policy.predict(batch, state, np.array([False]), deterministic=True)
+    assert switched == []  # already in evaluation mode: no walk over every submodule
+    monkeypatch.undo()
+    policy.set_training_mode(True)  # and the switch still reaches every module both ways
+    assert all(module.training for module in policy.modules())
+    policy.set_training_mode(False)
+    assert not any(module.training for module in policy.modules())
