@@ -25,6 +25,7 @@ from pathlib import Path
 import nmn_envs
 from evaluate.analyses import write_analyses
 from evaluate.harness import evaluate
+from evaluate.model_options import DEFAULT_TORCH_THREADS, use_torch_threads
 from evaluate.references import BAYES, reference
 from evaluate.report import write_report
 from evaluate.schema import EvaluationResult
@@ -92,7 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--board-env", default=BOARD_ENV, help=f"environment of the seeded leaderboard ({BOARD_ENV})"
     )
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_TORCH_THREADS,
+        help="torch CPU threads for the model agents (default: 1, as nmn-eval)",
+    )
     args = parser.parse_args(argv)
+    use_torch_threads(args.threads)
     bars = sys.stderr.isatty()
     rows = []
     for env_id in args.envs:

@@ -3,6 +3,10 @@
 import subprocess
 import sys
 
+import torch
+
+from nmn_bench import demo
+
 from evaluate.references import REFERENCE_NAMES
 from policies import zoo
 
@@ -25,3 +29,14 @@ def test_piped_demo_prints_one_line_per_finished_stage(tmp_path):
     assert "–" not in "".join(bandit_row.split("|")[-3:-1])  # the zoo RNN and NMN played beside the references
     assert (tmp_path / "NMN-Bandit-v0" / "report.md").is_file()
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_the_demo_plays_its_model_agents_on_one_torch_thread_as_nmn_eval_does(tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        demo.main(["--n-tasks", "2", "--reps", "20", "--envs", "NMN-Harlow-v0",
+                   "--board-env", "NMN-Harlow-v0", "--out", str(tmp_path)])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
