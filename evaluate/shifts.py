@@ -27,6 +27,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from nmn_envs import check_env_id
+
 BENCH1_SWITCH_PROBABILITY = 0.2
 """Probability per hit that NMN-Bench1's offset is redrawn under the ``switching`` shift."""
 
@@ -154,7 +156,6 @@ def shifts(env_id: str) -> dict[str, Shift]:
     Raises:
         gymnasium.error.NameNotFound: for an id that is not an environment of the suite.
     """
-    from evaluate.task_sets import check_env_id  # task_sets builds on this module's shifts
 
     check_env_id(env_id)
     return dict(_checked(env_id))

@@ -28,6 +28,7 @@ import numpy as np
 
 from evaluate.schema import TaskSetInfo
 from evaluate.shifts import SHIFTS, Shift, shifted_kwargs
+from nmn_envs import check_env_id
 from nmn_envs.tasks import Task
 
 EVALUATION_SEED_BASE = 10**9
@@ -142,15 +143,6 @@ def content_hash(tasks: list[dict[str, Any]], seeds: list[int]) -> str:
     """sha256 of the canonical JSON (sorted keys, no spaces) of ``tasks`` and ``seeds``."""
     payload = json.dumps({"tasks": tasks, "seeds": seeds}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def check_env_id(env_id: str) -> None:
-    """Refuse an id that is not an environment of the suite (unknown, or another package's)."""
-    import nmn_envs
-
-    if env_id not in nmn_envs.ENV_IDS:
-        known = sorted(nmn_envs.ENV_IDS)
-        raise gym.error.NameNotFound(f"unknown environment id {env_id!r}; the suite's ids: {known}")
 
 
 MAX_EPISODE_STEPS = 100_000

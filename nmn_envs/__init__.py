@@ -24,6 +24,7 @@ The two HalfCheetah ids (``-v0``) need the ``mujoco`` extra and have no native v
 """
 
 from gymnasium import Env
+from gymnasium.error import NameNotFound
 
 from nmn_envs.envs.classic.bandit import BanditEnv, BanditTask
 from nmn_envs.envs.maml.half_cheetah import (
@@ -75,6 +76,16 @@ ENV_IDS: dict[str, int] = {
 }
 """Every registered id and its meta-episode length (the registered ``max_episode_steps``)."""
 
+
+class UnknownEnvironment(NameNotFound, ValueError):
+    """An id that is not an environment of the suite (Gymnasium's ``NameNotFound``, and a ``ValueError``)."""
+
+
+def check_env_id(env_id: str) -> None:
+    """Refuse an id that is not an environment of the suite (unknown, or another package's)."""
+    if env_id not in ENV_IDS:
+        raise UnknownEnvironment(f"unknown environment id {env_id!r}; the suite's ids: {sorted(ENV_IDS)}")
+
 for _table in (BENCHMARKS, CLASSIC_TASKS, MUJOCO_TASKS):
     for _env_id, (_env_class, _steps) in _table.items():
         register_task(_env_id, _env_class, _steps)
@@ -84,6 +95,8 @@ __all__ = [
     "CLASSIC_TASKS",
     "ENV_IDS",
     "MUJOCO_TASKS",
+    "UnknownEnvironment",
+    "check_env_id",
     "BanditEnv",
     "BanditTask",
     "HalfCheetahDirEnv",

@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import torch as th
 import yaml
 from gymnasium import spaces
@@ -49,6 +48,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from tqdm import TqdmExperimentalWarning
 
 import nmn_envs
+from nmn_envs import check_env_id
 from nmn_envs.sb3_vec_env import make_sb3_team_vec_env, make_sb3_vec_env
 from nmn_envs.multiagent import MAX_AGENTS
 from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams, read_yaml
@@ -79,13 +79,6 @@ def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
     if policy == "lstm":
         return "MultiInputLstmPolicy" if isinstance(observation_space, spaces.Dict) else "MlpLstmPolicy"
     raise ValueError(f"unknown policy {policy!r}; choose one of {list(POLICY_NAMES)}")
-
-
-def check_env_id(env_id: str) -> None:
-    """Raise a ValueError when ``env_id`` is not an environment of the suite (runs are validated
-    on the suite's validation task sets)."""
-    if env_id not in nmn_envs.ENV_IDS:
-        raise ValueError(f"unknown environment id {env_id!r}; the suite registers {sorted(nmn_envs.ENV_IDS)}")
 
 
 class RunConfig(BaseModel):

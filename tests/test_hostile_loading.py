@@ -178,5 +178,5 @@ def test_nmn_sweep_refuses_an_env_outside_the_suite_before_ray_starts(tmp_path, 
     with pytest.raises(SystemExit) as caught:
         nmn_sweep([str(config), "--out", str(tmp_path / "out")])
     assert caught.value.code == 2
-    assert "envs: unknown environment id 'CartPole-v1'; the suite registers" in capsys.readouterr().err
+    assert "envs: unknown environment id 'CartPole-v1'; the suite's ids" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
