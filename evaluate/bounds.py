@@ -21,7 +21,8 @@ import numpy as np
 
 from evaluate import exact
 from evaluate.schema import Bound
-from evaluate.task_sets import check_env_id, check_env_kwargs
+from evaluate.task_sets import check_env_kwargs
+from nmn_envs import check_env_id
 from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES
 from nmn_envs.envs.classic.harlow import REWARD as HARLOW_REWARD
 from nmn_envs.envs.nmn.moving_target import HIT_REWARD, OFFSET_LIMIT

@@ -47,7 +47,7 @@ from rich.text import Text
 
 from evaluate.model_options import add_model_arguments
 from evaluate.schema import Interval, adaptation_scale, normalised_scale
-from evaluate.task_sets import check_env_id
+from nmn_envs import check_env_id
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry, reason
 from leaderboard.submission import (

@@ -49,7 +49,8 @@ from rliable import metrics
 
 from evaluate.schema import EvaluationResult, Interval, adaptation_anchors
 from evaluate.stats import iqm_interval, mean_interval
-from evaluate.task_sets import SET_SIZE, TaskSet, check_env_id, evaluation_kwargs, task_set
+from evaluate.task_sets import SET_SIZE, TaskSet, evaluation_kwargs, task_set
+from nmn_envs import check_env_id
 from leaderboard.references import BoardReferences, board_references
 from leaderboard.submission import (
     RESERVED_NAMES,

@@ -42,7 +42,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evaluate.task_sets import check_env_id
+from nmn_envs import check_env_id
 from leaderboard.board import Boards
 from leaderboard.pages import Links, curve_png, env_page, index_page, static_file
 from leaderboard.store import MAX_ENTRY_ID, DuplicateSubmission, Store, UnknownEntry

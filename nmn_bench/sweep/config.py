@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import SET_SIZE
 from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams, read_yaml
-from policies.train import check_env_id
+from nmn_envs import check_env_id
 
 
 class ConfigError(ValueError):
