@@ -296,30 +296,27 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
     ]
     for env_id, held in cards_by_task.items():
         lines += task_rows(env_id, held)
-    lines += [
-        "",
-        "The paper's claim that the NMN beats the RNN, task by task: rliable's probability of "
-        "improvement across seeds, and the verdict its 95% CI supports (none with fewer than "
-        f"{MIN_SEEDS_FOR_VERDICT} seeds each).",
-        "",
-        "| task | P(NMN > RNN) across seeds, 95% CI | verdict |",
-        "|---|---|---|",
-    ]
-    for env_id, held in cards_by_task.items():
-        value, verdict = improvement(held, "nmn", "rnn")
-        lines.append(f"| {env_id} | {value} | {verdict} |")
-    lines += [
-        "",
-        "The paper's claim that the NMN is more stable across seeds: the ratio of the spreads of "
-        "the seeds' mean returns (NMN over RNN) with its 95% CI, a bootstrap over each agent's "
-        "seeds (below 1: the NMN's seeds spread less).",
-        "",
-        "| task | spread NMN / RNN, 95% CI | verdict |",
-        "|---|---|---|",
-    ]
-    for env_id, held in cards_by_task.items():
-        value, verdict = stability(held, "nmn", "rnn")
-        lines.append(f"| {env_id} | {value} | {verdict} |")
+    claims = (
+        (
+            "The paper's claim that the NMN beats the RNN, task by task: rliable's probability of "
+            "improvement across seeds, and the verdict its 95% CI supports (none with fewer than "
+            f"{MIN_SEEDS_FOR_VERDICT} seeds each).",
+            "P(NMN > RNN) across seeds, 95% CI",
+            improvement,
+        ),
+        (
+            "The paper's claim that the NMN is more stable across seeds: the ratio of the spreads of "
+            "the seeds' mean returns (NMN over RNN) with its 95% CI, a bootstrap over each agent's "
+            "seeds (below 1: the NMN's seeds spread less).",
+            "spread NMN / RNN, 95% CI",
+            stability,
+        ),
+    )
+    for intro, column, test in claims:
+        lines += ["", intro, "", f"| task | {column} | verdict |", "|---|---|---|"]
+        for env_id, held in cards_by_task.items():
+            value, verdict = test(held, "nmn", "rnn")
+            lines.append(f"| {env_id} | {value} | {verdict} |")
     lines += [
         "",
         "Every shipped seed's adaptation score (memoryless 0, Bayes 1) with its 95% CI over the "
