@@ -3,7 +3,7 @@
 Templates are rendered by a Jinja2 environment with autoescaping on, so every piece of user
 text (agent names, authors, descriptions, URLs) is HTML-escaped; it is also wrapped in
 ``<bdi>`` so that bidirectional marks in a name cannot reorder the text around it, and any
-control character is shown as ``\\uXXXX`` (the ``printable`` filter). The pages load no inline
+control character is shown as ``\\u`` and four hex digits (the ``printable`` filter). The pages load no inline
 script: sorting is ``static/sort.js``, which the server's Content-Security-Policy allows alone.
 """
 

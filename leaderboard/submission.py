@@ -98,7 +98,7 @@ def _is_invisible(character: str) -> bool:
 
 
 def invisible_characters(text: str) -> list[str]:
-    """The invisible characters of ``text`` as ``U+XXXX``, sorted: format characters
+    """The invisible characters of ``text`` as ``U+`` code points, sorted: format characters
     (category Cf: zero-width spaces and joiners, soft hyphens, bidirectional controls, byte
     order marks) and the other default-ignorable code points (variation selectors, ...)."""
     return [f"U+{ord(c):04X}" for c in sorted({c for c in text if _is_invisible(c)})]
@@ -137,14 +137,14 @@ def same_returns(returns: Sequence[float], others: Sequence[float]) -> bool:
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters (NUL, escape, ...) shown as ``\\uXXXX``."""
+    """``text`` with control characters (NUL, escape, ...) shown as ``\\u`` and four hex digits."""
     return "".join(
         f"\\u{ord(character):04x}" if _is_control(character) else character for character in text
     )
 
 
 def for_terminal(text: str) -> str:
-    """``text`` safe to print: control and bidirectional characters shown as ``\\uXXXX``.
+    """``text`` safe to print: control and bidirectional characters shown as ``\\u`` and four hex digits.
 
     The stored text is unchanged; only what reaches a terminal is escaped, so that no name can
     move the cursor, recolour the screen or reorder the characters around it.

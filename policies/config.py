@@ -40,6 +40,13 @@ MAX_POLICY_KWARGS_CHARS = 4096
 """The longest ``policy_kwargs`` of an entry, as written (a few sizes and names, never data)."""
 
 
+def first_problem(error: ValidationError, whole: str = "(document)") -> str:
+    """``field: message`` of the first problem pydantic found (``whole`` names a document-level one)."""
+    problem = error.errors()[0]
+    field = ".".join(str(part) for part in problem["loc"]) or whole
+    return f"{field}: {problem['msg'].removeprefix('Value error, ')}"
+
+
 def read_yaml(path: str | Path, what: str) -> Any:
     """The content of the YAML file ``path`` (``what`` names it in errors), read with
     ``yaml.safe_load``: tags such as ``!!python/object`` are refused, never constructed.

@@ -59,6 +59,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from nmn_envs.multiagent import MAX_AGENTS
+from policies.config import first_problem
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 
@@ -472,9 +473,7 @@ def _metadata(archive: zipfile.ZipFile, path: str | Path) -> PolicyMetadata:
     try:
         return PolicyMetadata.model_validate_json(text)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(document)"
-        raise ValueError(f"{path}: {METADATA_FILE}: {field}: {first['msg']}") from None
+        raise ValueError(f"{path}: {METADATA_FILE}: {first_problem(error)}") from None
 
 
 def environment_spaces(

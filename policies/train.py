@@ -51,7 +51,7 @@ import nmn_envs
 from nmn_envs import check_env_id
 from nmn_envs.sb3_vec_env import make_sb3_team_vec_env, make_sb3_vec_env
 from nmn_envs.multiagent import MAX_AGENTS
-from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams, read_yaml
+from policies.config import POLICY_NAMES, Hyperparams, first_problem, load_hyperparams, read_yaml
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 from policies.validation import ValidationCallback
@@ -125,9 +125,7 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
     try:
         return RunConfig.model_validate(document)
     except ValidationError as error:
-        problem = error.errors()[0]
-        field = ".".join(str(part) for part in problem["loc"]) or "(config)"
-        raise ValueError(f"{run_dir}: {CONFIG_FILE}: {field}: {problem['msg'].removeprefix('Value error, ')}") from None
+        raise ValueError(f"{run_dir}: {CONFIG_FILE}: {first_problem(error, '(config)')}") from None
 
 
 def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams, agents: int = 1) -> VecEnv:
@@ -345,8 +343,7 @@ def train(
             validation_tasks=validation_tasks, agents=agents, git_revision=git_revision(), hyperparams=hyperparams,
         )
     except ValidationError as error:
-        problem = error.errors()[0]
-        raise ValueError(f"{problem['loc'][0]}: {problem['msg'].removeprefix('Value error, ')}") from None
+        raise ValueError(first_problem(error, "(config)")) from None
     model = build_model(env_id, policy, seed, hyperparams, device, agents)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / CONFIG_FILE).write_text(config.dump())

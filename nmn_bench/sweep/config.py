@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import SET_SIZE
-from policies.config import POLICY_NAMES, Hyperparams, load_hyperparams, read_yaml
+from policies.config import POLICY_NAMES, Hyperparams, first_problem, load_hyperparams, read_yaml
 from nmn_envs import check_env_id
 
 
@@ -225,11 +225,9 @@ class SweepConfig(BaseModel):
                         recipe = hyperparams.for_policy(policy)
                         Hyperparams.model_validate(merge(recipe.model_dump(), variant.overrides))
                 except ValidationError as error:
-                    problem = error.errors()[0]
-                    field = ".".join(str(part) for part in problem["loc"])
                     allowed = sorted(Hyperparams.model_fields)
                     raise ValueError(
-                        f"{where} on {env_id}: {field}: {problem['msg']} (hyperparameters: {allowed})"
+                        f"{where} on {env_id}: {first_problem(error)} (hyperparameters: {allowed})"
                     ) from None
         return overrides
 
