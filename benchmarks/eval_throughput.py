@@ -33,7 +33,7 @@ from evaluate.harness import evaluate
 from evaluate.rollout import DEFAULT_BATCH_SIZE, play
 from evaluate.task_sets import task_set
 from policies.config import load_hyperparams
-from policies.train import build_model
+from training.train import build_model
 from measuring import benchmark_parser, machine_description, parse_positive
 
 ENV_ID = "NMN-Bench1-v0"

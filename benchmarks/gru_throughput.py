@@ -29,7 +29,7 @@ from torch import nn
 
 from measuring import benchmark_parser, machine_description, parse_positive
 from policies.gru import SequenceGRU, run_grus
-from policies.train import keep_freed_memory
+from training.train import keep_freed_memory
 
 
 def timed_pass(run: Callable[[], list[th.Tensor]]) -> float:

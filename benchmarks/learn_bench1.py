@@ -41,8 +41,8 @@ from evaluate.bounds import bounds
 from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.task_sets import task_set
-from policies.train import CONFIG_FILE, MODEL_FILE, keep_freed_memory, latest_checkpoint, resume, train
-from policies.validation import read_curve
+from training.train import CONFIG_FILE, MODEL_FILE, keep_freed_memory, latest_checkpoint, resume, train
+from training.validation import read_curve
 
 ENV_ID = "NMN-Bench1-v0"
 TARGET = 0.9

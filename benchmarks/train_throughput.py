@@ -38,7 +38,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 
 import nmn_envs  # noqa: F401  (registers the environment ids)
 from policies.config import Hyperparams, load_hyperparams
-from policies.train import build_model, keep_freed_memory
+from training.train import build_model, keep_freed_memory
 from measuring import benchmark_parser, machine_description, parse_positive
 
 Setup = Callable[[], RecurrentPPO]

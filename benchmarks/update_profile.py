@@ -33,7 +33,7 @@ import torch as th
 import nmn_envs  # noqa: F401  (registers the environment ids)
 from measuring import benchmark_parser, machine_description, parse_positive
 from policies.config import POLICY_NAMES, load_hyperparams
-from policies.train import build_model, keep_freed_memory
+from training.train import build_model, keep_freed_memory
 
 PARTS = (
     "rollout / env",

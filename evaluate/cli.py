@@ -10,7 +10,7 @@ Example::
 
 ``--agent`` and ``--baseline`` take a reference agent's name (random, oracle, bayes,
 memoryless), which always means that agent, a model of the zoo (``zoo:nmn``, ``zoo:rnn``,
-``zoo:lstm``, each optionally ``@seedK``; see :mod:`policies.zoo`), or the path of a saved model:
+``zoo:lstm``, each optionally ``@seedK``; see :mod:`training.zoo`), or the path of a saved model:
 the safe form nmn-train writes (``model.safe.zip``, see :mod:`policies.serialization`). A file
 named like a reference agent is reached by its path (``./bayes``). Without ``--baseline`` the
 agent is compared with the zoo's RNN and NMN of its env (probability of improvement, with its
@@ -60,8 +60,8 @@ from evaluate.shifts import SHIFTS, get_shift, shifted_kwargs, shifts
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import evaluation_kwargs
-from policies import zoo
-from policies.zoo import is_zoo_name
+from training import zoo
+from training.zoo import is_zoo_name
 
 DEFAULT_BASELINES = ("zoo:rnn", "zoo:nmn")
 

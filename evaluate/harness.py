@@ -61,9 +61,9 @@ from evaluate.task_sets import (
 from evaluate.team_bounds import team_bounds
 from evaluate.team_references import TEAM_REFERENCES
 from nmn_envs.multiagent.team import check_multiagent_id, check_positive
-from policies import zoo
+from training import zoo
 from policies.serialization import environment_spaces
-from policies.zoo import is_zoo_name
+from training.zoo import is_zoo_name
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -94,7 +94,7 @@ def resolve_agent(
     A string that names a reference agent (:data:`~evaluate.references.REFERENCE_NAMES`) is
     always that agent, whatever files the current folder holds; a model file in the current folder with
     such a name is reached by its path (``./bayes``). A ``zoo:`` name is a shipped model of
-    :mod:`policies.zoo` (``zoo:nmn``, ``zoo:rnn@seed1``). Any other string is a model path.
+    :mod:`training.zoo` (``zoo:nmn``, ``zoo:rnn@seed1``). Any other string is a model path.
     ``sample_actions``, ``action_seed``, ``vec_normalize`` and ``trust_pickle`` apply to model
     agents (see :func:`evaluate.agents.as_policy`); a model must fit the spaces of one agent
     of ``num_agents`` who see each other.

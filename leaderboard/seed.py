@@ -5,7 +5,7 @@ board is empty.
 ``bayes`` — the Bayes-optimal policy or, on NMN-Bench2/3, the belief planner) that the board
 computes itself (:mod:`leaderboard.references`) on the full evaluation task set of each
 environment, as reference rows beside which every submission is ranked. Beside them go the
-zoo's agents (``zoo:nmn``, ``zoo:rnn``, ``zoo:lstm``; :mod:`policies.zoo`), which the board plays
+zoo's agents (``zoo:nmn``, ``zoo:rnn``, ``zoo:lstm``; :mod:`training.zoo`), which the board plays
 itself too, as rows of the role ``baseline``. Seeding again skips the rows already on the board.
 Reference and baseline rows come only from here: a submission's agent has the role ``agent``.
 """
@@ -22,7 +22,7 @@ from leaderboard.references import board_references
 from leaderboard.store import Entry, Store
 from leaderboard.submission import AgentCard, Submission
 from leaderboard.validation import published_task_set
-from policies import zoo
+from training import zoo
 
 SEEDED_ENVS = ("NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0")
 REFERENCE_AUTHORS = ["nmn-bench"]

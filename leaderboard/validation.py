@@ -61,7 +61,7 @@ from leaderboard.submission import (
     name_key,
     parse_submission_json,
 )
-from policies import zoo
+from training import zoo
 
 MAX_SUBMISSION_BYTES = 8 * 2**20
 # Recomputed statistics must match to this relative precision (float64 arithmetic, JSON round trip).

@@ -2,7 +2,7 @@
 
 For each environment the reference agents (``random``, ``memoryless``, ``oracle``, and ``bayes``:
 the Bayes-optimal policy where it is exact, the belief planner on NMN-Bench2/3) and the zoo's
-trained agents (``zoo:rnn``, ``zoo:nmn``: :mod:`policies.zoo`, mean actions) play the first
+trained agents (``zoo:rnn``, ``zoo:nmn``: :mod:`training.zoo`, mean actions) play the first
 ``--n-tasks`` tasks of its evaluation set. A summary table is printed (Monte Carlo means next
 to the exact Bayes bounds, the trained agents' normalised scores), and each environment's full report (``result.json``, Markdown
 table, adaptation-curve and return-distribution plots, and the two-step stay-probability plot)
@@ -34,7 +34,7 @@ from leaderboard.cli import print_table
 from leaderboard.export import export_site
 from leaderboard.seed import seed
 from leaderboard.store import Store
-from policies import zoo
+from training import zoo
 
 DEMO_ENVS = (*nmn_envs.BENCHMARKS, *nmn_envs.CLASSIC_TASKS)
 BOARD_ENV = "NMN-Bench1-v0"

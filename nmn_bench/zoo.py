@@ -11,7 +11,7 @@ each, it scores the run's best validated model (``best_model.safe.zip``, chosen 
 validation task set, which is disjoint from the evaluation set; ``--model final`` takes the
 last one) with the harness's protocol: mean actions, the whole evaluation set, the random,
 memoryless and Bayes anchors. It then copies the model into ``policies/zoo/<env id>/`` with its
-card (:class:`policies.zoo.ZooCard`). Everything is checked before anything is played or
+card (:class:`training.zoo.ZooCard`). Everything is checked before anything is played or
 written: a run whose ``config.yml`` is not valid (an environment outside the suite, a negative
 seed, ...), that is unfinished, of an unknown policy, without its safe model, or whose model
 acts in another environment than the run's is refused with the reason.
@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evaluate.harness import DEFAULT_N_TASKS, evaluate
-from policies import zoo
 from policies.serialization import load_safe, read_metadata
-from policies.train import CONFIG_FILE, SAFE_MODEL_FILE, read_run_config
-from policies.validation import SAFE_BEST_MODEL_FILE, read_curve
+from training import zoo
+from training.train import CONFIG_FILE, SAFE_MODEL_FILE, read_run_config
+from training.validation import SAFE_BEST_MODEL_FILE, read_curve
 from nmn_bench.zoo_report import add_arguments as add_report_arguments
 from nmn_bench.zoo_report import write_results
-from policies.zoo import CurvePoint, ZooCard, ZooEvaluation
+from training.zoo import CurvePoint, ZooCard, ZooEvaluation
 
 MODEL_FILES = {"best": SAFE_BEST_MODEL_FILE, "final": SAFE_MODEL_FILE}
 

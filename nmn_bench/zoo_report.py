@@ -1,6 +1,6 @@
 """The zoo's results: the NMN paper's claims tested on the shipped agents (``nmn-zoo report``).
 
-From the zoo's cards (:mod:`policies.zoo`: every seed's score on the evaluation set, mean
+From the zoo's cards (:mod:`training.zoo`: every seed's score on the evaluation set, mean
 actions, and its validation curve) and fresh harness runs of the shipped models, this writes
 ``docs/zoo/results.md`` and its figures (the documentation site's results page includes them as
 they are), and puts a headline table (:func:`headline`) into the README between the markers
@@ -43,8 +43,8 @@ from evaluate.rollout import play
 from evaluate.schema import Interval
 from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval, spread_ratio_interval
 from evaluate.task_sets import task_set
-from policies import zoo
-from policies.zoo import ZooCard
+from training import zoo
+from training.zoo import ZooCard
 
 DOCS_DIR = Path("docs/zoo")
 README = Path("README.md")

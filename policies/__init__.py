@@ -11,7 +11,7 @@ Example::
     model = RecurrentPPO(NMNPolicy, env, policy_kwargs={"cell": "lstm"}, gamma=0.998, gae_lambda=0.98)
     model.learn(100_000)
 
-``nmn-train`` (:mod:`policies.train`) trains with the per-environment hyperparameters of
+``nmn-train`` (:mod:`training.train`) trains with the per-environment hyperparameters of
 ``policies/hyperparams``; the ``lstm`` baseline there is sb3-contrib's own LSTM policy.
 """
 

@@ -8,7 +8,7 @@ import torch
 from nmn_bench import demo
 
 from evaluate.references import REFERENCE_NAMES
-from policies import zoo
+from training import zoo
 
 
 def test_piped_demo_prints_one_line_per_finished_stage(tmp_path):

@@ -16,7 +16,7 @@ import nmn_envs  # noqa: F401  (registers the ids)
 from evaluate import evaluate
 from evaluate.cli import main as nmn_eval
 from evaluate.report import markdown
-from policies import zoo
+from training import zoo
 
 ENV_ID = "NMN-Bench1-v0"
 SHORT = {"max_episode_steps": 20}
@@ -98,8 +98,8 @@ def test_torchrl_same_step_on_the_feedback_dict_is_refused_with_the_alternatives
 def test_the_validation_curve_goes_to_tensorboard_beside_validation_csv(tmp_path, tiny_hyperparams):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from policies.train import train
-    from policies.validation import read_curve
+    from training.train import train
+    from training.validation import read_curve
 
     out = tmp_path / "run"
     train(

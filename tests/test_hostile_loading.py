@@ -22,7 +22,7 @@ from nmn_envs.multiagent import MAX_AGENTS, parallel_env
 from policies import RNNPolicy
 from policies.config import Hyperparams, dump_hyperparams, load_hyperparams
 from policies.serialization import MAX_PARAMETERS, UnsafeModelError, load_safe, save_safe
-from policies.train import CONFIG_FILE, MODEL_FILE, latest_checkpoint, main as nmn_train, resume, train
+from training.train import CONFIG_FILE, MODEL_FILE, latest_checkpoint, main as nmn_train, resume, train
 from tests.conftest import TINY
 from tests.test_safe_loading import _rewrite, crafted_sb3_zip
 

@@ -12,7 +12,7 @@ from sb3_contrib import RecurrentPPO
 
 from nmn_envs.multiagent import OTHERS_KEYS
 from nmn_envs.sb3_vec_env import make_sb3_team_vec_env
-from policies.train import main, resume
+from training.train import main, resume
 
 th.set_num_threads(1)
 

@@ -20,7 +20,7 @@ from policies import NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolic
 from policies.config import load_hyperparams
 from policies.nmn import NeuromodulatedLinear, base_observation_slice
 from policies.recurrent import LOG_STD_BOUNDS
-from policies.train import policy_class
+from training.train import policy_class
 
 BENCH2_NMN = {"recurrent_sizes": (100, 75), "modulation_size": 45, "main_sizes": (30, 10)}
 BENCH2_RNN = {"recurrent_sizes": (100, 75), "net_arch": (45, 30, 10)}

@@ -221,7 +221,7 @@ def test_seeding_a_board_in_an_untrusted_folder_runs_nothing(tmp_path, monkeypat
     from leaderboard.cli import main as leaderboard
 
     marker = tmp_path / "marker"
-    from policies import zoo
+    from training import zoo
 
     for name in (*REFERENCE_NAMES, *zoo.available(ENV_ID)):  # zoo names mean the shipped models
         crafted_sb3_zip(tmp_path / name, marker)

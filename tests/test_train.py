@@ -14,8 +14,8 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from policies.config import HYPERPARAMS_DIR, dump_hyperparams, literal_mapping, load_hyperparams
 from policies.serialization import load_safe
-from policies.train import CONFIG_FILE, latest_checkpoint, main, resume, train
-from policies.validation import BEST_MODEL_FILE, read_curve
+from training.train import CONFIG_FILE, latest_checkpoint, main, resume, train
+from training.validation import BEST_MODEL_FILE, read_curve
 
 # One intra-op thread, as nmn-train uses: the networks are tiny.
 th.set_num_threads(1)

@@ -13,8 +13,8 @@ from evaluate.harness import evaluate, resolve_agent
 from nmn_bench.zoo import RunChecked, add_run
 from nmn_bench.zoo import main as nmn_zoo
 from nmn_bench.zoo_report import LABELS
-from policies import zoo
-from policies.train import train
+from training import zoo
+from training.train import train
 
 th.set_num_threads(1)
 NATIVE_TASKS = (

@@ -1,6 +1,6 @@
 """``nmn-sweep``: train, evaluate and rank grids of tasks x agents x seeds on Ray.
 
-A sweep spans the whole chain, training (:mod:`policies.train`), evaluation
+A sweep spans the whole chain, training (:mod:`training.train`), evaluation
 (:mod:`evaluate.harness`) and the leaderboard (:mod:`leaderboard`), so it lives here, in the
 package that holds what uses them all. One module per part:
 

@@ -1,7 +1,7 @@
 """One trial of a sweep: ``nmn-train``'s run, the harness's evaluation, a leaderboard submission.
 
 The trial's folder is an ``nmn-train`` run folder (``config.yml``, ``logs/``, ``checkpoints/``,
-``model.zip`` and ``model.safe.zip``; :mod:`policies.train`) with the evaluation report in ``evaluation/`` and, where the
+``model.zip`` and ``model.safe.zip``; :mod:`training.train`) with the evaluation report in ``evaluation/`` and, where the
 config overrides hyperparameters, the merged ``hyperparams.yml`` it trained with. ``trial.json``
 records which steps are done, so that a trial started again does only what is left: an
 unfinished training run continues from its latest checkpoint (``nmn-train --resume``), a
@@ -28,7 +28,7 @@ from leaderboard.submission import Submission, make_card
 from leaderboard.validation import validate
 from nmn_bench.sweep.config import SweepConfig, Trial, merge
 from policies.config import Hyperparams, dump_hyperparams, load_hyperparams
-from policies.train import CONFIG_FILE, SAFE_MODEL_FILE, RunComplete, resume, train
+from training.train import CONFIG_FILE, SAFE_MODEL_FILE, RunComplete, resume, train
 
 STATUS_FILE = "trial.json"
 EVALUATION_DIR = "evaluation"

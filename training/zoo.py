@@ -18,9 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import policies
 from evaluate.schema import AgentScore, TaskSetInfo
 
-ZOO_DIR = Path(__file__).resolve().parent
+ZOO_DIR = Path(policies.__file__).resolve().parent / "zoo"
+"""The shipped models and their cards: data of the :mod:`policies` package, in their safe form."""
 PREFIX = "zoo:"
 POLICIES = ("nmn", "rnn", "lstm")
 ZooPolicy = Literal["nmn", "rnn", "lstm"]

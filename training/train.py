@@ -1,4 +1,4 @@
-"""Train a recurrent policy with sb3-contrib RecurrentPPO: ``nmn-train`` / ``python -m policies.train``.
+"""Train a recurrent policy with sb3-contrib RecurrentPPO: ``nmn-train`` / ``python -m training.train``.
 
 Usage::
 
@@ -10,7 +10,7 @@ Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`polic
 ``config.yml`` (what was run), ``logs/run_<start step>/`` (TensorBoard events and
 ``progress.csv``), ``checkpoints/model_<step>_steps.safe.zip`` with
 ``checkpoints/model_<step>_steps.training.pt`` (see :func:`save_checkpoint`), ``validation.csv`` (the learning curve on the validation task
-set) and ``best_model.zip`` (the best model on it, see :mod:`policies.validation`) and, at the
+set) and ``best_model.zip`` (the best model on it, see :mod:`training.validation`) and, at the
 end, ``model.zip`` (the last model), which ``RecurrentPPO.load`` reads in a fresh process, and
 ``model.safe.zip`` and ``best_model.safe.zip``, the same policies in the pickle-free form of
 :mod:`policies.serialization` that ``nmn-eval`` and the leaderboard load.
@@ -54,8 +54,8 @@ from nmn_envs.multiagent import MAX_AGENTS
 from policies.config import POLICY_NAMES, Hyperparams, first_problem, load_hyperparams, read_yaml
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
-from policies.validation import ValidationCallback
 from policies.serialization import SAFE_SUFFIX, UnsafeModelError, load_safe, save_safe
+from training.validation import ValidationCallback
 
 CONFIG_FILE = "config.yml"
 MODEL_FILE = "model.zip"
