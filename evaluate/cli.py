@@ -48,6 +48,7 @@ from typing import Any
 
 from gymnasium import error as gym_error
 
+from evaluate import catalogues
 from evaluate.agents import model_name
 from evaluate.analyses import write_analyses
 from evaluate.cache import CACHE_ENV, ResultCache, cache_dir
@@ -60,8 +61,6 @@ from evaluate.shifts import SHIFTS, get_shift, shifted_kwargs, shifts
 from evaluate.report import RESULT_FILE, TABLE_FILE, write_report
 from evaluate.stats import DEFAULT_REPS
 from evaluate.task_sets import evaluation_kwargs
-from training import zoo
-from training.zoo import is_zoo_name
 
 DEFAULT_BASELINES = ("zoo:rnn", "zoo:nmn")
 
@@ -170,17 +169,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _default_name(agent: str) -> str:
-    if is_zoo_name(agent):
-        return agent.replace(":", "-")
+    if catalogues.catalogue_of(agent) is not None:
+        return agent.replace(catalogues.SEPARATOR, "-")
     return agent if agent in REFERENCE_NAMES else model_name(Path(agent))
 
 
 def _same_zoo_model(name: str, agent: str, env_id: str) -> bool:
     """Whether the zoo names ``name`` and ``agent`` mean the same shipped model of ``env_id``."""
-    if not is_zoo_name(agent):
+    if catalogues.catalogue_of(agent) is None:
         return False
     try:
-        return zoo.find(name, env_id)[0] == zoo.find(agent, env_id)[0]
+        return catalogues.find(name, env_id)[0] == catalogues.find(agent, env_id)[0]
     except ValueError:  # not a name the zoo holds: the harness says so when it resolves the agent
         return False
 
@@ -207,7 +206,7 @@ def baselines_of(requested: list[str] | None, agent: str, env_id: str, num_agent
     if requested is None:
         if num_agents > 1:
             return []
-        held = zoo.available(env_id)
+        held = catalogues.available(env_id)
         return [name for name in DEFAULT_BASELINES if name in held and not _same_zoo_model(name, agent, env_id)]
     if "none" in requested:
         if len(requested) > 1:

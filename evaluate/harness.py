@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluate import catalogues
 from evaluate.agents import Policy, PredictPolicy, as_policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
 from evaluate.cache import ResultCache, cache_dir, estimate_interval, weights_hash
@@ -61,9 +62,7 @@ from evaluate.task_sets import (
 from evaluate.team_bounds import team_bounds
 from evaluate.team_references import TEAM_REFERENCES
 from nmn_envs.multiagent.team import check_multiagent_id, check_positive
-from training import zoo
 from policies.serialization import environment_spaces
-from training.zoo import is_zoo_name
 
 DEFAULT_N_TASKS = SET_SIZE
 
@@ -94,7 +93,9 @@ def resolve_agent(
     A string that names a reference agent (:data:`~evaluate.references.REFERENCE_NAMES`) is
     always that agent, whatever files the current folder holds; a model file in the current folder with
     such a name is reached by its path (``./bayes``). A ``zoo:`` name is a shipped model of
-    :mod:`training.zoo` (``zoo:nmn``, ``zoo:rnn@seed1``). Any other string is a model path.
+    :mod:`training.zoo` (``zoo:nmn``, ``zoo:rnn@seed1``), found through its catalogue
+    (:mod:`evaluate.catalogues`), as is a name of any installed catalogue. Any other string is a
+    model path.
     ``sample_actions``, ``action_seed``, ``vec_normalize`` and ``trust_pickle`` apply to model
     agents (see :func:`evaluate.agents.as_policy`); a model must fit the spaces of one agent
     of ``num_agents`` who see each other.
@@ -108,13 +109,13 @@ def resolve_agent(
         if name is not None:
             policy.name = name
         return policy
-    if is_zoo_name(agent):
-        agent, card = zoo.find(agent, env_id)
-        name = name or card.name
+    if catalogues.catalogue_of(agent) is not None:
+        agent, full_name = catalogues.find(agent, env_id)
+        name = name or full_name
     elif isinstance(agent, (str, Path)) and not Path(agent).is_file():
         raise ValueError(
-            f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)} "
-            "nor an existing model file"
+            f"agent {str(agent)!r} is neither a reference agent {list(REFERENCE_NAMES)}, "
+            f"a catalogued name ({catalogues.named_forms()}) nor an existing model file"
         )
     policy = as_policy(
         agent,

@@ -92,11 +92,6 @@ def stem(policy: str, seed: int) -> str:
     return f"{policy}-seed{seed}"
 
 
-def is_zoo_name(agent: Any) -> bool:
-    """Whether ``agent`` is a string in the zoo's namespace (``zoo:...``)."""
-    return isinstance(agent, str) and agent.startswith(PREFIX)
-
-
 def parse_name(name: str) -> tuple[str, int | None]:
     """``zoo:<policy>[@seed<K>]`` -> ``(policy, K or None)``.
 
