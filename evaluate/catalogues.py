@@ -1,8 +1,8 @@
 """Catalogues of named trained agents: how the harness reads ``zoo:nmn`` without importing the zoo.
 
-Every import in nmn-bench points down the layers (environments, policies, evaluation, then
-training and the zoo, then the leaderboard and the tools that span the chain). The zoo's cards
-(:mod:`training.zoo`) sit above this package: each card holds the harness's score of its model,
+Every import in nmn-bench points down the layers (their order is ``LAYERS`` in
+``tests/test_layers.py``). The zoo's cards (:mod:`training.zoo`) sit above this package, with the
+training pipeline that makes the models: each card holds the harness's score of its model,
 and ``zoo:nmn`` means the seed of median score, so reading a zoo name takes the card schema, which
 is built on :mod:`evaluate.schema`. Yet ``evaluate("zoo:nmn", ...)``, ``nmn-eval --agent zoo:nmn``
 and the board's checks all name agents that way.

@@ -20,17 +20,19 @@ from evaluate.harness import resolve_agent
 from training import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = (
+# --8<-- [start:layers]
+LAYERS = (  # from the bottom up
     "nmn_envs",  # the environments
     "policies",  # the policy classes and their safe form
     "evaluate",  # the harness: task sets, bounds, references, rollouts, scores
     "training",  # the training pipeline, its validation callback, the zoo's cards
     "leaderboard",  # the board: its seed rows are the references and the zoo's agents
     "nmn_bench",  # the tools that span the chain: nmn-zoo, the zoo report, sweeps, the demo
-    "tests",
-    "benchmarks",  # measures anything, with the tests' throwaway servers
+    "tests",  # the suite, with its throwaway servers
+    "benchmarks",  # measures anything, with the tests' servers
     "docs",  # the site's build scripts
 )
+# --8<-- [end:layers]
 MOVED = {
     "policies.train": "training.train",
     "policies.validation": "training.validation",

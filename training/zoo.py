@@ -7,7 +7,9 @@ minutes, validation curve, and the harness's score on the evaluation set with me
 
 Names: ``zoo:<policy>`` is the shipped model of median evaluation score among the policy's seeds
 (the typical run, not the luckiest); ``zoo:<policy>@seed<K>`` is seed ``K``. ``nmn-zoo``
-(:mod:`nmn_bench.zoo`) adds trained runs to the zoo.
+(:mod:`nmn_bench.zoo`) adds trained runs to the zoo. The harness, a layer below, reads these names
+through this module, which ``pyproject.toml`` registers as the ``zoo`` catalogue
+(:mod:`evaluate.catalogues`): :func:`find` and :func:`available` are what a catalogue offers.
 """
 
 from __future__ import annotations
