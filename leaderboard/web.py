@@ -2,7 +2,8 @@
 
 Pages: ``/`` (environments), ``/env/{env_id}`` (sortable ranking, bounds, adaptation curves)
 and ``/env/{env_id}/curve.png``. API documentation: ``/docs`` (Swagger UI, served by the app
-itself from the ``swagger-ui-bundle`` package: no CDN) over the OpenAPI schema ``/openapi.json``. JSON API:
+itself from the copy of Swagger UI 5 that the ``fastapi-offline`` package ships: no CDN) over the
+OpenAPI 3.1 schema ``/openapi.json``. JSON API:
 
 - ``GET /api``: the API's endpoints, each with its method and summary;
 - ``GET /api/envs``: the environments with entries;
@@ -34,7 +35,6 @@ from collections.abc import Sequence
 import gymnasium as gym
 from fastapi import FastAPI, HTTPException, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-import swagger_ui_bundle
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -58,6 +58,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 DOCS_ASSETS = "/docs/assets"
+DOCS_PACKAGE = ("fastapi_offline", "static")  # Swagger UI 5, which reads OpenAPI 3.1; 4 cannot
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _LINKS = Links(served=True)
 LOCAL_HOST_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -86,7 +87,7 @@ def create_app(
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(SecurityHeaders)
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[DOCS_PACKAGE]), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -223,7 +224,7 @@ def docs_page(openapi_url: str, title: str) -> HTMLResponse:
         title=f"{title}: API",
         swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
         swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
     )
     html = page.body.decode()
     inline = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)

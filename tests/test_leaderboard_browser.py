@@ -108,3 +108,18 @@ def test_a_submission_made_through_the_api_appears_on_the_page(
     assert page.locator("#ranking img").count() == 0
     row = page.locator("#ranking tbody tr", has_text="Ada")
     assert row.locator("td").last.inner_text() == str(created["id"])
+
+
+def test_the_api_documentation_renders_the_openapi_document(page: Page, server: str) -> None:
+    """Swagger UI, served by the board itself, reads FastAPI's OpenAPI 3.1 document."""
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(f"{server}/docs")
+    operations = page.locator(".opblock-summary-path")
+    operations.first.or_(page.get_by_text("Unable to render")).wait_for(timeout=30_000)
+    assert "Unable to render" not in page.locator("body").inner_text()
+    paths = set(operations.all_inner_texts())
+    assert {"/api/envs", "/api/tables/{env_id}", "/api/submissions"} <= {
+        path.replace("\u200b", "") for path in paths
+    }
+    assert all(url.startswith(server) for url in requests)  # nothing from a CDN
