@@ -22,7 +22,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass, field, replace
 
-from evaluate.schema import AgentScore, Bound, EvaluationResult, Interval
+from evaluate.schema import AgentScore, Bound, CurveUnit, EvaluationResult, Interval
 from leaderboard.store import Entry, Store
 from leaderboard.submission import AgentCard, normalise
 
@@ -55,6 +55,12 @@ class Table:
     rows: list[Row]
     bounds: list[Bound]
     normaliser: dict[str, float] = field(default_factory=dict)
+    curve_unit: CurveUnit = "step"
+
+    @property
+    def leader(self) -> Row | None:
+        """The best-ranked row that is not a reference (``None`` when there is none)."""
+        return next((row for row in self.rows if row.role != "reference"), None)
 
     def to_json(self) -> dict:
         """A JSON-ready dict (curves left out: fetch an entry for its full result)."""
@@ -148,7 +154,11 @@ def table(store: Store, env_id: str) -> Table:
     rows.sort(key=lambda row: -row.normalised_iqm.value)
     ranked = [replace(row, rank=rank) for rank, row in enumerate(rows, start=1)]
     return Table(
-        env_id=env_id, rows=ranked, bounds=list(newest.bounds), normaliser=dict(newest.normaliser)
+        env_id=env_id,
+        rows=ranked,
+        bounds=list(newest.bounds),
+        normaliser=dict(newest.normaliser),
+        curve_unit=newest.agent.curve_unit,
     )
 
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from leaderboard.board import table
-from leaderboard.pages import (
-    STATIC_FILES,
-    Links,
-    curve_png,
-    env_page,
-    index_page,
-    static_file,
-)
+from leaderboard.pages import STATIC_FILES, Links, env_page, index_page, static_file
+from leaderboard.plots import curve_png, intervals_svg
 from leaderboard.store import Store
 
 _LINKS = Links(served=False)
 
 
 def export_site(store: Store, directory: str | Path) -> Path:
-    """Write ``index.html``, one page and one curve plot per environment, and the static files.
+    """Write ``index.html``, one page, one interval plot and one curve plot per environment, and
+    the static files.
 
     Returns:
         The path of ``index.html``.
@@ -31,6 +26,7 @@ def export_site(store: Store, directory: str | Path) -> Path:
     boards = [table(store, env_id) for env_id in store.env_ids()]
     for board in boards:
         (root / _LINKS.env(board.env_id)).write_text(env_page(board, _LINKS), encoding="utf-8")
+        (root / _LINKS.intervals(board.env_id)).write_bytes(intervals_svg(board))
         (root / _LINKS.curve(board.env_id)).write_bytes(curve_png(board))
     index = root / _LINKS.index
     index.write_text(index_page(boards, _LINKS), encoding="utf-8")

@@ -1,4 +1,5 @@
-"""HTML pages and the adaptation-curve plot of the board, shared by the server and the static export.
+"""HTML pages of the board, shared by the server and the static export (their figures:
+:mod:`leaderboard.plots`).
 
 Templates are rendered by a Jinja2 environment with autoescaping on, so every piece of user
 text (agent names, authors, descriptions, URLs) is HTML-escaped; it is also wrapped in
@@ -9,22 +10,18 @@ script: sorting is ``static/sort.js``, which the server's Content-Security-Polic
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from importlib.resources import files
 from urllib.parse import quote
 
 import jinja2
-import numpy as np
-from matplotlib.figure import Figure
 
 from evaluate.schema import adaptation_scale, normalised_scale
-from leaderboard.board import Table
-from leaderboard.submission import for_terminal, printable
+from leaderboard.board import Row, Table
+from leaderboard.plots import MIN_PHASE_SHOWN, SETTLED_FRACTION, adaptation_phase
+from leaderboard.submission import printable
 
 STATIC_FILES = ("style.css", "sort.js")
-CURVES_SHOWN = 8
-SMOOTHING_STEPS = 50
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("leaderboard", "templates"),
@@ -55,6 +52,10 @@ class Links:
         slug = quote(env_id, safe="")
         return f"/env/{slug}/curve.png" if self.served else f"{slug}-curve.png"
 
+    def intervals(self, env_id: str) -> str:
+        slug = quote(env_id, safe="")
+        return f"/env/{slug}/intervals.svg" if self.served else f"{slug}-intervals.svg"
+
 
 def _render(template: str, links: Links, **context: object) -> str:
     return _templates.get_template(template).render(
@@ -62,6 +63,7 @@ def _render(template: str, links: Links, **context: object) -> str:
         index_link=links.index,
         env_link=links.env,
         curve_link=links.curve,
+        intervals_link=links.intervals,
         **context,
     )
 
@@ -72,15 +74,30 @@ def index_page(boards: list[Table], links: Links) -> str:
 
 
 def env_page(board: Table, links: Links) -> str:
-    """The sortable ranking of one environment, its bounds, the scales of its scores and its
-    adaptation-curve plot."""
+    """One environment: the interval plot of its rows, why they are ranked as they are, its
+    bounds, the sortable ranking, the scales of its scores and the adaptation-curve plot."""
     return _render(
         "env.html",
         links,
         board=board,
         scale=normalised_scale(board.bounds),
         adaptation=adaptation_scale(board.normaliser),
+        mean_disagrees=mean_disagreement(board),
+        phase=adaptation_phase(board),
+        settled_fraction=SETTLED_FRACTION,
+        min_phase=MIN_PHASE_SHOWN,
     )
+
+
+def mean_disagreement(board: Table) -> tuple[Row, Row] | None:
+    """The best-ranked pair of rows (references aside) whose mean returns are in the opposite
+    order of their ranks: the higher-ranked row first; ``None`` where there is no such pair."""
+    ranked = [row for row in board.rows if row.role != "reference"]
+    for position, higher in enumerate(ranked):
+        for lower in ranked[position + 1 :]:
+            if lower.mean_return.value > higher.mean_return.value:
+                return higher, lower
+    return None
 
 
 def static_file(name: str) -> bytes:
@@ -88,31 +105,3 @@ def static_file(name: str) -> bytes:
     if name not in STATIC_FILES:
         raise KeyError(f"no static file {name!r}")
     return files("leaderboard").joinpath("static", name).read_bytes()
-
-
-def curve_png(board: Table) -> bytes:
-    """PNG of the adaptation curves of the top entries (moving average over steps)."""
-    # A bare Figure, not pyplot: no global state, so the server's threads may plot at once.
-    figure = Figure(figsize=(8, 4.5), dpi=100)
-    axes = figure.subplots()
-    for row in board.rows[:CURVES_SHOWN]:
-        curve = np.asarray(row.adaptation_curve, dtype=np.float64)
-        if curve.size == 0 or not np.all(np.isfinite(curve)):
-            continue  # nothing to draw (the board refuses such curves; older rows may hold one)
-        window = max(1, min(SMOOTHING_STEPS, len(curve) // 10))
-        smoothed = np.convolve(curve, np.ones(window) / window, mode="valid")
-        steps = np.arange(window - 1, window - 1 + len(smoothed))
-        style = "--" if row.role == "reference" else "-"
-        # "$" would start matplotlib's mathtext; a name is plain text.
-        label = for_terminal(f"#{row.rank} {row.agent}")[:40].replace("$", r"\$")
-        axes.plot(steps, smoothed, style, label=label)
-    axes.set_xlabel("step (or trial) of the meta-episode")
-    axes.set_ylabel(f"mean reward (moving average, up to {SMOOTHING_STEPS} steps)")
-    axes.set_title(f"{board.env_id}: adaptation curves")
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize="small", loc="lower right")
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()

@@ -1,9 +1,10 @@
 """The leaderboard web app (FastAPI): the board's pages and a JSON API.
 
-Pages: ``/`` (environments), ``/env/{env_id}`` (sortable ranking, bounds, adaptation curves)
-and ``/env/{env_id}/curve.png``. API documentation: ``/docs`` (Swagger UI, served by the app
-itself from the copy of Swagger UI 5 that the ``fastapi-offline`` package ships: no CDN) over the
-OpenAPI 3.1 schema ``/openapi.json``. JSON API:
+Pages: ``/`` (environments), ``/env/{env_id}`` (interval plot, sortable ranking, bounds,
+adaptation curves), ``/env/{env_id}/intervals.svg`` and ``/env/{env_id}/curve.png``. API
+documentation: ``/docs`` (Swagger UI, served by the app itself from the copy of Swagger UI 5
+that the ``fastapi-offline`` package ships: no CDN) over the OpenAPI 3.1 schema
+``/openapi.json``. JSON API:
 
 - ``GET /api``: the API's endpoints, each with its method and summary;
 - ``GET /api/envs``: the environments with entries;
@@ -43,8 +44,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nmn_envs import check_env_id
-from leaderboard.board import Boards
-from leaderboard.pages import Links, curve_png, env_page, index_page, static_file
+from leaderboard.board import Boards, Table
+from leaderboard.pages import Links, env_page, index_page, static_file
+from leaderboard.plots import curve_png, intervals_svg
 from leaderboard.store import MAX_ENTRY_ID, DuplicateSubmission, Store, UnknownEntry
 from leaderboard.submission import SubmissionError
 from leaderboard.validation import MAX_SUBMISSION_BYTES, accept
@@ -57,6 +59,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+"""The plots' SVG, opened on its own, styles its text inline; it runs nothing."""
 DOCS_ASSETS = "/docs/assets"
 DOCS_PACKAGE = ("fastapi_offline", "static")  # Swagger UI 5, which reads OpenAPI 3.1; 4 cannot
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
@@ -175,12 +179,23 @@ def create_app(
     def env(env_id: str) -> str:
         return env_page(boards.table(known(env_id)), _LINKS)
 
-    @app.get("/env/{env_id}/curve.png")
-    def curve(env_id: str) -> Response:
+    def ranked(env_id: str) -> Table:
         board = boards.table(known(env_id))
         if not board.rows:
             raise HTTPException(404, f"no entries for {env_id}")
-        return Response(curve_png(board), media_type="image/png")
+        return board
+
+    @app.get("/env/{env_id}/curve.png")
+    def curve(env_id: str) -> Response:
+        return Response(curve_png(ranked(env_id)), media_type="image/png")
+
+    @app.get("/env/{env_id}/intervals.svg")
+    def intervals(env_id: str) -> Response:
+        return Response(
+            intervals_svg(ranked(env_id)),
+            media_type="image/svg+xml",
+            headers={"Content-Security-Policy": SVG_POLICY},
+        )
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:

@@ -123,3 +123,23 @@ def test_the_api_documentation_renders_the_openapi_document(page: Page, server: 
         path.replace("\u200b", "") for path in paths
     }
     assert all(url.startswith(server) for url in requests)  # nothing from a CDN
+
+
+def test_the_page_leads_with_the_interval_plot_and_interval_cells_keep_to_one_line(
+    page: Page, server: str
+) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{server}/env/{ENV}")
+    page.wait_for_load_state("load")  # images included
+    plot = page.locator("#intervals")
+    assert page.evaluate("document.querySelector('#intervals').naturalWidth") > 0  # a decoded SVG
+    assert plot.bounding_box()["y"] < page.locator("#ranking").bounding_box()["y"]
+    # the height of each interval cell's text, in font sizes: one line is about 1.2
+    lines = page.evaluate(
+        """[...document.querySelectorAll('#ranking td.interval')].map(cell => {
+            const text = document.createRange();
+            text.selectNodeContents(cell);
+            return text.getBoundingClientRect().height / parseFloat(getComputedStyle(cell).fontSize);
+        })"""
+    )
+    assert len(lines) == 3 * len(ranking(page)) and max(lines) < 1.6, lines

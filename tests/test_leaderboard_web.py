@@ -6,10 +6,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from xml.etree import ElementTree
 
+from leaderboard.board import table
 from leaderboard.export import export_site
+from leaderboard.plots import curve_figure
+from leaderboard.seed import reference_submissions
 from leaderboard.store import Store
 from leaderboard.submission import AgentCard, Submission
 from leaderboard.web import create_app
@@ -333,3 +338,95 @@ def test_the_api_lists_its_endpoints_and_serves_openapi_docs(client: TestClient)
         assert client.get(asset).status_code == 200, asset
     assert re.search(r'src="/docs/assets/swagger-ui-bundle.js"', docs.text)
     assert client.get("/").headers["content-security-policy"].startswith("default-src 'none'; script-src 'self';")
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_the_page_leads_with_an_interval_plot_of_every_row_best_first(
+    client: TestClient, random_submission: Submission
+) -> None:
+    body = carded(random_submission, name=SCRIPT_NAME)
+    assert client.post("/api/submissions", content=body, headers=JSON_HEADERS).status_code == 201
+    plot = client.get(f"/env/{ENV}/intervals.svg")
+    assert plot.status_code == 200 and plot.headers["content-type"] == "image/svg+xml"
+    assert "script-src" not in plot.headers["content-security-policy"]  # default-src 'none'
+    assert SCRIPT_NAME.encode() not in plot.content  # a name is text, never markup
+    texts = {text.text: text for text in ElementTree.fromstring(plot.content).iter(f"{SVG}text")}
+    rows = client.get(f"/api/tables/{ENV}").json()["rows"]
+    labels = [texts[f"#{row['rank']} {row['agent']}"] for row in rows]  # every row, by rank
+    heights = [float(label.get("y")) for label in labels]
+    assert heights == sorted(heights)  # the best on top
+    grey = {row["agent"]: "fill: #707070" in label.get("style") for row, label in zip(rows, labels)}
+    assert grey == {row["agent"]: row["role"] == "reference" for row in rows}
+    assert {"bayes bound (exact)", "oracle bound (ceiling)"} <= set(texts)
+    page = client.get(f"/env/{ENV}").text
+    assert page.index(f'src="/env/{ENV}/intervals.svg"') < page.index('id="ranking"')
+    assert "Rows are ranked by their normalised IQM" in page
+
+
+def test_the_index_names_the_best_agent_as_leader_not_a_reference(
+    client: TestClient, store: Store, random_submission: Submission
+) -> None:
+    for submission in reference_submissions(ENV).values():
+        store.add(submission)
+    assert 'class="leader"></td>' in client.get("/").text  # references alone: no leader
+    assert client.post("/api/submissions", content=random_submission.model_dump_json(), headers=JSON_HEADERS).status_code == 201
+    rows = client.get(f"/api/tables/{ENV}").json()["rows"]
+    assert rows[0]["role"] == "reference" and rows[0]["agent"] == "oracle"
+    assert '<td class="leader"><bdi>my-agent</bdi></td>' in client.get("/").text
+
+
+def with_ramp(submission: Submission, ramp_steps: int) -> Submission:
+    """``submission`` with an agent whose mean reward per step climbs from -10 (random's) to 10
+    (bayes') over its first ``ramp_steps`` steps, with noise."""
+    steps = len(submission.result.agent.adaptation_curve)
+    noise = np.random.default_rng(7).normal(0.0, 0.3, steps)
+    curve = -10.0 + 20.0 * np.minimum(np.arange(steps) / ramp_steps, 1.0) + noise
+    agent = submission.result.agent.model_copy(update={"adaptation_curve": curve.tolist()})
+    return submission.model_copy(
+        update={"result": submission.result.model_copy(update={"agent": agent})}
+    )
+
+
+def test_the_adaptation_plot_shows_the_adaptation_phase(
+    client: TestClient, store: Store, random_submission: Submission
+) -> None:
+    """Bench1's meta-episode is 1400 steps; its references settle within a few (bayes finds the
+    target in two), so an agent that adapts over its first 100 steps sets the plot's range."""
+    store.add(with_ramp(random_submission, ramp_steps=100))
+    board = table(store, ENV)
+    assert len(board.rows[0].adaptation_curve) == 1400
+    (axes,) = curve_figure(board).axes
+    low, high = axes.get_xlim()
+    assert low == 1 and 100 <= high <= 300
+    assert axes.get_xlabel() == f"step of the meta-episode (the first {high:.0f} of 1400)"
+    assert f"the first {high:.0f} steps of the meta-episode" in client.get(f"/env/{ENV}").text
+    assert client.get(f"/env/{ENV}/curve.png").content.startswith(b"\x89PNG")
+
+    store.add(with_ramp(agent_submission(variant=1, name="slow"), ramp_steps=1400))
+    assert curve_figure(table(store, ENV)).axes[0].get_xlim() == (1, 1400)  # it never settles
+
+
+def test_the_page_names_two_agents_whose_iqm_and_mean_disagree(client: TestClient, store: Store) -> None:
+    """Two agents whose IQMs and means disagree: the page names them and says why."""
+    def stored(name: str, variant: int, iqm_shift: float, mean_shift: float) -> None:
+        base = agent_submission(variant=variant)
+        agent = base.result.agent
+        agent = agent.model_copy(
+            update={
+                "iqm": agent.iqm.affine(1.0, iqm_shift),
+                "mean": agent.mean.affine(1.0, mean_shift),
+            }
+        )
+        result = base.result.model_copy(update={"agent": agent})
+        store.add(Submission(card=AgentCard(name=name), result=result))
+
+    stored("steady", 2, iqm_shift=0.0, mean_shift=-5.0)
+    stored("spiky", 3, iqm_shift=-1.0, mean_shift=0.0)  # better at the ends, worse in the middle
+    page = client.get(f"/env/{ENV}").text
+    assert (
+        "Here <bdi>steady</bdi> ranks above <bdi>spiky</bdi> although the mean return of "
+        "<bdi>spiky</bdi> is higher"
+    ) in page
+    assert page.count('<td class="interval"') == 3 * len(table(store, ENV).rows)
