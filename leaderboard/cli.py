@@ -15,7 +15,8 @@ in the user's data directory):
 - ``export --html DIR``: a static site, one page per environment;
 - ``serve [--host H] [--port P] [--allowed-host NAME ...]``: the web app (localhost by default);
 - ``seed [--env ID ...]``: store the reference agents' and the zoo's agents' results (the board
-  plays them itself) so no board is empty;
+  plays them itself, through the cache of :mod:`evaluate.cache`: a second seed replays
+  nothing) so no board is empty;
 - ``token create NAME`` / ``token list`` / ``token revoke NAME``: the tokens that authorise
   ``POST /api/submissions`` (the secret is printed once and stored hashed).
 
@@ -451,7 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_verify)
 
     seed = commands.add_parser(
-        "seed", parents=[harness], help="store the reference agents' and the zoo agents' results"
+        "seed",
+        parents=[harness],
+        help="store the reference agents' and the zoo agents' results (their rollouts are "
+        "cached: a second seed replays nothing)",
     )
     seed.add_argument("--env", action="append", default=[], help="environment id (repeatable)")
     seed.set_defaults(handler=_seed)

@@ -6,7 +6,8 @@ belief planner; ``memoryless``: the best policy that ignores all feedback) with 
 the full published task set, and takes the bounds and the normaliser (random mean, bayes
 bound, memoryless mean: the anchors of the normalised and the adaptation score) from that
 run. The task set and the agents are seeded, so the run is the same on every machine; it is
-done once per process (under a lock, so that concurrent requests wait for one run instead of
+read from the cache of :mod:`evaluate.cache` after the first time on a machine, and done once
+per process (under a lock, so that concurrent requests wait for one run instead of
 starting several).
 
 The **attainable range** of a per-task return is the environment's per-step reward range
@@ -94,7 +95,7 @@ def _compute(env_id: str, progress: bool) -> BoardReferences:
     env.close()
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{env_id} declares no finite reward range; the board cannot rank it")
-    result = evaluate("random", env_id, n_tasks=SET_SIZE, progress=progress)
+    result = evaluate("random", env_id, n_tasks=SET_SIZE, progress=progress, cache=True)
     if "bayes" not in result.normaliser:
         raise ValueError(f"{env_id} has no Bayes bound; the board cannot normalise its scores")
     scores = [result.agent.model_copy(update={"role": "reference"}), *result.references]

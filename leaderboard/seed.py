@@ -7,6 +7,9 @@ computes itself (:mod:`leaderboard.references`) on the full evaluation task set 
 environment, as reference rows beside which every submission is ranked. Beside them go the
 zoo's agents (``zoo:nmn``, ``zoo:rnn``, ``zoo:lstm``; :mod:`training.zoo`), which the board plays
 itself too, as rows of the role ``baseline``. Seeding again skips the rows already on the board.
+Every player is deterministic, so its rollouts go through the cache of :mod:`evaluate.cache`
+(keyed by the player, its weights hash for a model, the task set's hash and the software): a
+second seed, of this board or another on the same machine, replays nothing.
 Reference and baseline rows come only from here: a submission's agent has the role ``agent``.
 """
 
@@ -67,7 +70,7 @@ def zoo_submissions(env_id: str, names: Sequence[str], progress: bool = False) -
     first, *others = names
     result = evaluate(
         first, env_id, n_tasks=SET_SIZE, baselines=others, references=(), agent_name=first,
-        progress=progress,
+        progress=progress, cache=True,
     )
     shared = result.model_copy(
         update={

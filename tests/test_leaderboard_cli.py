@@ -257,3 +257,39 @@ def test_a_db_that_is_a_folder_or_not_a_database_is_a_one_line_error(
     text.write_text("plain text " * 100)
     code, _, err = run(capsys, "--db", str(text), "submit", str(text))
     assert code == 1 and err.count("\n") == 1 and "file is not a database" in err
+
+
+def test_a_second_seed_replays_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seeding plays the references and the zoo through the cache of deterministic players: a
+    second seed, of a new board in a new process (the board's references not yet computed),
+    reads every rollout from it. On the first 12 tasks of the set, to keep the test short."""
+    from evaluate import harness
+    from evaluate.cache import CACHE_ENV
+    from leaderboard import references, seed
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(seed, "SET_SIZE", 12)
+    monkeypatch.setattr(references, "SET_SIZE", 12)
+    plays: list[str] = []
+
+    def counted_play(player, *args, **kwargs):  # type: ignore[no-untyped-def]
+        plays.append(player.name)
+        return play(player, *args, **kwargs)
+
+    play = harness.play
+    monkeypatch.setattr(harness, "play", counted_play)
+    boards = []
+    for run in ("first", "second"):
+        monkeypatch.setattr(references, "_computed", {})  # as a new process starts
+        plays.clear()
+        db = tmp_path / f"{run}.sqlite"
+        assert main(["--db", str(db), "seed", "--env", ENV, "--no-progress"]) == 0
+        boards.append(Store(db).entries(ENV))
+        if run == "first":  # each player once: the zoo's run reads its anchors back
+            assert len(plays) == len(set(plays)) == 4 + 3, plays
+    assert plays == []
+    first, second = ({entry.agent_name: entry.submission().result.agent.returns for entry in board} for board in boards)
+    assert second == first and len(first) == 4 + 3  # the references and the zoo's three
+    capsys.readouterr()
