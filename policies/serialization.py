@@ -371,13 +371,52 @@ def _check_sizes(
         visit(key, value, key in SIZE_KWARGS)
 
 
+_ARITHMETIC = frozenset(
+    {th.Tensor.add, th.Tensor.sub, th.Tensor.mul, th.Tensor.div, th.add, th.sub, th.mul, th.div}
+)
+
+
 class _KeepOnMeta(TorchFunctionMode):
-    """Leave meta tensors on the meta device when a constructor moves them (``.to("cpu")``)."""
+    """Build a skeleton on the meta device, cheaply.
+
+    Meta tensors stay on the meta device when a constructor moves them (``.to("cpu")``), and
+    the arithmetic of two operands that constructors do (SB3's ``th.ones(n) * log_std_init``)
+    gets its result's shape and dtype here: PyTorch would compute them with its Python
+    reference kernels, whose first use imports ``torch._dynamo`` (over a second of CPU time,
+    on every load of a model).
+    """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
         if func is th.Tensor.to and args and isinstance(args[0], th.Tensor) and args[0].is_meta:
             return args[0]
-        return func(*args, **(kwargs or {}))
+        if func in _ARITHMETIC and _meta_operands(args) and set(kwargs) <= {"alpha"}:
+            shapes = [operand.shape if isinstance(operand, th.Tensor) else () for operand in args]
+            return th.empty(th.broadcast_shapes(*shapes), dtype=th.result_type(*args), device="meta")
+        return func(*args, **kwargs)
+
+
+def _meta_operands(args: tuple) -> bool:
+    """Whether ``args`` are two operands, numbers or tensors, at least one a meta tensor."""
+    return (
+        len(args) == 2
+        and all(isinstance(operand, (th.Tensor, int, float, bool)) for operand in args)
+        and any(isinstance(operand, th.Tensor) and operand.is_meta for operand in args)
+    )
+
+
+class _NoOptimizer:
+    """Stands in for the optimizer SB3 builds with every policy (see :data:`_TO_ACT`)."""
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        del params, kwargs  # nothing is trained
+
+
+_TO_ACT = {"optimizer_class": _NoOptimizer, "ortho_init": False}
+"""Constructor kwargs of a policy that is loaded to act: a loaded safe model is never trained
+(restoring a checkpoint takes its weights alone) and its weights replace any initial ones, so
+it gets no optimizer (building a torch optimizer imports ``torch._dynamo``: over a second of
+CPU time) and no orthogonal initialisation (QR decompositions: most of the rest of a load)."""
 
 
 def _build_policy(
@@ -387,14 +426,18 @@ def _build_policy(
     kwargs: dict[str, Any],
     path: str | Path,
 ) -> BasePolicy:
-    """The policy ``metadata`` names, built on the spaces with ``kwargs``.
+    """The policy ``metadata`` names, built on the spaces with ``kwargs``, to act
+    (:data:`_TO_ACT`).
 
     Raises:
         ValueError: naming the class, the spaces and the constructor's complaint.
     """
     try:
         return POLICY_CLASSES[metadata.algorithm][metadata.policy_class](
-            observation_space, action_space, lambda _progress: 0.0, **kwargs
+            observation_space,
+            action_space,
+            lambda _progress: 0.0,
+            **{**kwargs, **_TO_ACT},
         )
     except Exception as error:  # noqa: BLE001  (constructors refuse their input in many types)
         raise ValueError(

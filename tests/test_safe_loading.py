@@ -8,6 +8,8 @@ import io
 import json
 import os
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -96,6 +98,26 @@ def test_the_safe_form_acts_as_the_trained_model(
         expected, state = model.predict(observation, state, deterministic=True)
         actual, loaded_state = loaded.predict(observation, loaded_state, deterministic=True)
         np.testing.assert_array_equal(actual, expected)
+
+
+def test_a_model_loaded_to_act_builds_no_training_machinery():
+    """No optimizer, and so no ``torch._dynamo``: building a torch optimizer, or arithmetic on
+    the meta device where the size check builds its skeleton, imports it (over a second of
+    every ``nmn-eval``). In a new interpreter, where nothing imported it before."""
+    code = (
+        "import sys\n"
+        "from policies import zoo\n"
+        "from policies.serialization import load_safe\n"
+        "for name in zoo.available('NMN-Bench1-v0'):\n"
+        "    policy = load_safe(zoo.find(name, 'NMN-Bench1-v0')[0]).policy\n"
+        "    assert not hasattr(policy.optimizer, 'step'), name\n"
+        "print(sorted(zoo.available('NMN-Bench1-v0')), 'torch._dynamo' in sys.modules)\n"
+    )
+    root = Path(__file__).parents[1]
+    shown = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.split("\n")[0] == "['zoo:lstm', 'zoo:nmn', 'zoo:rnn'] False"
 
 
 def test_a_crafted_pickle_zip_is_refused_and_runs_nothing(tmp_path, capsys):
