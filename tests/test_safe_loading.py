@@ -106,7 +106,7 @@ def test_a_model_loaded_to_act_builds_no_training_machinery():
     every ``nmn-eval``). In a new interpreter, where nothing imported it before."""
     code = (
         "import sys\n"
-        "from policies import zoo\n"
+        "from training import zoo\n"
         "from policies.serialization import load_safe\n"
         "for name in zoo.available('NMN-Bench1-v0'):\n"
         "    policy = load_safe(zoo.find(name, 'NMN-Bench1-v0')[0]).policy\n"
