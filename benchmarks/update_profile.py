@@ -3,7 +3,8 @@ backward, optimiser, the rest), for the model ``nmn-train`` builds.
 
 The script builds the model of ``policies/hyperparams/<ENV_ID>.yml`` (KL target off, so that every
 update runs all its epochs), times a first update to warm up, then times ``--updates`` more with
-wall-clock timers around the parts of SB3's loop:
+timers of the thread's CPU time (``time.thread_time``: a shared machine's other processes do not count)
+around the parts of SB3's loop:
 
 * ``rollout / env``: the vector env's ``step`` (the batched task core, monitor, normaliser);
 * ``rollout / policy``: the policy's forward pass that chooses each step's actions;
@@ -33,6 +34,7 @@ import torch as th
 import nmn_envs  # noqa: F401  (registers the environment ids)
 from measuring import benchmark_parser, machine_description, parse_positive
 from policies.config import POLICY_NAMES, load_hyperparams
+from policies.gru import RECURRENCES, select_recurrence
 from training.train import build_model, keep_freed_memory
 
 PARTS = (
@@ -54,11 +56,11 @@ class Timers:
 
     def wrap(self, part: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
+            start = time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
-                self.seconds[part] += time.perf_counter() - start
+                self.seconds[part] += time.thread_time() - start
 
         return timed
 
@@ -112,9 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, help="minibatch size (default: the file's)")
     parser.add_argument("--n-epochs", type=int, help="epochs per update (default: the file's)")
+    parser.add_argument("--recurrence", choices=RECURRENCES, default="compiled", help="GRU recurrence (policies.gru)")
     args = parse_positive(parser, argv, ["updates", "threads"])
     th.set_num_threads(args.threads)
     keep_freed_memory()
+    select_recurrence(args.recurrence)
     changes = {
         key: value for key, value in (("batch_size", args.batch_size), ("n_epochs", args.n_epochs)) if value
     }
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.env_id}, {args.policy}: {steps:,} env steps an update ({hyperparams.n_envs} envs x"
         f" n_steps {hyperparams.n_steps}), minibatch {hyperparams.batch_size}, {hyperparams.n_epochs}"
-        f" epochs; torch {th.__version__}, {th.get_num_threads()} threads; {args.updates} updates timed"
+        f" epochs, {args.recurrence} recurrence; torch {th.__version__}, {th.get_num_threads()} threads; {args.updates} updates timed"
     )
     header = f"{'part':<20}{'s / update':>12}{'share':>8}"
     print(header)

@@ -18,16 +18,31 @@ many sequences run side by side. :class:`SequenceGRU` computes the same function
 It subclasses ``nn.GRU`` (one layer, unidirectional, ``batch_first=False``), so its parameters
 and state dicts are those of ``nn.GRU``; the gradients equal autograd's through ``nn.GRU`` up
 to float rounding (tested).
+
+Where gradients are wanted (a training minibatch), the recurrence runs by default as one C++ loop
+through time (:mod:`policies.gru_extension`), forward and backward: one matrix product and one
+vectorised pass of gate math per step, without the Python loop and its dozen small ops. The
+PyTorch recurrence of this module stays the reference (the C++ one is tested to equal it up to
+float rounding) and the fallback where the C++ one cannot be built; it also runs wherever no
+gradient is wanted (acting, evaluation), so that the returns the harness reports do not depend on
+a compiler. :func:`select_recurrence` chooses between them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import torch as th
 from torch import nn
 from torch.autograd.function import FunctionCtx
+
+from policies.gru_extension import load_recurrence
+
+Recurrence = Literal["compiled", "reference"]
+RECURRENCES: tuple[Recurrence, ...] = ("compiled", "reference")
+_selected: list[Recurrence] = ["compiled"]
 
 
 class _Recurrence(th.autograd.Function):
@@ -98,6 +113,52 @@ class _Recurrence(th.autograd.Function):
         return grad_gates_input.transpose(0, 1), grad_h, grad_weight, flat_grad.sum(dim=1)
 
 
+class _CompiledRecurrence(th.autograd.Function):
+    """:class:`_Recurrence`'s function, forward and backward in C++ (:mod:`policies.gru_extension`)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx, gates_input: th.Tensor, h0: th.Tensor, weight_hh: th.Tensor, bias_hh: th.Tensor
+    ) -> th.Tensor:
+        extension = load_recurrence()
+        h0, weight_hh = h0.contiguous(), weight_hh.contiguous()
+        outputs, saved = extension.forward(gates_input.contiguous(), h0, weight_hh, bias_hh.contiguous())
+        ctx.save_for_backward(h0, weight_hh, outputs, saved)
+        return outputs
+
+    @staticmethod
+    def backward(ctx: Any, grad_outputs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor, th.Tensor]:
+        h0, weight_hh, outputs, saved = ctx.saved_tensors
+        return tuple(load_recurrence().backward(grad_outputs.contiguous(), h0, weight_hh, outputs, saved))
+
+
+def select_recurrence(recurrence: Recurrence) -> None:
+    """Run the recurrences that need gradients in C++ (``"compiled"``, the default) or in PyTorch
+    (``"reference"``, the recurrence of this module, as before the C++ one existed)."""
+    if recurrence not in RECURRENCES:
+        raise ValueError(f"recurrence must be one of {list(RECURRENCES)}, got {recurrence!r}")
+    _selected[0] = recurrence
+
+
+@contextmanager
+def recurrence_selected(recurrence: Recurrence) -> Iterator[None]:
+    """:func:`select_recurrence` for the duration of a ``with`` block."""
+    before = _selected[0]
+    select_recurrence(recurrence)
+    try:
+        yield
+    finally:
+        _selected[0] = before
+
+
+def _recurrence_for(tensors: Sequence[th.Tensor]) -> type[th.autograd.Function]:
+    """The compiled recurrence where it is selected, gradients are wanted and it builds; else the reference."""
+    wanted = th.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+    compiled = wanted and _selected[0] == "compiled" and tensors[0].device.type == "cpu"
+    compiled = compiled and tensors[0].dtype == th.float32 and load_recurrence() is not None
+    return _CompiledRecurrence if compiled else _Recurrence
+
+
 def run_grus(layers: Sequence[nn.GRU], inputs: Sequence[th.Tensor], h0: Sequence[th.Tensor]) -> list[th.Tensor]:
     """Run GRU layers of one size on their own inputs as one recurrence.
 
@@ -115,12 +176,13 @@ def run_grus(layers: Sequence[nn.GRU], inputs: Sequence[th.Tensor], h0: Sequence
             for layer, x in zip(layers, inputs)
         ]
     )
-    outputs = _Recurrence.apply(
+    arguments = (
         gates_input,
         th.stack(list(h0)),
         th.stack([layer.weight_hh_l0 for layer in layers]),
         th.stack([layer.bias_hh_l0 for layer in layers]),
     )
+    outputs = _recurrence_for(arguments).apply(*arguments)
     return list(outputs.unbind(0))
 
 
