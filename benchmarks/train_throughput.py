@@ -1,4 +1,5 @@
-"""Training throughput: the default recipe's NMN against stock sb3-contrib, side by side in one run.
+"""Training throughput: the default recipe's NMN against stock sb3-contrib and against today's
+recurrence, side by side in one run.
 
 Every setup trains RecurrentPPO on the same environment for the same budget of env steps with
 the same number of envs, rollout length, minibatch size and epochs (those of
@@ -9,19 +10,25 @@ all its epochs) and the same torch threads:
   LSTM sizes) on SB3's ``DummyVecEnv`` of single envs (``FlattenObservation`` gives the flat layout it needs), the
   baseline of the ratio;
 * ``nmn / native``: the model ``nmn-train`` builds, the NMN at the source's sizes (GRU cells,
-  the actor's and the critic's recurrences as one pass) on the native batched env;
-* ``rnn / native``: the GRU RNN baseline, the same way;
+  the actor's and the critic's recurrences as one pass, in C++ in the training passes) on the
+  native batched env;
+* ``nmn / native, PyTorch recurrence``: the same model with the recurrence of
+  :mod:`policies.gru` in PyTorch (``select_recurrence("reference")``), as it trained before
+  the C++ loop: the ``vs PyTorch`` column divides each policy's rate by this one's;
+* ``rnn / native`` (and its PyTorch-recurrence twin): the GRU RNN baseline, the same way;
 * ``lstm / native``: the parameter-matched sb3-contrib LSTM policy on the native env.
 
-The process tunes the allocator as ``nmn-train`` does, for every setup alike. The setups
-alternate, repeat after repeat, so that a shared machine slows them alike; the table shows the
-median env steps per second (env steps / wall time of ``learn``) and the ratio to the stock
-setup. Each budget is rounded up to whole rollouts; the steps actually run are shown.
+``--policies`` picks the setups (``stock``, ``nmn``, ``rnn``, ``lstm``). The process tunes the
+allocator as ``nmn-train`` does, for every setup alike. The setups alternate, repeat after
+repeat, so that a shared machine slows them alike; the table shows the median env steps per
+second of CPU time of the process (env steps / CPU seconds of ``learn``: with one torch thread,
+per core; other processes on a shared machine do not count) and the ratios. Each budget is
+rounded up to whole rollouts; the steps actually run are shown.
 
 Usage::
 
     python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 4 updates
-    python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --repeats 3
+    python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --policies nmn --repeats 5
 """
 
 from __future__ import annotations
@@ -38,10 +45,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, Ve
 
 import nmn_envs  # noqa: F401  (registers the environment ids)
 from policies.config import Hyperparams, load_hyperparams
+from policies.gru import Recurrence, recurrence_selected
 from training.train import build_model, keep_freed_memory
 from measuring import benchmark_parser, machine_description, parse_positive
 
 Setup = Callable[[], RecurrentPPO]
+POLICIES = ("stock", "nmn", "rnn", "lstm")
+GRU_POLICIES = ("nmn", "rnn")
+TODAY = "PyTorch recurrence"
 
 
 def stock_lstm(env_id: str, hyperparams: Hyperparams, seed: int) -> RecurrentPPO:
@@ -59,12 +70,13 @@ def stock_lstm(env_id: str, hyperparams: Hyperparams, seed: int) -> RecurrentPPO
     )
 
 
-def steps_per_second(setup: Setup, budget: int) -> tuple[float, int]:
-    """Env steps per second of ``learn(budget)`` on a fresh model, and the steps run."""
-    model = setup()
-    start = time.perf_counter()
-    model.learn(total_timesteps=budget)
-    elapsed = time.perf_counter() - start
+def steps_per_second(setup: Setup, budget: int, recurrence: Recurrence) -> tuple[float, int]:
+    """Env steps per CPU second of ``learn(budget)`` on a fresh model with ``recurrence``, and the steps run."""
+    with recurrence_selected(recurrence):
+        model = setup()
+        start = time.process_time()
+        model.learn(total_timesteps=budget)
+        elapsed = time.process_time() - start
     model.get_env().close()
     return model.num_timesteps / elapsed, model.num_timesteps
 
@@ -75,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--updates", type=int, default=4, help="updates (rollouts) per run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (nmn-train's default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--policies", nargs="+", choices=POLICIES, default=list(POLICIES), help="setups to run (default: all)"
+    )
     args = parse_positive(parser, argv, ["updates", "repeats", "threads"])
     th.set_num_threads(args.threads)
     keep_freed_memory()
@@ -82,32 +97,40 @@ def main(argv: list[str] | None = None) -> None:
     hyperparams = load_hyperparams(args.env_id).model_copy(update={"target_kl": None})
     budget = args.updates * hyperparams.n_envs * hyperparams.n_steps
     n_envs = hyperparams.n_envs
-    setups: dict[str, Setup] = {
-        f"stock lstm / DummyVecEnv x{n_envs}": lambda: stock_lstm(args.env_id, hyperparams, args.seed),
-        **{
-            f"{policy} / native x{n_envs}": (lambda policy=policy: build_model(args.env_id, policy, args.seed, hyperparams))
-            for policy in ("nmn", "rnn", "lstm")
-        },
-    }
+    setups: dict[str, tuple[Setup, Recurrence]] = {}
+    if "stock" in args.policies:
+        setups[f"stock lstm / DummyVecEnv x{n_envs}"] = (
+            lambda: stock_lstm(args.env_id, hyperparams, args.seed), "reference"
+        )
+    for policy in ("nmn", "rnn", "lstm"):
+        if policy not in args.policies:
+            continue
+        build: Setup = lambda policy=policy: build_model(args.env_id, policy, args.seed, hyperparams)  # noqa: E731
+        setups[f"{policy} / native x{n_envs}"] = (build, "compiled")
+        if policy in GRU_POLICIES:
+            setups[f"{policy} / native x{n_envs}, {TODAY}"] = (build, "reference")
     print(machine_description())
     print(
         f"{args.env_id}, {budget:,} env steps per run: {n_envs} envs x n_steps {hyperparams.n_steps},"
         f" minibatch {hyperparams.batch_size}, {hyperparams.n_epochs} epochs;"
-        f" torch {th.__version__}, {th.get_num_threads()} threads"
+        f" torch {th.__version__}, {th.get_num_threads()} threads; medians of {args.repeats}"
     )
     rates: dict[str, list[float]] = {name: [] for name in setups}
     steps: dict[str, int] = {}
     for _ in range(args.repeats):
-        for name, setup in setups.items():
-            rate, steps[name] = steps_per_second(setup, budget)
+        for name, (setup, recurrence) in setups.items():
+            rate, steps[name] = steps_per_second(setup, budget, recurrence)
             rates[name].append(rate)
-    header = f"{'policy / env':<30}{'steps run':>11}{'env steps/s':>13}{'ratio':>8}"
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    header = f"{'policy / env':<46}{'steps run':>11}{'env steps/CPU s':>17}{'vs stock':>10}{'vs PyTorch':>12}"
     print(header)
     print("-" * len(header))
-    baseline = statistics.median(next(iter(rates.values())))
-    for name, values in rates.items():
-        rate = statistics.median(values)
-        print(f"{name:<30}{steps[name]:>11,}{rate:>13,.0f}{rate / baseline:>7.1f}x")
+    stock = next((rate for name, rate in medians.items() if name.startswith("stock")), None)
+    for name, rate in medians.items():
+        today = medians.get(f"{name}, {TODAY}")
+        versus_stock = f"{rate / stock:>9.1f}x" if stock else f"{'':>10}"
+        versus_today = f"{rate / today:>11.2f}x" if today else f"{'':>12}"
+        print(f"{name:<46}{steps[name]:>11,}{rate:>17,.0f}{versus_stock}{versus_today}")
 
 
 if __name__ == "__main__":
