@@ -255,11 +255,7 @@ def load_safe(path: str | Path) -> SafeModel:
         raise ValueError(
             f"{path}: {WEIGHTS_FILE} does not match the weights_sha256 of its metadata"
         )
-    allowed = POLICY_CLASSES[metadata.algorithm]
-    if metadata.policy_class not in allowed:
-        raise ValueError(
-            f"{path}: policy_class {metadata.policy_class!r} is not one of {sorted(allowed)}"
-        )
+    _check_policy_class(metadata, path)
     try:
         state = th.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001  (torch's refusals come in several types)
@@ -272,15 +268,11 @@ def load_safe(path: str | Path) -> SafeModel:
         raise ValueError(
             f"{path}: the weights do not fit the policy: {WEIGHTS_FILE} is not a state_dict"
         )
-    _check_sizes(metadata.policy_kwargs, state, path)
-    observation_space, action_space = environment_spaces(
-        metadata.env_id, dict(metadata.env_kwargs), metadata.num_agents
+    blueprint = _blueprint(metadata, path, len(state), "there are weights")
+    _check_shapes(metadata, blueprint, state, path)
+    policy = _build_policy(
+        metadata, blueprint.observation_space, blueprint.action_space, blueprint.kwargs, path
     )
-    if metadata.observation_layout == "flat":
-        observation_space = spaces.flatten_space(observation_space)
-    kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
-    _check_shapes(metadata, observation_space, action_space, kwargs, state, path)
-    policy = _build_policy(metadata, observation_space, action_space, kwargs, path)
     try:
         policy.load_state_dict(state)
     except Exception as error:  # noqa: BLE001
@@ -339,13 +331,13 @@ def _first_line(error: BaseException) -> str:
 
 
 def _check_sizes(
-    policy_kwargs: dict[str, JsonValue], state: dict[str, th.Tensor], path: str | Path
+    policy_kwargs: dict[str, JsonValue], max_entries: int, bound: str, path: str | Path
 ) -> None:
     """Refuse kwargs that could not fit the weights, before anything is built.
 
     Each number of a :data:`SIZE_KWARGS` kwarg must be a positive integer no larger than
-    :data:`MAX_PARAMETERS`, and every list of sizes is shorter than the list of weights (a layer
-    has at least one weight).
+    :data:`MAX_PARAMETERS`, and no list of sizes may be longer than ``max_entries`` (the
+    number of weights: a layer has at least one; ``bound`` says what that number is).
     """
 
     def visit(key: str, value: JsonValue, size: bool) -> None:
@@ -357,10 +349,8 @@ def _check_sizes(
                 f"of at most {MAX_PARAMETERS}"
             )
         if isinstance(value, list):
-            if len(value) > len(state):
-                raise ValueError(
-                    f"{path}: policy kwarg {key!r} lists more sizes than there are weights"
-                )
+            if len(value) > max_entries:
+                raise ValueError(f"{path}: policy kwarg {key!r} lists more sizes than {bound}")
             for item in value:
                 visit(key, item, size)
         if isinstance(value, dict):
@@ -447,27 +437,90 @@ def _build_policy(
         ) from None
 
 
+@dataclass(frozen=True)
+class _Blueprint:
+    """What a policy is built from (its spaces and constructor kwargs) and the shapes of its
+    weights, measured on PyTorch's meta device."""
+
+    observation_space: spaces.Space
+    action_space: spaces.Space
+    kwargs: dict[str, Any]
+    shapes: dict[str, tuple[int, ...]]
+
+    @property
+    def parameters(self) -> int:
+        return sum(math.prod(shape) for shape in self.shapes.values())
+
+
+def _check_policy_class(metadata: PolicyMetadata, path: str | Path) -> None:
+    allowed = POLICY_CLASSES[metadata.algorithm]
+    if metadata.policy_class not in allowed:
+        raise ValueError(
+            f"{path}: policy_class {metadata.policy_class!r} is not one of {sorted(allowed)}"
+        )
+
+
+def _blueprint(
+    metadata: PolicyMetadata, path: str | Path, max_entries: int, bound: str
+) -> _Blueprint:
+    """The spaces, kwargs and weight shapes of the policy ``metadata`` describes.
+
+    The policy is built on PyTorch's meta device (shapes without memory), so that a network
+    of any size costs nothing to measure; lists of sizes longer than ``max_entries`` are
+    refused before (see :func:`_check_sizes`).
+
+    Raises:
+        ValueError: for size kwargs out of bounds, an unknown environment, env kwargs that do
+            not make it, or kwargs that do not build the policy.
+    """
+    _check_sizes(metadata.policy_kwargs, max_entries, bound, path)
+    observation_space, action_space = environment_spaces(
+        metadata.env_id, dict(metadata.env_kwargs), metadata.num_agents
+    )
+    if metadata.observation_layout == "flat":
+        observation_space = spaces.flatten_space(observation_space)
+    kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
+    with th.device("meta"), _KeepOnMeta():
+        skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
+    shapes = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    return _Blueprint(observation_space, action_space, kwargs, shapes)
+
+
+def parameter_count(
+    metadata: PolicyMetadata, path: str | Path = "the model", max_entries: int = 1000
+) -> int:
+    """The number of parameters of the policy ``metadata`` describes, counted without
+    allocating any (on PyTorch's meta device) and without reading the weights.
+
+    Args:
+        metadata: a safe model's metadata (:func:`read_metadata`).
+        path: how errors name the model.
+        max_entries: the longest list of layer sizes allowed.
+
+    Raises:
+        ValueError: a policy class outside the allow-list, size kwargs out of bounds, or kwargs
+            that do not build the policy on the spaces of its environment.
+    """
+    _check_policy_class(metadata, path)
+    return _blueprint(metadata, path, max_entries, f"the limit of {max_entries}").parameters
+
+
 def _check_shapes(
     metadata: PolicyMetadata,
-    observation_space: spaces.Space,
-    action_space: spaces.Space,
-    kwargs: dict[str, Any],
+    blueprint: _Blueprint,
     state: dict[str, th.Tensor],
     path: str | Path,
 ) -> None:
-    """Count the policy's parameters and match its shapes to the weights without allocating them.
+    """Match the policy's parameter count to the limit and its shapes to the weights.
 
-    The policy is built on PyTorch's meta device (shapes without memory), so that a network
-    of any size costs nothing to measure; it must have at most :data:`MAX_PARAMETERS`
-    parameters, and exactly the weights' names and shapes.
+    The policy must have at most :data:`MAX_PARAMETERS` parameters, and exactly the weights'
+    names and shapes.
 
     Raises:
         ValueError: for a policy over the limit or weights that do not fit it.
     """
-    with th.device("meta"), _KeepOnMeta():
-        skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
-    expected = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
-    count = sum(math.prod(shape) for shape in expected.values())
+    expected = blueprint.shapes
+    count = blueprint.parameters
     if count > MAX_PARAMETERS:
         raise ValueError(
             f"{path}: policy_kwargs ask for a {metadata.policy_class} of {count} parameters, over "
