@@ -25,7 +25,8 @@ Example::
 
 ``nmn-train`` writes ``model.safe.zip`` beside ``model.zip``. :func:`load_agent` is what the
 harness and the leaderboard use: it loads the safe form, and loads an SB3 zip (pickles and
-all) only when ``trust_pickle=True`` is given, with a warning.
+all) only when ``trust_pickle=True`` is given, with a warning. :func:`policy_blueprint` measures
+a model's spaces and parameter count from its metadata alone, before any weight is read.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -230,8 +231,9 @@ def is_safe_model(path: str | Path) -> bool:
         return False
 
 
-def read_metadata(path: str | Path) -> PolicyMetadata:
-    """The metadata of the safe model at ``path`` (the weights are not read).
+def read_metadata(path: str | Path | IO[bytes]) -> PolicyMetadata:
+    """The metadata of the safe model at ``path`` (a file, or a binary stream whose ``str``
+    names it in errors); the weights are not read.
 
     Raises:
         ValueError: the file is not a readable zip or its metadata is not valid.
@@ -438,9 +440,9 @@ def _build_policy(
 
 
 @dataclass(frozen=True)
-class _Blueprint:
-    """What a policy is built from (its spaces and constructor kwargs) and the shapes of its
-    weights, measured on PyTorch's meta device."""
+class PolicyBlueprint:
+    """What a safe model's policy is built from (its spaces and constructor kwargs) and the
+    shapes of its weights, measured on PyTorch's meta device (nothing allocated)."""
 
     observation_space: spaces.Space
     action_space: spaces.Space
@@ -449,6 +451,7 @@ class _Blueprint:
 
     @property
     def parameters(self) -> int:
+        """The number of the policy's parameters."""
         return sum(math.prod(shape) for shape in self.shapes.values())
 
 
@@ -462,7 +465,7 @@ def _check_policy_class(metadata: PolicyMetadata, path: str | Path) -> None:
 
 def _blueprint(
     metadata: PolicyMetadata, path: str | Path, max_entries: int, bound: str
-) -> _Blueprint:
+) -> PolicyBlueprint:
     """The spaces, kwargs and weight shapes of the policy ``metadata`` describes.
 
     The policy is built on PyTorch's meta device (shapes without memory), so that a network
@@ -483,14 +486,14 @@ def _blueprint(
     with th.device("meta"), _KeepOnMeta():
         skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
     shapes = {name: tuple(tensor.shape) for name, tensor in skeleton.state_dict().items()}
-    return _Blueprint(observation_space, action_space, kwargs, shapes)
+    return PolicyBlueprint(observation_space, action_space, kwargs, shapes)
 
 
-def parameter_count(
+def policy_blueprint(
     metadata: PolicyMetadata, path: str | Path = "the model", max_entries: int = 1000
-) -> int:
-    """The number of parameters of the policy ``metadata`` describes, counted without
-    allocating any (on PyTorch's meta device) and without reading the weights.
+) -> PolicyBlueprint:
+    """The spaces and parameter count of the policy ``metadata`` describes, measured without
+    reading the weights or allocating any (on PyTorch's meta device).
 
     Args:
         metadata: a safe model's metadata (:func:`read_metadata`).
@@ -502,12 +505,12 @@ def parameter_count(
             that do not build the policy on the spaces of its environment.
     """
     _check_policy_class(metadata, path)
-    return _blueprint(metadata, path, max_entries, f"the limit of {max_entries}").parameters
+    return _blueprint(metadata, path, max_entries, f"the limit of {max_entries}")
 
 
 def _check_shapes(
     metadata: PolicyMetadata,
-    blueprint: _Blueprint,
+    blueprint: PolicyBlueprint,
     state: dict[str, th.Tensor],
     path: str | Path,
 ) -> None:
@@ -543,14 +546,14 @@ def _check_shapes(
         raise ValueError(f"{path}: the weights do not fit the policy: {'; '.join(problems)}")
 
 
-def _open_zip(path: str | Path) -> zipfile.ZipFile:
+def _open_zip(path: str | Path | IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"{path}: not a readable zip archive ({error})") from None
 
 
-def _member(archive: zipfile.ZipFile, name: str, limit: int, path: str | Path) -> bytes:
+def _member(archive: zipfile.ZipFile, name: str, limit: int, path: str | Path | IO[bytes]) -> bytes:
     try:
         info = archive.getinfo(name)
     except KeyError:
@@ -564,7 +567,7 @@ def _member(archive: zipfile.ZipFile, name: str, limit: int, path: str | Path) -
     return data
 
 
-def _metadata(archive: zipfile.ZipFile, path: str | Path) -> PolicyMetadata:
+def _metadata(archive: zipfile.ZipFile, path: str | Path | IO[bytes]) -> PolicyMetadata:
     text = _member(archive, METADATA_FILE, MAX_METADATA_BYTES, path)
     try:
         return PolicyMetadata.model_validate_json(text)
