@@ -3,7 +3,10 @@
 Rows are the stored entries of an environment, best normalised IQM first, each with its 95%
 confidence interval, mean return, adaptation score (derived from the mean and the result's
 normaliser; none for results stored before the board had a memoryless reference), regret to
-the Bayes bound and who submitted it. Rows of the harness's reference agents (random, oracle,
+the Bayes bound, who submitted it and its provenance: "played by the board" (a model the board
+played itself, with its normalised IQM on the private task set and a flag when that lies below
+the published score beyond the intervals; the board's own reference and zoo rows) or
+"self-reported" (a result file). Rows of the harness's reference agents (random, oracle,
 Bayes or planner, memoryless) are marked ``reference``: the
 seeded entries, and, for a reference not seeded, its score as the newest entry's result holds
 it (such a row has no id). Stored results carry the board's own references, bounds and
@@ -24,7 +27,13 @@ from dataclasses import asdict, dataclass, field, replace
 
 from evaluate.schema import AgentScore, Bound, CurveUnit, EvaluationResult, Interval
 from leaderboard.store import Entry, Store
-from leaderboard.submission import AgentCard, normalise
+from leaderboard.submission import (
+    PLAYED_BY_BOARD,
+    SELF_REPORTED,
+    AgentCard,
+    Submission,
+    normalise,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class Row:
     task_set: str
     submitted: str
     adaptation_curve: list[float]
+    provenance: str = SELF_REPORTED
+    private_score: Interval | None = None
+    private_flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,9 +82,9 @@ class Table:
             fields.pop("adaptation_curve")
             fields["normalised_iqm"] = row.normalised_iqm.model_dump()
             fields["mean_return"] = row.mean_return.model_dump()
-            fields["adaptation_score"] = (
-                None if row.adaptation_score is None else row.adaptation_score.model_dump()
-            )
+            for name in ("adaptation_score", "private_score"):
+                interval = getattr(row, name)
+                fields[name] = None if interval is None else interval.model_dump()
             rows.append(fields)
         return {
             "env_id": self.env_id,
@@ -95,11 +107,14 @@ class Table:
                         **fields,
                         "normalised_iqm": Interval.model_validate(fields["normalised_iqm"]),
                         "mean_return": Interval.model_validate(fields["mean_return"]),
-                        "adaptation_score": (
-                            None
-                            if fields["adaptation_score"] is None
-                            else Interval.model_validate(fields["adaptation_score"])
-                        ),
+                        **{
+                            name: (
+                                None
+                                if fields.get(name) is None
+                                else Interval.model_validate(fields[name])
+                            )
+                            for name in ("adaptation_score", "private_score")
+                        },
                         "adaptation_curve": [],
                     }
                 )
@@ -115,7 +130,14 @@ class Table:
             raise ValueError(f"not a leaderboard table: {error!r}"[:200]) from None
 
 
-def _row(score: AgentScore, result: EvaluationResult, card: AgentCard, entry: Entry | None) -> Row:
+def _row(
+    score: AgentScore,
+    result: EvaluationResult,
+    card: AgentCard,
+    entry: Entry | None,
+    submission: Submission | None = None,
+) -> Row:
+    played = submission.played if submission is not None else None
     return Row(
         rank=0,
         id=entry.id if entry else None,
@@ -131,6 +153,9 @@ def _row(score: AgentScore, result: EvaluationResult, card: AgentCard, entry: En
         task_set=result.task_set.version,
         submitted=entry.submitted.strftime("%Y-%m-%d %H:%M UTC") if entry else "",
         adaptation_curve=list(score.adaptation_curve),
+        provenance=submission.provenance if submission is not None else PLAYED_BY_BOARD,
+        private_score=played.private_normalised_iqm if played is not None else None,
+        private_flagged=played is not None and played.private_flagged,
     )
 
 
@@ -139,7 +164,7 @@ def table(store: Store, env_id: str) -> Table:
     entries = store.entries(env_id)
     submissions = [entry.submission() for entry in entries]
     rows = [
-        _row(submission.result.agent, submission.result, submission.card, entry)
+        _row(submission.result.agent, submission.result, submission.card, entry, submission)
         for entry, submission in zip(entries, submissions)
     ]
     if not submissions:

@@ -18,7 +18,12 @@ in the user's data directory):
   plays them itself, through the cache of :mod:`evaluate.cache`: a second seed replays
   nothing) so no board is empty;
 - ``token create NAME`` / ``token list`` / ``token revoke NAME``: the tokens that authorise
-  ``POST /api/submissions`` (the secret is printed once and stored hashed).
+  ``POST /api/submissions`` and ``POST /api/models`` (the secret is printed once and stored hashed);
+- ``submit-model MODEL.safe.zip --env ID``: queue a model for the board to play itself
+  (:mod:`leaderboard.intake`, :mod:`leaderboard.jobs`); with ``--server URL --token T`` post it
+  to a shared board and wait for its job's entry;
+- ``worker [--once]``: play the queued models (:mod:`leaderboard.worker`); ``serve --workers N``
+  starts N beside the server (default 1), ``serve --board-played-only`` refuses result files.
 
 ``list``, ``show``, ``export`` and ``verify`` only read: they open an existing SQLite file
 read-only. User text (names, authors, descriptions) is printed with control and
@@ -32,7 +37,11 @@ import argparse
 import gc
 import json
 import os
+import secrets
+import signal
+import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -52,9 +61,13 @@ from nmn_envs import check_env_id
 from leaderboard.board import Table, table
 from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry, reason
 from leaderboard.submission import (
+    PLAYED_BY_BOARD,
+    AgentCard,
+    Submission,
     SubmissionError,
     for_terminal,
     make_card,
+    parse_submission,
     parse_submission_json,
 )
 from leaderboard.validation import MAX_SUBMISSION_BYTES, validate
@@ -64,6 +77,7 @@ PIPED_WIDTH = 160
 TOKEN_ENV_VAR = "NMN_LEADERBOARD_TOKEN"
 READING_COMMANDS = ("list", "show", "export", "verify")
 SERVER_TIMEOUT_S = 120.0
+JOB_POLL_S = 2.0
 
 
 def _interval(interval: Interval, digits: int) -> str:
@@ -87,6 +101,8 @@ def print_table(board: Table, console: Console | None = None) -> None:
         "adaptation [95% CI]",
         "regret",
         "kind",
+        "source",
+        "private [95% CI]",
     ):
         ranking.add_column(heading, overflow="fold")
     for row in board.rows:
@@ -100,6 +116,10 @@ def print_table(board: Table, console: Console | None = None) -> None:
             "" if row.adaptation_score is None else _interval(row.adaptation_score, 3),
             "" if row.regret is None else f"{row.regret:.1f}",
             row.role,
+            "board" if row.provenance == PLAYED_BY_BOARD else "self",
+            ""
+            if row.private_score is None
+            else _interval(row.private_score, 3) + (" FLAGGED" if row.private_flagged else ""),
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
@@ -162,9 +182,15 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
-def _ask(server: str, path: str, body: bytes | None = None, token: str | None = None) -> Any:
+def _ask(
+    server: str,
+    path: str,
+    body: bytes | None = None,
+    token: str | None = None,
+    content_type: str = "application/json",
+) -> Any:
     """The JSON answer of the board's server at ``server`` to a GET of ``path`` (a POST of
-    ``body`` with ``token``, if given); a redirect is refused, not followed.
+    ``body``, of ``content_type``, with ``token``, if given); a redirect is refused, not followed.
 
     Raises:
         SubmissionError: an address that is not http(s), a server that cannot be reached,
@@ -175,7 +201,7 @@ def _ask(server: str, path: str, body: bytes | None = None, token: str | None = 
         raise SubmissionError("--server", f"{server!r} is not an http:// or https:// URL")
     headers = {"Accept": "application/json"}
     if body is not None:
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = content_type
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     url = server.rstrip("/") + path
@@ -212,16 +238,148 @@ def _ask(server: str, path: str, body: bytes | None = None, token: str | None = 
         raise SubmissionError("--server", f"{url} did not answer JSON") from None
 
 
-def _post(body: bytes, server: str, token: str | None) -> int:
-    """POST a submission to a board's server; print what it answers."""
+def _token_of(token: str | None) -> str:
+    """``--token``, else ``$NMN_LEADERBOARD_TOKEN``.
+
+    Raises:
+        SubmissionError: neither is given.
+    """
     token = token or os.environ.get(TOKEN_ENV_VAR)
     if not token:
         raise SubmissionError(
             "--token", f"posting to a server needs a token (--token or ${TOKEN_ENV_VAR})"
         )
-    created = _ask(server, "/api/submissions", body, token)
+    return token
+
+
+def _post(body: bytes, server: str, token: str | None) -> int:
+    """POST a submission to a board's server; print what it answers."""
+    created = _ask(server, "/api/submissions", body, _token_of(token))
     print(f"stored entry {created['id']} on {server} ({created['env_id']})")
     return 0
+
+
+def _card(args: argparse.Namespace, default_name: str) -> AgentCard:
+    return make_card(
+        name=args.name or default_name,
+        authors=args.author,
+        url=args.url,
+        description=args.description,
+    )
+
+
+def _submit_model(store: Store | None, args: argparse.Namespace) -> int:
+    from leaderboard.intake import MAX_MODEL_BYTES, check_model
+    from leaderboard.jobs import JobQueue
+
+    path = Path(args.file)
+    data = read_limited(path, MAX_MODEL_BYTES)
+    card = _card(args, _model_name(path))
+    if args.server:
+        return _post_model(data, path.name, args.env, card, args)
+    assert store is not None
+    checked = check_model(data, args.env, card, args.max_parameters, path.name)
+    job = JobQueue(store).enqueue(checked, args.env, card)
+    print(
+        f"queued job {job.id}: {for_terminal(card.name)} on {args.env}; "
+        "`nmn-leaderboard worker --once` plays it"
+    )
+    return 0
+
+
+def _model_name(path: Path) -> str:
+    from evaluate.agents import model_name
+
+    return model_name(path)
+
+
+def _post_model(
+    data: bytes, file_name: str, env_id: str, card: AgentCard, args: argparse.Namespace
+) -> int:
+    """POST a model to a board's server, then follow its job until it ends (unless
+    ``--no-wait``); print what happened to it."""
+    body, content_type = multipart_form(
+        {"env_id": env_id.encode(), "card": card.model_dump_json().encode()},
+        ("file", file_name, data),
+    )
+    server = args.server
+    job = _ask(server, "/api/models", body, _token_of(args.token), content_type)
+    print(f"queued job {job['id']} on {server}: {for_terminal(card.name)} on {env_id}")
+    if args.no_wait:
+        return 0
+    shown = None
+    while job["state"] not in ("done", "failed"):
+        if job["state"] != shown:
+            print(f"job {job['id']}: {job['state']}", flush=True)
+            shown = job["state"]
+        time.sleep(JOB_POLL_S)
+        job = _ask(server, f"/api/jobs/{int(job['id'])}")
+    if job["state"] == "failed":
+        print(f"job {job['id']} failed: {for_terminal(str(job['reason']))}", file=sys.stderr)
+        return 1
+    entry = parse_submission(_ask(server, f"/api/submissions/{int(job['entry_id'])}"))
+    print(f"job {job['id']} done: entry {job['entry_id']}, {entry.provenance}")
+    _print_scores(entry)
+    return 0
+
+
+def _print_scores(submission: Submission) -> None:
+    """The published and, for a model the board played, the private score of an entry."""
+    print(f"normalised IQM on the published task set: {_interval(submission.normalised_iqm(), 3)}")
+    played = submission.played
+    if played is not None:
+        flag = (
+            "  FLAGGED: below the published score beyond the intervals"
+            if played.private_flagged
+            else ""
+        )
+        print(
+            "normalised IQM on the private task set: "
+            f"{_interval(played.private_normalised_iqm, 3)}{flag}"
+        )
+
+
+def multipart_form(
+    fields: dict[str, bytes], file: tuple[str, str, bytes]
+) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body of ``fields`` and one ``file`` (field, file name, bytes),
+    and its content type (the standard library has no encoder of it)."""
+    boundary = secrets.token_hex(16)
+    field, file_name, data = file
+    safe_name = "".join(c for c in file_name if c.isprintable() and c not in '"\\') or "model"
+    parts = [
+        (f'form-data; name="{name}"', "text/plain; charset=utf-8", value)
+        for name, value in fields.items()
+    ]
+    parts.append(
+        (f'form-data; name="{field}"; filename="{safe_name}"', "application/zip", data)
+    )
+    body = b"".join(
+        f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+        f"Content-Type: {kind}\r\n\r\n".encode()
+        + value
+        + b"\r\n"
+        for disposition, kind, value in parts
+    )
+    return body + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _worker(store: Store, args: argparse.Namespace) -> int:
+    from leaderboard.jobs import JobQueue
+    from leaderboard.worker import Worker
+
+    worker = Worker(
+        JobQueue(store, max_tries=args.max_tries), _limits(args), lease_s=args.lease_s
+    )
+    played = worker.run(once=args.once)
+    print(f"worker {worker.name}: {played} job(s) played")
+    return 0
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from leaderboard.worker import Limits
+
+    return Limits(wall_s=args.wall_s, cpu_s=args.cpu_s, memory_mib=args.memory_mib)
 
 
 def _list_server(server: str, env_id: str | None) -> int:
@@ -270,7 +428,17 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         f"mean return: {_interval(result.agent.mean, 2)}",
         f"IQM: {_interval(result.agent.iqm, 2)}",
         f"submitted: {entry.submitted:%Y-%m-%d %H:%M:%S} UTC",
+        f"provenance: {submission.provenance}",
     ]
+    if submission.played is not None:
+        played = submission.played
+        lines += [
+            f"played in job {played.job_id}, model sha256 {played.model_sha256}",
+            f"private task set: normalised IQM {_interval(played.private_normalised_iqm, 3)}, "
+            f"mean return {_interval(played.private_mean, 2)}"
+            + (", FLAGGED: below the published score beyond the intervals"
+               if played.private_flagged else ""),
+        ]
     lines += [f"bound {bound.name} ({bound.kind}): {bound.value:.2f}" for bound in result.bounds]
     print("\n".join(lines))
     return 0
@@ -345,6 +513,7 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 def _serve(store: Store, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from leaderboard.jobs import JobQueue
     from leaderboard.web import create_app
 
     if args.host not in LOCAL_HOSTS:
@@ -352,13 +521,50 @@ def _serve(store: Store, args: argparse.Namespace) -> int:
     allowed = [*LOCAL_HOSTS, *args.allowed_host]
     if args.host not in ("0.0.0.0", "::"):
         allowed.append(args.host)
-    app = create_app(store, allowed_hosts=allowed)
+    app = create_app(
+        store,
+        allowed_hosts=allowed,
+        queue=JobQueue(store),
+        board_played_only=args.board_played_only,
+        max_parameters=args.max_parameters,
+    )
+    workers = _start_workers(store, args)
     # What the imports made (torch's modules among them, some 400,000 objects) lives as long as
     # the server: frozen, it is not rescanned by every full collection, which stalled all
     # requests in flight for 0.2 to 0.7 s.
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait()
     return 0
+
+
+def _start_workers(store: Store, args: argparse.Namespace) -> list[subprocess.Popen]:
+    """``args.workers`` processes of ``nmn-leaderboard worker`` on the server's database (its
+    URL passed in the environment, not on a command line), stopped with the server (and by the
+    kernel, if the server dies)."""
+    from functools import partial
+
+    from leaderboard.store import DB_ENV_VAR
+    from leaderboard.worker import die_with_parent
+
+    command = [
+        sys.executable, "-m", "leaderboard.cli", "worker",
+        "--wall-s", str(args.wall_s), "--cpu-s", str(args.cpu_s),
+        "--memory-mib", str(args.memory_mib), "--lease-s", str(args.lease_s),
+        "--max-tries", str(args.max_tries),
+    ]
+    environment = {**os.environ, DB_ENV_VAR: store.url}
+    return [
+        subprocess.Popen(
+            command, env=environment, preexec_fn=partial(die_with_parent, signal.SIGTERM)
+        )
+        for _ in range(args.workers)
+    ]
 
 
 def _token(store: Store, args: argparse.Namespace) -> int:
@@ -408,6 +614,73 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
     )
     submit.set_defaults(handler=_submit)
+
+    from leaderboard.intake import DEFAULT_MAX_PARAMETERS
+    from leaderboard.jobs import DEFAULT_LEASE_S, DEFAULT_MAX_TRIES
+    from leaderboard.worker import Limits
+
+    door = argparse.ArgumentParser(add_help=False)  # commands that check models at the door
+    door.add_argument(
+        "--max-parameters",
+        type=int,
+        default=DEFAULT_MAX_PARAMETERS,
+        help=f"refuse models of more parameters (default: {DEFAULT_MAX_PARAMETERS:,})",
+    )
+    limits = argparse.ArgumentParser(add_help=False)  # commands that run workers
+    defaults = Limits()
+    limits.add_argument(
+        "--wall-s", type=float, default=defaults.wall_s, help="wall time of one play (seconds)"
+    )
+    limits.add_argument(
+        "--cpu-s", type=int, default=defaults.cpu_s, help="CPU time of one play (seconds)"
+    )
+    limits.add_argument(
+        "--memory-mib",
+        type=int,
+        default=defaults.memory_mib,
+        help="address space of one play, in MiB (the worker's imports count)",
+    )
+    limits.add_argument(
+        "--lease-s",
+        type=float,
+        default=DEFAULT_LEASE_S,
+        help="a claimed job's lease: another worker takes it over when it expires",
+    )
+    limits.add_argument(
+        "--max-tries",
+        type=int,
+        default=DEFAULT_MAX_TRIES,
+        help="tries of a job that keeps stopping before it fails",
+    )
+
+    submit_model = commands.add_parser(
+        "submit-model",
+        parents=[door],
+        help="queue a model (safe form) for the board to play on the published and private "
+        "task sets",
+    )
+    submit_model.add_argument("file", help="a model in the safe form (MODEL.safe.zip)")
+    submit_model.add_argument("--env", required=True, help="the environment id to play it on")
+    submit_model.add_argument("--name", help="agent name (default: the model file's)")
+    submit_model.add_argument("--author", action="append", default=[], help="repeat for each author")
+    submit_model.add_argument("--url", default=None, help="code or paper URL")
+    submit_model.add_argument("--description", default="", help="a short description")
+    submit_model.add_argument(
+        "--server", default=None, metavar="URL", help="post to this board's server instead"
+    )
+    submit_model.add_argument(
+        "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
+    )
+    submit_model.add_argument(
+        "--no-wait", action="store_true", help="with --server: do not wait for the job to end"
+    )
+    submit_model.set_defaults(handler=_submit_model)
+
+    worker = commands.add_parser(
+        "worker", parents=[limits], help="play the queued models and store their entries"
+    )
+    worker.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(handler=_worker)
 
     listing = commands.add_parser("list", help="the ranking of each environment")
     listing.add_argument("--env", default=None, help="only this environment id")
@@ -464,7 +737,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--html", required=True, metavar="DIR")
     export.set_defaults(handler=_export)
 
-    serve = commands.add_parser("serve", help="serve the board and its JSON API")
+    serve = commands.add_parser(
+        "serve", parents=[door, limits], help="serve the board and its JSON API"
+    )
     serve.add_argument("--host", default="127.0.0.1", help="default: localhost only")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -474,6 +749,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a Host header to answer besides localhost and --host (repeatable), e.g. the "
         "board's public name",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="workers started beside the server to play submitted models (default: 1)",
+    )
+    serve.add_argument(
+        "--board-played-only",
+        action="store_true",
+        help="take model submissions only: refuse result files (POST /api/submissions)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -485,7 +771,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _open_store(args: argparse.Namespace) -> Store | None:
-    if args.command in ("submit", "list") and args.server:
+    if args.command in ("submit", "submit-model", "list") and args.server:
         return None
     reading = args.command in READING_COMMANDS
     if reading:

@@ -10,8 +10,10 @@ script: sorting is ``static/sort.js``, which the server's Content-Security-Polic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import jinja2
@@ -20,6 +22,9 @@ from evaluate.schema import adaptation_scale, normalised_scale
 from leaderboard.board import Row, Table
 from leaderboard.plots import MIN_PHASE_SHOWN, SETTLED_FRACTION, adaptation_phase
 from leaderboard.submission import printable
+
+if TYPE_CHECKING:
+    from leaderboard.jobs import JobStatus
 
 STATIC_FILES = ("style.css", "sort.js")
 
@@ -68,14 +73,15 @@ def _render(template: str, links: Links, **context: object) -> str:
     )
 
 
-def index_page(boards: list[Table], links: Links) -> str:
-    """The list of environments with their leaders."""
-    return _render("index.html", links, boards=boards)
+def index_page(boards: list[Table], links: Links, jobs: Sequence[JobStatus] = ()) -> str:
+    """The list of environments with their leaders, and the models being played (``jobs``)."""
+    return _render("index.html", links, boards=boards, jobs=jobs)
 
 
-def env_page(board: Table, links: Links) -> str:
+def env_page(board: Table, links: Links, jobs: Sequence[JobStatus] = ()) -> str:
     """One environment: the interval plot of its rows, why they are ranked as they are, its
-    bounds, the sortable ranking, the scales of its scores and the adaptation-curve plot."""
+    bounds, the sortable ranking, the scales of its scores, the adaptation-curve plot, and its
+    models being played (``jobs``)."""
     return _render(
         "env.html",
         links,
@@ -86,6 +92,7 @@ def env_page(board: Table, links: Links) -> str:
         phase=adaptation_phase(board),
         settled_fraction=SETTLED_FRACTION,
         min_phase=MIN_PHASE_SHOWN,
+        jobs=jobs,
     )
 
 

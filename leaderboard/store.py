@@ -395,6 +395,11 @@ class Store:
             )
         return revision or 0
 
+    @property
+    def reading_engine(self) -> Engine:
+        """The engine of reading transactions: on SQLite they never take the write lock."""
+        return self._reading
+
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()

@@ -15,6 +15,10 @@ escaped, :func:`for_terminal`); the board refuses invisible characters in an age
 (:func:`invisible_characters`) and compares names in the form :func:`name_key` gives them, so
 that no name passes for a reference agent's by hidden or look-alike characters.
 
+A submission the board made itself by playing a submitted model (:mod:`leaderboard.worker`) is
+marked with a :class:`BoardPlay`: which job played it, the model file's hash, and the agent's
+score on the board's private task set; a result file cannot carry one (it is "self-reported").
+
 ``SUBMISSION_VERSION`` changes whenever a field is renamed, removed or changes meaning.
 """
 
@@ -199,14 +203,46 @@ class AgentCard(BaseModel):
         return cleaned
 
 
+class BoardPlay(BaseModel):
+    """How the board played a submitted model itself: on the published task set (the
+    submission's result) and on its private task set (the scores here; the private set's seed
+    and tasks are never stored).
+
+    ``private_flagged``: the private set's mean or IQM interval lies wholly below the published
+    set's (a drop beyond both intervals, as ``nmn-leaderboard verify --private`` flags it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: int = Field(ge=1)
+    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    private_mean: Interval
+    private_iqm: Interval
+    private_normalised_iqm: Interval
+    private_flagged: bool
+
+
+PLAYED_BY_BOARD = "played by the board"
+SELF_REPORTED = "self-reported"
+
+
 class Submission(BaseModel):
-    """A harness result and the card of the agent that produced it."""
+    """A harness result and the card of the agent that produced it (``played``: set when the
+    board played the agent's model itself)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     submission_version: Literal["1"] = SUBMISSION_VERSION
     card: AgentCard
     result: EvaluationResult
+    played: BoardPlay | None = None
+
+    @property
+    def provenance(self) -> str:
+        """:data:`PLAYED_BY_BOARD` for a model the board played (and the board's own reference
+        and zoo rows), else :data:`SELF_REPORTED`."""
+        board_row = self.result.agent.role != "agent"
+        return PLAYED_BY_BOARD if self.played is not None or board_row else SELF_REPORTED
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON of what makes a result: the agent's per-task returns

@@ -12,6 +12,8 @@ submission; its references, bounds and normaliser are the board's own
   ``social_gain``);
 - its task set is the current published set of that environment (version, generator seed,
   hash, size), played in full, and its tasks and seeds are exactly that set's;
+- it carries no mark of a board play (``played``: only the board's own plays of submitted
+  models have one);
 - its agent has the role ``agent`` (reference rows are the board's own) and a card name with
   no invisible characters that does not read as a reference agent's or a zoo agent's (names
   are compared in the form :func:`~leaderboard.submission.name_key` gives them: ``b\u0430yes``
@@ -94,6 +96,12 @@ def validate(submission: Submission) -> Submission:
     Raises:
         SubmissionError: the first failed check, naming the field and the reason.
     """
+    if submission.played is not None:
+        raise SubmissionError(
+            "played",
+            "only the board marks an entry as played by itself; submit the model "
+            "(nmn-leaderboard submit-model) to have it played",
+        )
     result = submission.result
     _check_environment(result)
     _check_task_set(result, published_task_set(result.env_id))
@@ -184,7 +192,20 @@ def _check_agent(submission: Submission) -> None:
             f"{agent.role!r}: a submission's agent has the role 'agent'; the board computes its "
             "reference agents itself",
         )
-    name = submission.card.name
+    check_agent_name(submission.card.name)
+    try:
+        make_card(name=agent.name, description=agent.description)
+    except SubmissionError as error:
+        raise SubmissionError(f"result.agent.{error.field.split('.')[-1]}", error.reason) from None
+
+
+def check_agent_name(name: str) -> None:
+    """Refuse a card name with invisible characters or one that reads as a reference agent's
+    or a zoo agent's (see the module docstring).
+
+    Raises:
+        SubmissionError: for the field ``card.name``, with the reason.
+    """
     hidden = invisible_characters(name)
     if hidden:
         raise SubmissionError(
@@ -206,10 +227,6 @@ def _check_agent(submission: Submission) -> None:
             f"{list(RESERVED_NAMES)} and zoo agents are its own rows: give your agent its own "
             "name (--name)",
         )
-    try:
-        make_card(name=agent.name, description=agent.description)
-    except SubmissionError as error:
-        raise SubmissionError(f"result.agent.{error.field.split('.')[-1]}", error.reason) from None
 
 
 def _check_attainable(result: EvaluationResult, board: BoardReferences) -> None:

@@ -14,7 +14,15 @@ that the ``fastapi-offline`` package ships: no CDN) over the OpenAPI 3.1 schema
   ``max_body_bytes``, with ``Authorization: Bearer <token>`` (a token made with
   ``nmn-leaderboard token create``). Answers ``201`` with the new entry, ``401`` without a
   valid token, ``413`` for an oversized body, ``415`` for a body that is not JSON, ``422``
-  naming the invalid field and why, ``409`` for a duplicate.
+  naming the invalid field and why, ``409`` for a duplicate; ``403`` on a board that takes
+  model submissions only (``serve --board-played-only``);
+- ``POST /api/models``: a model for the board to play itself, as ``multipart/form-data`` with
+  the fields ``file`` (the model in the safe form), ``env_id`` and ``card`` (the agent's card as
+  JSON: name, authors, url, description), with a token. The checks at the door
+  (:mod:`leaderboard.intake`) run at once: ``202`` with the queued job, ``413`` for a file over
+  the size cap, ``422`` naming what is refused and why, ``409`` for a model already queued;
+- ``GET /api/jobs`` (the queued and running jobs) and ``GET /api/jobs/{id}``: a job's state,
+  ``queued``, ``running``, ``done`` with its ``entry_id``, or ``failed`` with its ``reason``.
 
 Reads are open; every write needs a token. Tables are computed once per change of the board
 and served from memory (:class:`leaderboard.board.Boards`); reads never wait for a writer.
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 
@@ -45,10 +54,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nmn_envs import check_env_id
 from leaderboard.board import Boards, Table
+from leaderboard.intake import DEFAULT_MAX_PARAMETERS, MAX_MODEL_BYTES, check_model
+from leaderboard.jobs import DuplicateModel, JobQueue, UnknownJob
 from leaderboard.pages import Links, env_page, index_page, static_file
 from leaderboard.plots import curve_png, intervals_svg
 from leaderboard.store import MAX_ENTRY_ID, DuplicateSubmission, Store, UnknownEntry
-from leaderboard.submission import SubmissionError
+from leaderboard.submission import AgentCard, SubmissionError, make_card
 from leaderboard.validation import MAX_SUBMISSION_BYTES, accept
 
 SECURITY_HEADERS = {
@@ -66,12 +77,17 @@ DOCS_PACKAGE = ("fastapi_offline", "static")  # Swagger UI 5, which reads OpenAP
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _LINKS = Links(served=True)
 LOCAL_HOST_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+MAX_FORM_FIELD_BYTES = 64 * 2**10
+"""The largest field of a model submission besides its file (the card, the environment id)."""
 
 
 def create_app(
     store: Store,
     max_body_bytes: int = MAX_SUBMISSION_BYTES,
     allowed_hosts: Sequence[str] = LOCAL_HOST_NAMES,
+    queue: JobQueue | None = None,
+    board_played_only: bool = False,
+    max_parameters: int = DEFAULT_MAX_PARAMETERS,
 ) -> FastAPI:
     """The web app over ``store``.
 
@@ -79,7 +95,11 @@ def create_app(
         store: the stored submissions and write tokens.
         max_body_bytes: submissions larger than this are refused.
         allowed_hosts: the ``Host`` names the app answers (default: localhost only).
+        queue: the board's job queue (default: the one in ``store``'s database).
+        board_played_only: refuse result files; take model submissions only.
+        max_parameters: the parameter cap of submitted models.
     """
+    queue = queue or JobQueue(store)
     app = FastAPI(
         title="nmn-bench leaderboard",
         description="Meta-RL results scored against Bayes-optimal bounds.",
@@ -126,8 +146,13 @@ def create_app(
         )
 
     @app.exception_handler(UnknownEntry)
-    async def _unknown(_request: Request, error: UnknownEntry) -> JSONResponse:
+    @app.exception_handler(UnknownJob)
+    async def _unknown(_request: Request, error: KeyError) -> JSONResponse:
         return JSONResponse({"error": error.args[0]}, status_code=404)
+
+    @app.exception_handler(DuplicateModel)
+    async def _duplicate_model(_request: Request, error: DuplicateModel) -> JSONResponse:
+        return JSONResponse({"error": str(error), "job_id": error.job_id}, status_code=409)
 
     def known(env_id: str) -> str:
         try:
@@ -164,6 +189,12 @@ def create_app(
     async def submit(request: Request) -> dict:
         """Validate and store a submission (or a bare result.json) sent as JSON."""
         await run_in_threadpool(authorised, request)
+        if board_played_only:
+            raise HTTPException(
+                403,
+                "this board ranks only the models it plays itself: send the model "
+                "(POST /api/models, nmn-leaderboard submit-model), not a result file",
+            )
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(415, "send the submission as application/json")
         body = await _read_limited(request, max_body_bytes)
@@ -171,13 +202,48 @@ def create_app(
         entry = await run_in_threadpool(store.add, submission)
         return {"id": entry.id, "content_hash": entry.content_hash, "env_id": entry.env_id}
 
+    @app.post("/api/models", status_code=202)
+    async def submit_model(request: Request) -> dict:
+        """Check a model (safe form) at the door and queue it for the board to play: fields
+        file, env_id and card (JSON), as multipart/form-data."""
+        await run_in_threadpool(authorised, request)
+        if request.headers.get("content-type", "").split(";")[0].strip() != "multipart/form-data":
+            raise HTTPException(415, "send the model as multipart/form-data (file, env_id, card)")
+        body = await _read_limited(request, MAX_MODEL_BYTES + 2 * MAX_FORM_FIELD_BYTES)
+        form = await Request(request.scope, _replay(body)).form(
+            max_files=1, max_fields=2, max_part_size=MAX_FORM_FIELD_BYTES
+        )
+        upload, env_id, card_text = (form.get(name) for name in ("file", "env_id", "card"))
+        if isinstance(upload, (str, type(None))):
+            raise SubmissionError("file", "missing: the model file (MODEL.safe.zip)")
+        if not isinstance(env_id, str) or not isinstance(card_text, str):
+            raise SubmissionError("env_id" if not isinstance(env_id, str) else "card", "missing")
+        card = _card(card_text)
+        data = await upload.read()
+        name = upload.filename or "model"
+        checked = await run_in_threadpool(check_model, data, env_id, card, max_parameters, name)
+        job = await run_in_threadpool(queue.enqueue, checked, env_id, card)
+        return job.to_json()
+
+    @app.get("/api/jobs")
+    def jobs() -> list[dict]:
+        """The queued and running jobs, oldest first."""
+        return [job.to_json() for job in queue.pending()]
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: int = Path(ge=1, le=MAX_ENTRY_ID)) -> dict:
+        """A job's state: queued, running, done (with its entry_id) or failed (with its reason)."""
+        return queue.get(job_id).to_json()
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return index_page([boards.table(env_id) for env_id in store.env_ids()], _LINKS)
+        return index_page(
+            [boards.table(env_id) for env_id in store.env_ids()], _LINKS, queue.pending()
+        )
 
     @app.get("/env/{env_id}", response_class=HTMLResponse)
     def env(env_id: str) -> str:
-        return env_page(boards.table(known(env_id)), _LINKS)
+        return env_page(boards.table(known(env_id)), _LINKS, queue.pending(env_id))
 
     def ranked(env_id: str) -> Table:
         board = boards.table(known(env_id))
@@ -253,6 +319,30 @@ def docs_page(openapi_url: str, title: str) -> HTMLResponse:
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": policy})
+
+
+def _replay(body: bytes) -> Receive:
+    """An ASGI ``receive`` that hands over ``body`` (read already) in one message."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _card(text: str) -> AgentCard:
+    """The agent's card from its JSON (a model submission's ``card`` field).
+
+    Raises:
+        SubmissionError: not a JSON object, or not a valid card.
+    """
+    try:
+        fields = json.loads(text)
+    except ValueError:
+        raise SubmissionError("card", "not valid JSON") from None
+    if not isinstance(fields, dict):
+        raise SubmissionError("card", "expected a JSON object (name, authors, url, description)")
+    return make_card(**fields)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -24,10 +24,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(db: str | Path) -> Iterator[str]:
-    """``nmn-leaderboard --db DB serve`` on 127.0.0.1 (a SQLite file or a database URL); yields
-    its URL."""
+def serving(db: str | Path, *options: str) -> Iterator[str]:
+    """``nmn-leaderboard --db DB serve OPTIONS`` on 127.0.0.1 (a SQLite file or a database URL);
+    yields its URL. Without ``--workers`` among the options it starts no worker."""
     port = free_port()
+    workers = () if "--workers" in options else ("--workers", "0")
     command = [
         sys.executable,
         "-m",
@@ -37,6 +38,8 @@ def serving(db: str | Path) -> Iterator[str]:
         "serve",
         "--port",
         str(port),
+        *workers,
+        *options,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
