@@ -269,12 +269,13 @@ def _card(args: argparse.Namespace, default_name: str) -> AgentCard:
 
 
 def _submit_model(store: Store | None, args: argparse.Namespace) -> int:
+    from evaluate.agents import model_name
     from leaderboard.intake import MAX_MODEL_BYTES, check_model
     from leaderboard.jobs import JobQueue
 
     path = Path(args.file)
     data = read_limited(path, MAX_MODEL_BYTES)
-    card = _card(args, _model_name(path))
+    card = _card(args, model_name(path))
     if args.server:
         return _post_model(data, path.name, args.env, card, args)
     assert store is not None
@@ -285,12 +286,6 @@ def _submit_model(store: Store | None, args: argparse.Namespace) -> int:
         "`nmn-leaderboard worker --once` plays it"
     )
     return 0
-
-
-def _model_name(path: Path) -> str:
-    from evaluate.agents import model_name
-
-    return model_name(path)
 
 
 def _post_model(

@@ -135,14 +135,14 @@ def check_model(
     if blueprint.parameters > max_parameters:
         raise SubmissionError(
             "model",
-            f"{file_name}: policy_kwargs ask for a {metadata.policy_class} of "
+            f"policy_kwargs ask for a {metadata.policy_class} of "
             f"{blueprint.parameters} parameters, over the board's limit of {max_parameters}",
         )
     most = BYTES_PER_PARAMETER * blueprint.parameters + WEIGHTS_OVERHEAD_BYTES
     if weights_bytes > most:
         raise SubmissionError(
             "model",
-            f"{file_name}: {WEIGHTS_FILE} inflates to {weights_bytes} bytes; the weights of a "
+            f"{WEIGHTS_FILE} inflates to {weights_bytes} bytes; the weights of a "
             f"policy of {blueprint.parameters} parameters take at most {most}",
         )
     stand_in = PredictPolicy(blueprint, card.name)

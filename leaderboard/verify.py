@@ -15,7 +15,8 @@ confidence intervals).
 
 Agents load through :func:`policies.serialization.load_agent`: the safe form runs no code of
 its author's; a Stable-Baselines3 zip is unpickled (and can run code) only with
-``trust_pickle``. The leaderboard server never loads agents, it only reads submitted JSON.
+``trust_pickle``. The leaderboard server never loads agents; its workers play submitted
+models in the safe form only (:mod:`leaderboard.worker`).
 """
 
 from __future__ import annotations

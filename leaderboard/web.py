@@ -77,6 +77,7 @@ DOCS_PACKAGE = ("fastapi_offline", "static")  # Swagger UI 5, which reads OpenAP
 _MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 _LINKS = Links(served=True)
 LOCAL_HOST_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+MAX_SHOWN_FILE_NAME = 100
 MAX_FORM_FIELD_BYTES = 64 * 2**10
 """The largest field of a model submission besides its file (the card, the environment id)."""
 
@@ -220,7 +221,7 @@ def create_app(
             raise SubmissionError("env_id" if not isinstance(env_id, str) else "card", "missing")
         card = _card(card_text)
         data = await upload.read()
-        name = upload.filename or "model"
+        name = (upload.filename or "model")[:MAX_SHOWN_FILE_NAME]
         checked = await run_in_threadpool(check_model, data, env_id, card, max_parameters, name)
         job = await run_in_threadpool(queue.enqueue, checked, env_id, card)
         return job.to_json()

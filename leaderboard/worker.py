@@ -112,19 +112,21 @@ def die_with_parent(signal_number: int = signal.SIGKILL) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
 
 
-def _play(model: Path, env_id: str, name: str, private_seed: int, limits: Limits, out: Path) -> None:
-    """The child: limits, then the two harness runs; writes :data:`OUTCOME_FILE` and exits."""
+def _play(folder: Path, env_id: str, name: str, private_seed: int, limits: Limits) -> None:
+    """The child: limits, then the two harness runs of ``folder``'s model; writes
+    :data:`OUTCOME_FILE` there and exits."""
     die_with_parent()
     memory = limits.memory_mib * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + CPU_GRACE_S))
+    os.chdir(folder)  # refusals name the model by its file name, not the folder
     try:
         from evaluate.harness import evaluate
 
         use_torch_threads(1)
         played = {
             kind: evaluate(
-                str(model), env_id, n_tasks=SET_SIZE, references=(), agent_name=name,
+                MODEL_FILE, env_id, n_tasks=SET_SIZE, references=(), agent_name=name,
                 private_seed=seed,
             )
             for kind, seed in (("public", None), ("private", private_seed))
@@ -133,21 +135,27 @@ def _play(model: Path, env_id: str, name: str, private_seed: int, limits: Limits
             "public": played["public"].model_dump(mode="json"),
             "private": played["private"].agent.model_dump(mode="json"),
         }
-    except MemoryError:
-        os._exit(OUT_OF_MEMORY)
-    except RuntimeError as error:
-        if "allocate" in str(error):  # torch's allocator: "can't allocate memory"
+    except Exception as error:  # noqa: BLE001  (every failure is reported to the worker)
+        if _out_of_memory(error):
             os._exit(OUT_OF_MEMORY)
-        outcome = {"error": f"{type(error).__name__}: {_first_line(error)}"}
-    except (ValueError, gym.error.Error) as error:
-        outcome = {"refused": _first_line(error)}
-    except Exception as error:  # noqa: BLE001  (reported to the worker, which retries)
-        outcome = {"error": f"{type(error).__name__}: {_first_line(error)}"}
+        refused = isinstance(error, (ValueError, gym.error.Error))
+        outcome = {
+            "refused" if refused else "error": (
+                _first_line(error) if refused else f"{type(error).__name__}: {_first_line(error)}"
+            )
+        }
     try:
-        out.write_text(json.dumps(outcome), encoding="utf-8")
+        Path(OUTCOME_FILE).write_text(json.dumps(outcome), encoding="utf-8")
     except MemoryError:
         os._exit(OUT_OF_MEMORY)
     os._exit(0)
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation that failed: Python's ``MemoryError``, or torch's
+    allocator refusing (a ``RuntimeError`` saying "can't allocate memory", which loaders may
+    wrap in a ``ValueError`` that quotes it)."""
+    return isinstance(error, MemoryError) or "can't allocate memory" in str(error)
 
 
 def _first_line(error: BaseException) -> str:
@@ -206,6 +214,7 @@ class Worker:
                 self._holding = None
                 played += 1
         except KeyboardInterrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping already
             if self._holding is not None:
                 self.queue.retry(self._holding, self.name, "its worker was stopped")
             self._say("stopped")
@@ -234,11 +243,11 @@ class Worker:
         """The child's two results, or a :class:`_Verdict`."""
         limits = self.limits
         with tempfile.TemporaryDirectory(prefix="nmn-job-") as folder:
-            model, out = Path(folder) / MODEL_FILE, Path(folder) / OUTCOME_FILE
-            model.write_bytes(job.model)
+            (Path(folder) / MODEL_FILE).write_bytes(job.model)
+            out = Path(folder) / OUTCOME_FILE
             child = _FORK.Process(
                 target=_play,
-                args=(model, job.env_id, job.card.name, self.private_seed, limits, out),
+                args=(Path(folder), job.env_id, job.card.name, self.private_seed, limits),
                 name=f"nmn-job-{job.id}",
             )
             child.start()
