@@ -657,7 +657,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit_model.add_argument("file", help="a model in the safe form (MODEL.safe.zip)")
     submit_model.add_argument("--env", required=True, help="the environment id to play it on")
     submit_model.add_argument("--name", help="agent name (default: the model file's)")
-    submit_model.add_argument("--author", action="append", default=[], help="repeat for each author")
+    submit_model.add_argument(
+        "--author", action="append", default=[], help="repeat for each author"
+    )
     submit_model.add_argument("--url", default=None, help="code or paper URL")
     submit_model.add_argument("--description", default="", help="a short description")
     submit_model.add_argument(

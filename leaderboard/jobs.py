@@ -185,7 +185,9 @@ class JobQueue:
             with store.engine.begin() as connection:
                 _Base.metadata.create_all(connection)
         except SQLAlchemyError as error:
-            raise StoreError(f"cannot create the jobs table in {store.url}: {reason(error)}") from None
+            raise StoreError(
+                f"cannot create the jobs table in {store.url}: {reason(error)}"
+            ) from None
         self._sessions = sessionmaker(store.engine, expire_on_commit=False)
         self._reads = sessionmaker(store.reading_engine, expire_on_commit=False)
 

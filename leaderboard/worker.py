@@ -19,11 +19,12 @@ bootstrap, :func:`evaluate.harness.evaluate`) on the full published task set, th
 private set (:meth:`~leaderboard.jobs.JobQueue.private_seed`). It hands back the two results as
 JSON in a private temporary folder.
 
-The worker then builds the entry as it builds a result file's (:func:`leaderboard.validation.validate`:
-returns in the attainable range, every statistic recomputed, the board's own references, bounds
-and normaliser) and marks it :class:`~leaderboard.submission.BoardPlay`: the private set's mean
-and IQM intervals, bootstrapped again here from the private returns, and a flag when either lies
-wholly below the published set's. Outcomes:
+The worker then builds the entry as it builds a result file's
+(:func:`leaderboard.validation.validate`: returns in the attainable range, every statistic
+recomputed, the board's own references, bounds and normaliser) and marks it
+:class:`~leaderboard.submission.BoardPlay`: the private set's mean and IQM intervals,
+bootstrapped again here from the private returns, and a flag when either lies wholly below the
+published set's. Outcomes:
 
 - done: the entry is stored (a second try that finds the entry of its own first try stored
   takes that entry);
@@ -107,7 +108,8 @@ class _Verdict(Exception):
 
 
 def die_with_parent(signal_number: int = signal.SIGKILL) -> None:
-    """Ask Linux to send ``signal_number`` to this process when its parent dies (elsewhere: nothing)."""
+    """Ask Linux to send ``signal_number`` to this process when its parent dies (elsewhere:
+    nothing)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal_number, 0, 0, 0)
 
@@ -269,7 +271,9 @@ class Worker:
                     child.join()
             code = child.exitcode
             if code == OUT_OF_MEMORY:
-                raise _Verdict(f"the play ran out of its memory limit of {limits.memory_mib} MiB", True)
+                raise _Verdict(
+                    f"the play ran out of its memory limit of {limits.memory_mib} MiB", True
+                )
             if code in (-signal.SIGXCPU, -signal.SIGKILL):
                 raise _Verdict(f"the play passed its CPU-time limit of {limits.cpu_s} s", True)
             if code != 0 or not out.is_file():

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -21,7 +22,7 @@ from leaderboard.store import Store
 from leaderboard.submission import AgentCard, SubmissionError
 from leaderboard.verify import PRIVATE_SEED_ENV_VAR
 from leaderboard.web import create_app
-from policies.serialization import METADATA_FILE, WEIGHTS_FILE
+from policies.serialization import METADATA_FILE, WEIGHTS_FILE, read_metadata
 
 ENV = "NMN-Bandit-v0"
 ZOO = Path(__file__).resolve().parent.parent / "policies" / "zoo" / ENV
@@ -63,13 +64,15 @@ def test_a_zoo_model_passes_the_door_with_its_size_and_hash() -> None:
         (b"not a zip", ENV, "not a safe nmn-bench model"),
         (rewritten(policy_class="EvilPolicy"), ENV, "policy_class 'EvilPolicy' is not one of"),
         (rewritten(num_agents=2), ENV, "a team of 2; the board plays single agents"),
-        (rewritten(env_kwargs={"n_arms": 10**9}), ENV, "model.env_kwargs.n_arms: the board rebuilds"),
-        (MODEL.read_bytes(), "NMN-TwoStep-v0", "its spaces do not fit NMN-TwoStep-v0 (trained for"),
+        (rewritten(env_kwargs={"n_arms": 10**9}), ENV, "env_kwargs.n_arms: the board rebuilds"),
+        (MODEL.read_bytes(), "NMN-TwoStep-v0", "spaces do not fit NMN-TwoStep-v0 (trained for"),
         (MODEL.read_bytes(), "Nope-v0", "env_id: "),
     ],
     ids=["size", "not-a-zip", "policy-class", "team", "env-kwargs", "spaces", "unknown-env"],
 )
-def test_the_door_refuses_with_the_field_and_the_reason(data: bytes, env_id: str, expected: str) -> None:
+def test_the_door_refuses_with_the_field_and_the_reason(
+    data: bytes, env_id: str, expected: str
+) -> None:
     assert expected in refusal(data, env_id)
 
 
@@ -83,11 +86,10 @@ def test_a_pickled_zip_is_refused_unopened() -> None:
 
 def test_the_parameter_cap_and_the_weights_size_are_checked_from_the_metadata() -> None:
     assert "over the board's limit of 1000" in refusal(MODEL.read_bytes(), max_parameters=1000)
-    huge = rewritten(ZOO / "lstm-seed0.safe.zip", policy_kwargs={
-        **json.loads(zipfile.ZipFile(ZOO / "lstm-seed0.safe.zip").read(METADATA_FILE))["policy_kwargs"],
-        "lstm_hidden_size": 10**5,
-    })
-    assert "MultiInputLstmPolicy of 80" in refusal(huge)
+    lstm = ZOO / "lstm-seed0.safe.zip"
+    kwargs = read_metadata(lstm).policy_kwargs
+    huge = rewritten(lstm, policy_kwargs={**kwargs, "lstm_hidden_size": 10**5})
+    assert "MultiInputLstmPolicy of 80" in refusal(huge)  # two LSTMs: 8 x 10^10 weights
 
 
 def test_a_reference_name_is_refused_at_the_door() -> None:
@@ -142,7 +144,8 @@ def test_an_expired_lease_passes_the_job_on_and_tries_are_bounded(queue: JobQueu
     assert queue.claim("third") is None  # out of tries: failed, with the reason
     failed = queue.get(job.id)
     assert failed.state == "failed" and failed.tries == 2
-    assert failed.reason == "2 tries did not finish; the last: its worker stopped (its lease expired)"
+    last = "its worker stopped (its lease expired)"
+    assert failed.reason == f"2 tries did not finish; the last: {last}"
     queue.enqueue(checked(0), ENV, CARD)  # a failed model may be sent again
 
 
@@ -177,11 +180,14 @@ def client(tmp_path: Path) -> Iterator[tuple[TestClient, Store]]:
     store = Store(tmp_path / "board.sqlite")
     token = store.create_token("tests")
     app = create_app(store, board_played_only=True)
-    yield TestClient(app, base_url="http://localhost", headers={"Authorization": f"Bearer {token}"}), store
+    headers = {"Authorization": f"Bearer {token}"}
+    yield TestClient(app, base_url="http://localhost", headers=headers), store
     store.close()
 
 
-def post_model(client: TestClient, data: bytes, env_id: str = ENV, card: str | None = None):  # type: ignore[no-untyped-def]
+def post_model(
+    client: TestClient, data: bytes, env_id: str = ENV, card: str | None = None
+) -> httpx.Response:
     body, content_type = multipart_form(
         {"env_id": env_id.encode(), "card": (card or CARD.model_dump_json()).encode()},
         ("file", "my.safe.zip", data),
@@ -196,7 +202,8 @@ def test_a_posted_model_is_queued_and_shown_until_it_is_played(
     answer = post_model(app, MODEL.read_bytes())
     assert answer.status_code == 202, answer.text
     job = answer.json()
-    assert (job["state"], job["env_id"], job["agent"], job["tries"]) == ("queued", ENV, "my-agent", 0)
+    shown = (job["state"], job["env_id"], job["agent"], job["tries"])
+    assert shown == ("queued", ENV, "my-agent", 0)
     assert app.get(f"/api/jobs/{job['id']}").json() == job
     assert app.get("/api/jobs").json() == [job]
     assert "Models being played" in app.get("/").text
@@ -219,7 +226,10 @@ def test_posted_models_are_refused_with_the_reason(client: tuple[TestClient, Sto
     assert anonymous.status_code == 401
 
 
-def test_a_board_of_played_models_only_refuses_result_files(client: tuple[TestClient, Store]) -> None:
+def test_a_board_of_played_models_only_refuses_result_files(
+    client: tuple[TestClient, Store],
+) -> None:
     app, _ = client
-    answer = app.post("/api/submissions", content=b"{}", headers={"content-type": "application/json"})
+    json_body = {"content-type": "application/json"}
+    answer = app.post("/api/submissions", content=b"{}", headers=json_body)
     assert answer.status_code == 403 and "POST /api/models" in answer.json()["detail"]

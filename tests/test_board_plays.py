@@ -17,8 +17,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -102,15 +104,15 @@ def board(
                 workers.stop()
 
 
-def _database(request: pytest.FixtureRequest, folder: Path):  # type: ignore[no-untyped-def]
+def _database(request: pytest.FixtureRequest, folder: Path) -> AbstractContextManager[str]:
     if request.param == "sqlite":
-        from contextlib import nullcontext
-
         return nullcontext(str(folder / "board.sqlite"))
     return fresh_database(request.getfixturevalue("postgres_server"))
 
 
-def submit(url: str, token: str, model: Path, name: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def submit(
+    url: str, token: str, model: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     """``nmn-leaderboard submit-model MODEL --env ENV --server URL --token T --no-wait``."""
     code = leaderboard(
         [
@@ -263,7 +265,5 @@ def test_a_huge_network_is_refused_at_the_door_and_a_large_one_by_the_memory_lim
 
 
 def _page(url: str) -> str:
-    import urllib.request
-
     with urllib.request.urlopen(f"{url}/", timeout=30) as response:
         return response.read().decode()
