@@ -46,6 +46,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,17 @@ from evaluate.model_options import add_model_arguments
 from evaluate.schema import Interval, adaptation_scale, normalised_scale
 from nmn_envs import check_env_id
 from leaderboard.board import Table, table
-from leaderboard.store import DuplicateSubmission, Store, StoreError, UnknownEntry, reason
+from leaderboard.intake import DEFAULT_MAX_PARAMETERS
+from leaderboard.jobs import DEFAULT_LEASE_S, DEFAULT_MAX_TRIES
+from leaderboard.worker import Limits, die_with_parent
+from leaderboard.store import (
+    DB_ENV_VAR,
+    DuplicateSubmission,
+    Store,
+    StoreError,
+    UnknownEntry,
+    reason,
+)
 from leaderboard.submission import (
     PLAYED_BY_BOARD,
     AgentCard,
@@ -364,17 +375,13 @@ def _worker(store: Store, args: argparse.Namespace) -> int:
     from leaderboard.worker import Worker
 
     worker = Worker(
-        JobQueue(store, max_tries=args.max_tries), _limits(args), lease_s=args.lease_s
+        JobQueue(store, max_tries=args.max_tries),
+        Limits(wall_s=args.wall_s, cpu_s=args.cpu_s, memory_mib=args.memory_mib),
+        lease_s=args.lease_s,
     )
     played = worker.run(once=args.once)
     print(f"worker {worker.name}: {played} job(s) played")
     return 0
-
-
-def _limits(args: argparse.Namespace) -> Any:
-    from leaderboard.worker import Limits
-
-    return Limits(wall_s=args.wall_s, cpu_s=args.cpu_s, memory_mib=args.memory_mib)
 
 
 def _list_server(server: str, env_id: str | None) -> int:
@@ -542,11 +549,6 @@ def _start_workers(store: Store, args: argparse.Namespace) -> list[subprocess.Po
     """``args.workers`` processes of ``nmn-leaderboard worker`` on the server's database (its
     URL passed in the environment, not on a command line), stopped with the server (and by the
     kernel, if the server dies)."""
-    from functools import partial
-
-    from leaderboard.store import DB_ENV_VAR
-    from leaderboard.worker import die_with_parent
-
     command = [
         sys.executable, "-m", "leaderboard.cli", "worker",
         "--wall-s", str(args.wall_s), "--cpu-s", str(args.cpu_s),
@@ -609,10 +611,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
     )
     submit.set_defaults(handler=_submit)
-
-    from leaderboard.intake import DEFAULT_MAX_PARAMETERS
-    from leaderboard.jobs import DEFAULT_LEASE_S, DEFAULT_MAX_TRIES
-    from leaderboard.worker import Limits
 
     door = argparse.ArgumentParser(add_help=False)  # commands that check models at the door
     door.add_argument(
