@@ -13,6 +13,12 @@ for a batch of actions at each step. :func:`as_policy` turns into a policy:
   leading sub-environment axis, as the vector env returns it);
 * a :class:`Policy` (the reference agents of :mod:`evaluate.references` are policies).
 
+A safe MAML model (:mod:`policies.maml`) becomes a :class:`evaluate.maml_agent.MAMLAgent`, a
+:class:`LearningPolicy`: an agent that adapts by gradient steps. Within a meta-episode it acts,
+is shown each finished trial's transitions, and may update its own parameters for that
+meta-episode before the next trial; it never sees another meta-episode's data, so it learns
+from exactly what a recurrent agent sees.
+
 A model is given the observation in the form it was trained on: the feedback ``Dict`` as the
 env returns it; the flattened observation, in the documented key order of
 :mod:`nmn_envs.wrappers`, for a flat ``Box`` space (trained through
@@ -25,14 +31,15 @@ as in training.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from gymnasium.vector import VectorEnv
+from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 from evaluate.observation_statistics import VecNormalizeChoice, check_choice, load_statistics
 from evaluate.schema import ActionSelection
@@ -63,6 +70,44 @@ class Policy(ABC):
             observation: the vector env's observation (leading axis: sub-environments).
             episode_start: ``True`` for a sub-environment's first step of its meta-episode.
         """
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The transitions of one finished trial of one meta-episode.
+
+    Attributes:
+        observations: each key of the observation the agent was shown before each step,
+            shape ``(steps, ...)``.
+        actions: the actions the agent returned, shape ``(steps, ...)`` (before clipping).
+        rewards: the reward of each step, shape ``(steps,)``.
+    """
+
+    observations: dict[str, np.ndarray]
+    actions: np.ndarray
+    rewards: np.ndarray
+
+
+class LearningPolicy(Policy):
+    """A policy that may update its own parameters between the trials of a meta-episode.
+
+    The harness calls :meth:`learn` whenever trials end with another trial of the same
+    meta-episode to follow, before that trial's first action; it hands each sub-environment its
+    own trial only. :meth:`reset` starts new meta-episodes: what was learnt is dropped.
+    """
+
+    @abstractmethod
+    def learn(self, rows: np.ndarray, trials: Sequence[Trial]) -> None:
+        """Take in the trial each sub-environment of ``rows`` has just finished (``trials[i]``
+        is that of ``rows[i]``); update their parameters if need be."""
+
+
+def trials_per_task(env: VectorEnv) -> int:
+    """The trials of each meta-episode of a vector env of the suite (1 for a task without trials)."""
+    unwrapped = env.unwrapped
+    if isinstance(unwrapped, SyncVectorEnv):
+        return int(unwrapped.envs[0].get_wrapper_attr("trials_per_task"))
+    return int(getattr(unwrapped, "trials_per_task", 1))
 
 
 def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
@@ -207,6 +252,11 @@ def load_model(path: str | Path, trust_pickle: bool = False) -> Any:
     return load_agent(path, trust_pickle=trust_pickle)
 
 
+def is_maml(model: Any) -> bool:
+    """Whether a loaded model is a safe MAML model (it plays as a :class:`LearningPolicy`)."""
+    return getattr(getattr(model, "metadata", None), "algorithm", None) == "MAML"
+
+
 def model_name(path: Path) -> str:
     """The name of a saved model: its file stem, or its run folder for a run's ``model.zip``
     (or ``model.safe.zip``)."""
@@ -249,6 +299,10 @@ def as_policy(
         if isinstance(agent, (str, Path)):
             statistics_file = check_choice(agent, vec_normalize)
             model, name = load_model(agent, trust_pickle), name or model_name(Path(agent))
+            if is_maml(model):
+                from evaluate.maml_agent import MAMLAgent
+
+                return MAMLAgent(model, name, seed)
         else:
             statistics_file = Path(vec_normalize) if vec_normalize else None
             model, name = agent, name or type(agent).__name__

@@ -25,12 +25,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from evaluate import catalogues
 from evaluate.agents import Policy, PredictPolicy, as_policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
 from evaluate.cache import ResultCache, cache_dir, estimate_interval, weights_hash
+from evaluate.maml_agent import MAMLAgent
 from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
@@ -127,7 +129,21 @@ def resolve_agent(
     )
     if isinstance(policy, PredictPolicy):
         policy.check_spaces(env_id, *environment_spaces(env_id, env_kwargs, num_agents))
+    if isinstance(policy, MAMLAgent):
+        policy.check_env(env_id, env_kwargs, num_agents)
     return policy
+
+
+def episodic_trials(env_id: str, env_kwargs: dict[str, Any]) -> int | None:
+    """The trials per meta-episode of a task played in trials (one episode each), else ``None``."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        unwrapped = env.unwrapped
+        if getattr(getattr(unwrapped, "core", unwrapped), "trial_steps", None) is None:
+            return None
+        return int(env.get_wrapper_attr("trials_per_task"))
+    finally:
+        env.close()
 
 
 def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
@@ -151,9 +167,11 @@ def score(
     seed: int = 0,
     actions: ActionSelection | None = None,
     cache: ResultCache | None = None,
+    per_trial: bool = False,
 ) -> AgentScore:
     """The aggregate statistics of one agent's rollout (``actions``: how a model chose them;
-    ``cache``: where intervals computed before are read from)."""
+    ``cache``: where intervals computed before are read from; ``per_trial``: add the gain of
+    every trial over the first, on a task played in trials)."""
     returns = rollout.returns
 
     def interval(estimate: Any, *arrays: np.ndarray) -> Any:
@@ -166,6 +184,10 @@ def score(
             normalised = mean.on_scale(normaliser["random"], normaliser["bayes"])
         regret = mean.affine(-1.0, normaliser["bayes"])
     anchors = adaptation_anchors(normaliser)
+    trials = rollout.trial_rewards
+    trial_gains = None
+    if per_trial and trials is not None:
+        trial_gains = [interval(mean_interval, trials[:, k] - trials[:, 0]) for k in range(1, trials.shape[1])]
     return AgentScore(
         name=name,
         role=role,
@@ -184,6 +206,7 @@ def score(
             for other, values in baselines.items()
             if other != name
         },
+        trial_gains=trial_gains,
     )
 
 
@@ -284,6 +307,7 @@ def evaluate(
     else:
         tasks_set = private_task_set(env_id, private_seed, **env_kwargs)
     tasks, seeds = tasks_set.head(n_tasks)
+    trials_per_task = episodic_trials(env_id, env_kwargs)
     policy = resolve_agent(
         agent, env_id, env_kwargs, agent_name, sample_actions, action_seed, vec_normalize,
         trust_pickle, num_agents,
@@ -360,7 +384,7 @@ def evaluate(
     def scored(player: Policy, role: AgentRole, rollout: Rollout) -> AgentScore:
         result = score(
             player.name, role, rollout, normaliser, baseline_returns, player.description, reps,
-            seed, player.actions, store,
+            seed, player.actions, store, trials_per_task is not None,
         )
         if alone_policy is None:
             return result
@@ -391,6 +415,7 @@ def evaluate(
         num_agents=num_agents,
         alone=None if alone_policy is None else alone_policy.name,
         shift=None if shift is None else ShiftInfo(name=shift, kwargs=shifted.env_kwargs()),
+        trials_per_task=trials_per_task,
     )
 
 

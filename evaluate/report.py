@@ -86,6 +86,7 @@ def markdown(result: EvaluationResult) -> str:
                 for entry in _scores(result)
             ),
         ]
+    lines += trial_table(result)
     lines += [
         "",
         "| bound | kind | value | Monte Carlo mean of that agent here | difference / s.e. |",
@@ -105,6 +106,33 @@ def markdown(result: EvaluationResult) -> str:
                 gap = f"{(returns.mean() - bound.value) / error:+.2f}"
         lines.append(f"| {bound.name} | {bound.kind} | {value} | {monte_carlo} | {gap} |")
     return "\n".join(lines) + "\n"
+
+
+MAX_TRIAL_COLUMNS = 25
+"""The most trials whose mean returns the per-trial table lists one by one."""
+
+
+def trial_table(result: EvaluationResult) -> list[str]:
+    """Markdown lines of the per-trial adaptation curve: each agent's mean return per trial and
+    the gain of its last trial over its first (95% CI); none for a task not played in trials."""
+    if result.trials_per_task is None or result.trials_per_task < 2:
+        return []
+    trials = result.trials_per_task
+    shown = range(1, trials + 1) if trials <= MAX_TRIAL_COLUMNS else ()
+    lines = [
+        "",
+        f"Per-trial adaptation curve: {trials} trials per meta-episode (an agent that adapts by gradient"
+        f" steps learns from the first {trials - 1}); mean return per trial, and the last trial's gain"
+        " over the first (95% CI).",
+        "",
+        "| agent |" + "".join(f" trial {k} |" for k in shown) + f" trial {trials} − trial 1 |",
+        "|---|" + "---|" * len(shown) + "---|",
+    ]
+    for entry in _scores(result):
+        gains = entry.trial_gains or [None]
+        means = "".join(f" {value:.2f} |" for value in entry.adaptation_curve[: len(shown)])
+        lines.append(f"| {entry.name} |{means} {_interval(gains[-1], 2)} |")
+    return lines
 
 
 def plot_adaptation_curves(result: EvaluationResult, path: Path) -> None:

@@ -2,6 +2,11 @@
 
 Ids with a batched core play in their native vector env. The MuJoCo ids have none and play
 in Gymnasium's ``SyncVectorEnv`` of single envs, each reset on its own task.
+
+An agent that learns between trials (:class:`evaluate.agents.LearningPolicy`) is handed, as
+each trial of a meta-episode ends with another to follow, that trial's observations, actions
+and rewards (:class:`evaluate.agents.Trial`), sub-environment by sub-environment, before the
+next trial's first action: all the meta-episodes of a batch learn in parallel.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from evaluate.agents import Policy
+from evaluate.agents import LearningPolicy, Policy, Trial
 from nmn_envs.multiagent.team import make_team_vector_env
 from nmn_envs.tasks import Task
 
@@ -132,8 +137,8 @@ def play(
         ValueError: if the agent returns actions of the wrong shape, NaN or infinite values.
     """
     env_kwargs = dict(env_kwargs or {})
-    if num_agents > 1 and record:
-        raise ValueError("record=True plays one agent per task")
+    if num_agents > 1 and (record or isinstance(policy, LearningPolicy)):
+        raise ValueError("record=True and agents that learn between trials play one agent per task")
     blocks: list[Rollout] = []
     for start in range(0, len(tasks), batch_size):
         stop = min(start + batch_size, len(tasks))
@@ -180,6 +185,47 @@ def _pad(block: np.ndarray, width: int) -> np.ndarray:
     return np.pad(block, padding, constant_values=-1 if block.dtype.kind in "iu" else np.nan)
 
 
+class TrialRecorder:
+    """The transitions of every sub-environment's current trial, for a :class:`LearningPolicy`."""
+
+    def __init__(self, num_envs: int, length: int) -> None:
+        self.length = length
+        self.observations: dict[str, np.ndarray] = {}
+        self.actions: np.ndarray | None = None
+        self.rewards = np.zeros((num_envs, length))
+        self.trial_start = np.zeros(num_envs, dtype=np.int64)
+
+    def add(self, t: int, observation: dict[str, np.ndarray], actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Keep step ``t`` of every sub-environment."""
+        actions = np.asarray(actions)
+        if self.actions is None:
+            num_envs = len(self.rewards)
+            self.observations = {
+                key: np.zeros((num_envs, self.length, *np.shape(value)[1:]), np.asarray(value).dtype)
+                for key, value in observation.items()
+            }
+            self.actions = np.zeros((num_envs, self.length, *actions.shape[1:]), actions.dtype)
+        for key, value in observation.items():
+            self.observations[key][:, t] = value
+        self.actions[:, t] = actions
+        self.rewards[:, t] = rewards
+
+    def finish(self, rows: np.ndarray, t: int) -> list[Trial]:
+        """The trials of ``rows`` that ended at step ``t``; their next trials start at ``t + 1``."""
+        trials = []
+        for row in rows:
+            steps = slice(self.trial_start[row], t + 1)
+            trials.append(
+                Trial(
+                    {key: values[row, steps].copy() for key, values in self.observations.items()},
+                    self.actions[row, steps].copy(),
+                    self.rewards[row, steps].copy(),
+                )
+            )
+        self.trial_start[rows] = t + 1
+        return trials
+
+
 def _play_batch(
     policy: Policy,
     env: gym.vector.VectorEnv,
@@ -198,6 +244,8 @@ def _play_batch(
     observations: list[np.ndarray] = []
     actions_played: list[np.ndarray] = []
     trial = np.zeros(num_envs, dtype=np.int64)
+    learns = isinstance(policy, LearningPolicy) and marks_trials
+    recorder = TrialRecorder(num_envs, length) if learns else None
     running = np.ones(num_envs, dtype=bool)
     episode_start = np.ones(num_envs, dtype=bool)
     name = env.spec.id if env.spec else "env"
@@ -226,6 +274,11 @@ def _play_batch(
             trial += new_trial
             trial_rewards[rows, trial[rows]] += rewards[rows]
         running &= ~(terminated | truncated)
+        if recorder is not None:
+            recorder.add(t, observation, actions, rewards)
+            learning = np.flatnonzero(running & (observation_next["trial_start"][:, 0] > 0.5))
+            if learning.size:
+                policy.learn(learning, recorder.finish(learning, t))
         episode_start = np.zeros(num_envs, dtype=bool)
         observation = observation_next
         bar.update()

@@ -168,6 +168,13 @@ class AgentScore(_Frozen):
             " result's `alone` agent playing the same task by itself"
         ),
     )
+    trial_gains: list[Interval] | None = Field(
+        None,
+        description=(
+            "tasks played in trials (the result's trials_per_task): for each trial after the"
+            " first, the mean over tasks of its return minus the first trial's"
+        ),
+    )
 
 
 class GeneralisationGap(_Frozen):
@@ -236,6 +243,14 @@ class EvaluationResult(_Frozen):
     )
     shift: ShiftInfo | None = Field(
         default=None, description="the named shift of the task distribution played, if any"
+    )
+    trials_per_task: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "tasks played in trials: the trials of each meta-episode, the budget of an agent that"
+            " adapts by gradient steps (it learns from the first trials_per_task - 1)"
+        ),
     )
 
     @model_validator(mode="after")

@@ -6,14 +6,16 @@ of a model holds nothing that executes:
 
 ``<name>.safe.zip``, a zip archive with two members:
 
-- ``metadata.json``: plain JSON (:class:`PolicyMetadata`): the algorithm (``RecurrentPPO`` or
-  ``PPO``), the policy class, named from an allow-list (:data:`POLICY_CLASSES`), the policy's
+- ``metadata.json``: plain JSON (:class:`PolicyMetadata`): the algorithm (``RecurrentPPO``,
+  ``PPO`` or ``MAML``), the policy class, named from an allow-list (:data:`POLICY_CLASSES`), the policy's
   constructor kwargs as JSON (a class-valued kwarg such as ``activation_fn`` is written
   ``{"class": "torch.nn.modules.activation.Tanh"}`` and resolved only inside
   :data:`ALLOWED_CLASS_MODULES`), the registered environment id and kwargs the spaces are
   rebuilt from (with ``num_agents`` above 1: the spaces of an agent of a team,
-  :mod:`nmn_envs.multiagent`), the observation layout (``dict``, or ``flat`` for a model trained through
-  ``FlattenObservation``), the training steps and the SHA-256 of the weights;
+  :mod:`nmn_envs.multiagent`), the observation layout (``dict``, ``flat`` for a model trained through
+  ``FlattenObservation``, or ``bare`` for a policy of the base observation alone), the training
+  steps, the SHA-256 of the weights and, for MAML, how the policy adapts
+  (:class:`policies.maml.Adaptation`: inner learning rate and steps);
 - ``weights.pt``: the policy's ``state_dict``, read with ``torch.load(weights_only=True)``.
 
 Example::
@@ -23,7 +25,8 @@ Example::
     save_safe(model, "runs/bench1-nmn-0/model.safe.zip", env_id="NMN-Bench1-v0")
     policy = load_safe("runs/bench1-nmn-0/model.safe.zip")   # predict(obs, state, episode_start)
 
-``nmn-train`` writes ``model.safe.zip`` beside ``model.zip``. :func:`load_agent` is what the
+``nmn-train`` writes ``model.safe.zip`` beside ``model.zip`` (a MAML run writes only the safe form,
+with :func:`save_maml`). :func:`load_agent` is what the
 harness and the leaderboard use: it loads the safe form, and loads an SB3 zip (pickles and
 all) only when ``trust_pickle=True`` is given, with a warning. :func:`policy_blueprint` measures
 a model's spaces and parameter count from its metadata alone, before any weight is read.
@@ -45,7 +48,7 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, model_validator
 from sb3_contrib.common.recurrent.policies import (
     RecurrentActorCriticPolicy,
     RecurrentMultiInputActorCriticPolicy,
@@ -61,6 +64,7 @@ from torch.overrides import TorchFunctionMode
 
 from nmn_envs.multiagent import MAX_AGENTS
 from policies.config import first_problem
+from policies.maml import Adaptation, GaussianMLPPolicy
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 
@@ -73,11 +77,11 @@ MAX_METADATA_BYTES = 2**20
 MAX_WEIGHTS_BYTES = 2**30
 MAX_PARAMETERS = MAX_WEIGHTS_BYTES // 4
 """The most parameters a safe model's policy may have: float32 weights within the weights' limit."""
-SIZE_KWARGS = ("net_arch", "recurrent_sizes", "latent_size", "lstm_hidden_size", "n_lstm_layers")
+SIZE_KWARGS = ("net_arch", "recurrent_sizes", "latent_size", "lstm_hidden_size", "n_lstm_layers", "hidden_sizes")
 """Policy kwargs that size layers: each of their numbers must be a positive integer."""
 
-Algorithm = Literal["RecurrentPPO", "PPO"]
-POLICY_CLASSES: dict[Algorithm, dict[str, type[BasePolicy]]] = {
+Algorithm = Literal["RecurrentPPO", "PPO", "MAML"]
+POLICY_CLASSES: dict[Algorithm, dict[str, type[nn.Module]]] = {
     "RecurrentPPO": {
         "NMNPolicy": NMNPolicy,
         "RNNPolicy": RNNPolicy,
@@ -85,6 +89,7 @@ POLICY_CLASSES: dict[Algorithm, dict[str, type[BasePolicy]]] = {
         "MultiInputLstmPolicy": RecurrentMultiInputActorCriticPolicy,
     },
     "PPO": {"MlpPolicy": ActorCriticPolicy, "MultiInputPolicy": MultiInputActorCriticPolicy},
+    "MAML": {"GaussianMLPPolicy": GaussianMLPPolicy},
 }
 """The policy classes a safe model may name, per algorithm."""
 
@@ -113,16 +118,27 @@ class PolicyMetadata(BaseModel):
     env_id: str
     env_kwargs: dict[str, JsonValue] = Field(default_factory=dict)
     num_agents: int = Field(1, ge=1, le=MAX_AGENTS)
-    observation_layout: Literal["dict", "flat"]
+    observation_layout: Literal["dict", "flat", "bare"]
     num_timesteps: int = Field(0, ge=0)
     weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    adaptation: Adaptation | None = None
+
+    @model_validator(mode="after")
+    def _maml_adapts(self) -> PolicyMetadata:
+        maml = self.algorithm == "MAML"
+        if maml != (self.adaptation is not None):
+            raise ValueError("adaptation (inner_learning_rate, inner_steps, ...) is given exactly for MAML")
+        if maml != (self.observation_layout == "bare"):
+            raise ValueError("a MAML policy acts on the bare observation (observation_layout 'bare'), and only it")
+        return self
 
 
 @dataclass(frozen=True)
 class SafeModel:
-    """A policy rebuilt from a safe model: SB3's ``predict`` and the spaces it acts in."""
+    """A policy rebuilt from a safe model: SB3's ``predict`` (not for MAML, whose agent is
+    :class:`evaluate.maml_agent.MAMLAgent`) and the spaces it acts in."""
 
-    policy: BasePolicy
+    policy: BasePolicy | GaussianMLPPolicy
     metadata: PolicyMetadata
 
     @property
@@ -200,11 +216,10 @@ def save_safe(
             f"the model's observation space {policy.observation_space} is not that of {env_id} "
             f"({observation_space}), flattened or not"
         )
-    buffer = io.BytesIO()
-    th.save({key: value.cpu() for key, value in policy.state_dict().items()}, buffer)
-    weights = buffer.getvalue()
-    metadata = PolicyMetadata(
-        algorithm=algorithm,  # type: ignore[arg-type]
+    return _write(
+        path,
+        policy,
+        algorithm=algorithm,
         policy_class=names[type(policy)],
         policy_kwargs={key: _to_json(key, value) for key, value in kwargs.items()},
         env_id=env_id,
@@ -212,12 +227,64 @@ def save_safe(
         num_agents=num_agents,
         observation_layout=layout,
         num_timesteps=int(model.num_timesteps),
-        weights_sha256=hashlib.sha256(weights).hexdigest(),
     )
+
+
+def save_maml(
+    policy: GaussianMLPPolicy,
+    path: str | Path,
+    *,
+    env_id: str,
+    adaptation: Adaptation,
+    num_timesteps: int,
+    env_kwargs: dict[str, Any] | None = None,
+) -> Path:
+    """Write a MAML policy in the safe form: its initial weights and how it adapts.
+
+    Args:
+        policy: the meta-learnt policy (its parameters are the initial ones).
+        path: the file to write (conventionally ending in ``.safe.zip``).
+        env_id: the registered environment the policy acts in.
+        adaptation: the inner learning rate and steps (and the advantage estimation).
+        num_timesteps: environment steps of training.
+        env_kwargs: kwargs of that environment (plain JSON values).
+
+    Raises:
+        ValueError: for spaces that are not those of ``env_id``'s base observation and actions.
+    """
+    env_kwargs = dict(env_kwargs or {})
+    observation_space, action_space = environment_spaces(env_id, env_kwargs)
+    if policy.observation_space != observation_space["observation"] or policy.action_space != action_space:
+        raise ValueError(
+            f"the policy acts on {policy.observation_space} with {policy.action_space}, not on {env_id}'s base "
+            f"observation {observation_space['observation']} with {action_space}"
+        )
+    return _write(
+        path,
+        policy,
+        algorithm="MAML",
+        policy_class="GaussianMLPPolicy",
+        policy_kwargs=policy.constructor_kwargs(),
+        env_id=env_id,
+        env_kwargs=env_kwargs,
+        observation_layout="bare",
+        num_timesteps=num_timesteps,
+        adaptation=adaptation,
+    )
+
+
+def _write(path: str | Path, policy: nn.Module, **metadata: Any) -> Path:
+    """Write ``policy``'s weights and ``metadata`` (the fields of :class:`PolicyMetadata` but the
+    hash of the weights) as a safe model at ``path``."""
+    buffer = io.BytesIO()
+    th.save({key: value.detach().cpu() for key, value in policy.state_dict().items()}, buffer)
+    weights = buffer.getvalue()
+    record = PolicyMetadata(**metadata, weights_sha256=hashlib.sha256(weights).hexdigest())
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(METADATA_FILE, metadata.model_dump_json(indent=2))
+        unused = {"adaptation"} if record.adaptation is None else set()
+        archive.writestr(METADATA_FILE, record.model_dump_json(indent=2, exclude=unused))
         archive.writestr(WEIGHTS_FILE, weights)
     return path
 
@@ -281,7 +348,7 @@ def load_safe(path: str | Path) -> SafeModel:
         raise ValueError(
             f"{path}: the weights do not fit the policy: {_first_line(error)}"
         ) from None
-    policy.set_training_mode(False)
+    policy.train(False)
     return SafeModel(policy=policy, metadata=metadata)
 
 
@@ -424,13 +491,13 @@ def _build_policy(
     Raises:
         ValueError: naming the class, the spaces and the constructor's complaint.
     """
+    built_by = POLICY_CLASSES[metadata.algorithm][metadata.policy_class]
+    if metadata.algorithm == "MAML":  # no SB3 learning-rate schedule, optimizer or orthogonal initialisation
+        schedule, to_act = (), {}
+    else:
+        schedule, to_act = (lambda _progress: 0.0,), _TO_ACT
     try:
-        return POLICY_CLASSES[metadata.algorithm][metadata.policy_class](
-            observation_space,
-            action_space,
-            lambda _progress: 0.0,
-            **{**kwargs, **_TO_ACT},
-        )
+        return built_by(observation_space, action_space, *schedule, **{**kwargs, **to_act})
     except Exception as error:  # noqa: BLE001  (constructors refuse their input in many types)
         raise ValueError(
             f"{path}: policy_kwargs do not build a {metadata.policy_class} on the spaces of "
@@ -482,6 +549,8 @@ def _blueprint(
     )
     if metadata.observation_layout == "flat":
         observation_space = spaces.flatten_space(observation_space)
+    if metadata.observation_layout == "bare":
+        observation_space = observation_space["observation"]
     kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
     with th.device("meta"), _KeepOnMeta():
         skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
