@@ -300,9 +300,9 @@ def as_policy(
             statistics_file = check_choice(agent, vec_normalize)
             model, name = load_model(agent, trust_pickle), name or model_name(Path(agent))
             if is_maml(model):
-                from evaluate.maml_agent import MAMLAgent
+                from evaluate.maml_agent import maml_agent
 
-                return MAMLAgent(model, name, seed)
+                return maml_agent(model, name, seed)
         else:
             statistics_file = Path(vec_normalize) if vec_normalize else None
             model, name = agent, name or type(agent).__name__

@@ -26,7 +26,7 @@ from gymnasium.vector import VectorEnv
 
 from evaluate.agents import LearningPolicy, Observation, Trial, trials_per_task
 from evaluate.schema import ActionSelection
-from policies.maml import Episodes, adapt, expand, sample_actions
+from policies.maml import Adaptation, Episodes, GaussianMLPPolicy, adapt, expand, sample_actions
 from policies.serialization import SafeModel, environment_spaces
 
 
@@ -34,24 +34,29 @@ class MAMLAgent(LearningPolicy):
     """A MAML policy that adapts to each meta-episode's task on that meta-episode's trials.
 
     Args:
-        model: a safe MAML model (:func:`policies.serialization.load_safe`).
+        module: the meta-learnt policy (its parameters, copied here, are the initial ones).
+        adaptation: how it adapts (inner learning rate and steps).
         name: the name shown in results.
         seed: the seed of the torch generator its actions are sampled with.
+        trained_for: the env id it was trained on (named when it is refused elsewhere).
     """
 
-    def __init__(self, model: SafeModel, name: str, seed: int = 0) -> None:
-        adaptation = model.metadata.adaptation
-        if adaptation is None:
-            raise ValueError(f"{name}: not a MAML model (its metadata has no adaptation)")
-        self.model, self.adaptation = model, adaptation
-        self.module = model.policy
+    def __init__(
+        self,
+        module: GaussianMLPPolicy,
+        adaptation: Adaptation,
+        name: str,
+        seed: int = 0,
+        trained_for: str | None = None,
+    ) -> None:
+        self.module, self.adaptation, self.trained_for = module, adaptation, trained_for
         self.name, self.seed = name, seed
         self.actions = ActionSelection(mode="sampled", torch_seed=seed)
         self.description = (
             f"MAML GaussianMLPPolicy: {adaptation.inner_steps} inner step(s) of size "
             f"{adaptation.inner_learning_rate:g} on its meta-episode's trials (sampled actions, torch seed {seed})"
         )
-        self.initial = {key: value.detach() for key, value in self.module.named_parameters()}
+        self.initial = {key: value.detach().clone() for key, value in module.named_parameters()}
         self.generator = th.Generator()
         self.params: dict[str, th.Tensor] = {}
         self.trials_per_step = 1
@@ -64,15 +69,16 @@ class MAMLAgent(LearningPolicy):
         Raises:
             ValueError: naming the model's spaces or inner steps and what the env offers.
         """
-        trained_for = self.model.metadata.env_id
-        where = f" (trained for {trained_for})" if trained_for != env_id else ""
+        trained_for = self.trained_for
+        where = f" (trained for {trained_for})" if trained_for and trained_for != env_id else ""
         if num_agents > 1:
             raise ValueError(f"agent {self.name!r} is a MAML model: it plays one agent per task")
         observation_space, action_space = environment_spaces(env_id, env_kwargs)
-        if self.model.observation_space != observation_space["observation"] or self.model.action_space != action_space:
+        module = self.module
+        if module.observation_space != observation_space["observation"] or module.action_space != action_space:
             raise ValueError(
-                f"agent {self.name!r}{where} acts on observations {self.model.observation_space} with actions "
-                f"{self.model.action_space}, but {env_id} gives {observation_space['observation']} and takes "
+                f"agent {self.name!r}{where} acts on observations {module.observation_space} with actions "
+                f"{module.action_space}, but {env_id} gives {observation_space['observation']} and takes "
                 f"{action_space}"
             )
         env = gym.make(env_id, **env_kwargs)
@@ -119,6 +125,13 @@ class MAMLAgent(LearningPolicy):
         for row in ready:
             self.pending[row] = []
         self.steps_taken[ready] += 1
+
+
+def maml_agent(model: SafeModel, name: str, seed: int = 0) -> MAMLAgent:
+    """The agent of a safe MAML model (:func:`policies.serialization.load_safe`)."""
+    if model.metadata.adaptation is None or not isinstance(model.policy, GaussianMLPPolicy):
+        raise ValueError(f"{name}: not a MAML model (its metadata has no adaptation)")
+    return MAMLAgent(model.policy, model.metadata.adaptation, name, seed, model.metadata.env_id)
 
 
 def padded_episodes(trials: Sequence[Sequence[Trial]]) -> Episodes:

@@ -437,7 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
         "with --trust-pickle (they are unpickled and can run code: only a folder you trust).",
     )
     parser.add_argument("env_id", nargs="?", help="registered environment id, e.g. NMN-Bench1-v0")
-    parser.add_argument("--policy", choices=POLICY_NAMES, default="nmn", help="policy to train (default: nmn)")
+    parser.add_argument(
+        "--policy", choices=(*POLICY_NAMES, "maml"), default="nmn",
+        help="policy to train (default: nmn); maml trains MAML with TRPO (training.maml_train)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--timesteps", type=int, help="environment steps in all (default: the hyperparameter file's n_timesteps)"
@@ -484,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "device": args.device,
     }
     try:
+        if args.policy == "maml" or (args.resume and is_maml_run(args.resume)):
+            return train_maml_from(parser, args)
         if args.resume:
             if args.env_id or args.out:
                 parser.error("--resume DIR takes the environment, policy and folder from DIR/config.yml")
@@ -504,6 +509,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     print(f"saved {Path(out) / MODEL_FILE}")
+    return 0
+
+
+def is_maml_run(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds a MAML run (see :mod:`training.maml_train`)."""
+    from training.maml_train import is_maml_run as maml_run
+
+    return maml_run(run_dir)
+
+
+def train_maml_from(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``nmn-train ENV --policy maml`` or ``--resume DIR`` of a MAML run (:mod:`training.maml_train`)."""
+    from training.maml_train import resume_maml, train_maml
+
+    options = {"checkpoint_freq": args.checkpoint_freq, "progress_bar": not args.no_progress_bar}
+    if args.agents != 1:
+        parser.error("MAML trains one agent per task: --agents must be 1")
+    if args.resume:
+        if args.env_id or args.out:
+            parser.error("--resume DIR takes the environment, policy and folder from DIR/config.yml")
+        resume_maml(args.resume, **options)
+        out = args.resume
+    else:
+        if not args.env_id or not args.out:
+            parser.error("ENV_ID and --out DIR are required (or --resume DIR)")
+        train_maml(
+            args.env_id, args.seed, args.timesteps, args.out, hyperparams_file=args.hyperparams,
+            eval_freq=args.eval_freq, validation_tasks=args.validation_tasks, **options,
+        )
+        out = args.out
+    print(f"saved {Path(out) / SAFE_MODEL_FILE}")
     return 0
 
 

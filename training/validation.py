@@ -14,6 +14,7 @@ an events file beside it (``tensorboard --logdir <run>`` shows it with the train
 ``<run>/logs``). Whenever the mean
 return beats every earlier row, the model is saved as ``best_model.zip`` and, in the
 pickle-free form of :mod:`policies.serialization`, as ``best_model.safe.zip``.
+:class:`ValidationCurve` is that curve on its own, which MAML's trainer keeps too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
@@ -41,6 +43,88 @@ def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
         return []
     with path.open() as file:
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(file)]
+
+
+class ValidationCurve:
+    """A run's learning curve on the validation set: plays a policy, appends its row to
+    ``validation.csv`` and to TensorBoard, and tells whether it is the best so far.
+
+    Args:
+        env_id: the environment trained on.
+        run_dir: the run folder.
+        n_tasks: validation tasks played each time.
+        num_agents: agents per task, for a policy trained in teams (each agent's return counts).
+
+    A resumed run continues the file: the best score and the minutes carry over.
+    """
+
+    def __init__(self, env_id: str, run_dir: str | Path, n_tasks: int = 100, num_agents: int = 1) -> None:
+        if n_tasks < 1:
+            raise ValueError(f"n_tasks must be positive, got {n_tasks}")
+        self.env_id = env_id
+        self.run_dir = Path(run_dir)
+        self.n_tasks = n_tasks
+        self.num_agents = num_agents
+        earlier = read_curve(self.run_dir)
+        self.best = max((row["mean_return"] for row in earlier), default=-np.inf)
+        self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
+        self.cpu_minutes_before = earlier[-1]["cpu_minutes"] if earlier else 0.0
+        self.last_steps = int(earlier[-1]["steps"]) if earlier else -1
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
+        self.tensorboard: TensorBoardOutputFormat | None = None
+
+    def start(self) -> None:
+        """Draw the validation tasks and play the random anchor; the run's clocks start here."""
+        from evaluate.bounds import bounds
+        from evaluate.references import BAYES, reference
+        from evaluate.rollout import play
+        from evaluate.task_sets import validation_set
+
+        self.tasks, self.seeds = validation_set(self.env_id).head(self.n_tasks)
+        self.random = float(play(reference("random", self.env_id), self.env_id, self.tasks, self.seeds).returns.mean())
+        self.bayes = (
+            next(bound.value for bound in bounds(self.env_id) if bound.name == "bayes")
+            if self.env_id in BAYES
+            else None
+        )
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
+
+    def record(self, policy: Any, steps: int) -> tuple[dict[str, float], bool]:
+        """Play ``policy`` (an :class:`evaluate.agents.Policy`) on the validation tasks at ``steps``
+        environment steps; append its row. Returns the scalars written (mean return, and the
+        normalised score where a Bayes bound exists) and whether the mean return beats every
+        earlier row."""
+        from evaluate.rollout import play
+
+        rollout = play(policy, self.env_id, self.tasks, self.seeds, num_agents=self.num_agents)
+        mean_return = float(rollout.returns.mean())
+        score = np.nan if self.bayes is None else (mean_return - self.random) / (self.bayes - self.random)
+        minutes = self.minutes_before + (time.perf_counter() - self.started) / 60.0
+        cpu_minutes = self.cpu_minutes_before + (time.process_time() - self.cpu_started) / 60.0
+        path = self.run_dir / VALIDATION_FILE
+        new_file = not path.is_file()
+        with path.open("a", newline="") as file:
+            writer = csv.writer(file)
+            if new_file:
+                writer.writerow(COLUMNS)
+            writer.writerow([steps, f"{minutes:.3f}", f"{cpu_minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"])
+        scalars = {"validation/mean_return": mean_return}
+        if self.bayes is not None:
+            scalars["validation/normalised_score"] = score
+        if self.tensorboard is None:
+            self.tensorboard = TensorBoardOutputFormat(str(self.run_dir))
+        self.tensorboard.write(scalars, {key: None for key in scalars}, steps)
+        self.tensorboard.writer.flush()
+        self.last_steps = steps
+        best = mean_return > self.best
+        self.best = max(self.best, mean_return)
+        return scalars, best
+
+    def close(self) -> None:
+        """Close the TensorBoard events file."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
 
 class ValidationCallback(BaseCallback):
@@ -67,85 +151,38 @@ class ValidationCallback(BaseCallback):
         env_kwargs: dict | None = None,
     ) -> None:
         super().__init__()
-        if eval_freq < 1 or n_tasks < 1:
-            raise ValueError(f"eval_freq and n_tasks must be positive, got {eval_freq} and {n_tasks}")
-        self.env_id = env_id
-        self.run_dir = Path(run_dir)
+        if eval_freq < 1:
+            raise ValueError(f"eval_freq must be positive, got {eval_freq}")
+        self.curve = ValidationCurve(env_id, run_dir, n_tasks, num_agents)
         self.eval_freq = eval_freq
-        self.n_tasks = n_tasks
-        self.num_agents = num_agents
         self.env_kwargs = dict(env_kwargs or {})
-        earlier = read_curve(self.run_dir)
-        self.best = max((row["mean_return"] for row in earlier), default=-np.inf)
-        self.minutes_before = earlier[-1]["minutes"] if earlier else 0.0
-        self.cpu_minutes_before = earlier[-1]["cpu_minutes"] if earlier else 0.0
-        self.last_steps = int(earlier[-1]["steps"]) if earlier else -1
-        self.started, self.cpu_started = time.perf_counter(), time.process_time()
-        self.tensorboard: TensorBoardOutputFormat | None = None
 
     def _init_callback(self) -> None:
-        from evaluate.bounds import bounds
-        from evaluate.references import BAYES, reference
-        from evaluate.rollout import play
-        from evaluate.task_sets import validation_set
-
-        self.tasks, self.seeds = validation_set(self.env_id).head(self.n_tasks)
-        self.random = float(play(reference("random", self.env_id), self.env_id, self.tasks, self.seeds).returns.mean())
-        self.bayes = (
-            next(bound.value for bound in bounds(self.env_id) if bound.name == "bayes")
-            if self.env_id in BAYES
-            else None
-        )
-        self.started, self.cpu_started = time.perf_counter(), time.process_time()
+        self.curve.start()
 
     def _on_step(self) -> bool:
-        if self.num_timesteps - max(self.last_steps, 0) >= self.eval_freq:
+        if self.num_timesteps - max(self.curve.last_steps, 0) >= self.eval_freq:
             self.validate()
         return True
 
     def _on_training_end(self) -> None:
-        if self.num_timesteps != self.last_steps:
+        if self.num_timesteps != self.curve.last_steps:
             self.validate()
-        if self.tensorboard is not None:
-            self.tensorboard.close()
-            self.tensorboard = None
+        self.curve.close()
 
     def validate(self) -> float:
         """Score the current model, record the row, save it if best; return its normalised
         score (``nan`` without a Bayes bound)."""
         from evaluate.agents import as_policy
-        from evaluate.rollout import play
 
-        policy = as_policy(self.model, "validation", deterministic=True)
-        rollout = play(policy, self.env_id, self.tasks, self.seeds, num_agents=self.num_agents)
-        mean_return = float(rollout.returns.mean())
-        score = np.nan if self.bayes is None else (mean_return - self.random) / (self.bayes - self.random)
-        minutes = self.minutes_before + (time.perf_counter() - self.started) / 60.0
-        cpu_minutes = self.cpu_minutes_before + (time.process_time() - self.cpu_started) / 60.0
-        path = self.run_dir / VALIDATION_FILE
-        new_file = not path.is_file()
-        with path.open("a", newline="") as file:
-            writer = csv.writer(file)
-            if new_file:
-                writer.writerow(COLUMNS)
-            writer.writerow(
-                [self.num_timesteps, f"{minutes:.3f}", f"{cpu_minutes:.3f}", f"{mean_return:.4f}", f"{score:.5f}"]
-            )
-        scalars = {"validation/mean_return": mean_return}
-        if self.bayes is not None:
-            scalars["validation/normalised_score"] = score
+        curve = self.curve
+        scalars, best = curve.record(as_policy(self.model, "validation", deterministic=True), self.num_timesteps)
         for key, value in scalars.items():
             self.logger.record(key, value)
-        if self.tensorboard is None:
-            self.tensorboard = TensorBoardOutputFormat(str(self.run_dir))
-        self.tensorboard.write(scalars, {key: None for key in scalars}, self.num_timesteps)
-        self.tensorboard.writer.flush()
-        if mean_return > self.best:
-            self.best = mean_return
-            self.model.save(self.run_dir / BEST_MODEL_FILE)
+        if best:
+            self.model.save(curve.run_dir / BEST_MODEL_FILE)
             save_safe(
-                self.model, self.run_dir / SAFE_BEST_MODEL_FILE, env_id=self.env_id,
-                env_kwargs=self.env_kwargs, num_agents=self.num_agents,
+                self.model, curve.run_dir / SAFE_BEST_MODEL_FILE, env_id=curve.env_id,
+                env_kwargs=self.env_kwargs, num_agents=curve.num_agents,
             )
-        self.last_steps = self.num_timesteps
-        return score
+        return scalars.get("validation/normalised_score", np.nan)
