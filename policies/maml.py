@@ -181,7 +181,7 @@ def linear_baseline(observations: th.Tensor, returns: th.Tensor, mask: th.Tensor
         regularisation *= 10.0
     else:
         raise ValueError("the linear baseline's normal equations have no finite solution")
-    return ((features @ weights).squeeze(-1) * mask).to(dtype)
+    return ((features @ weights[:, None]).squeeze(-1) * mask).to(dtype)
 
 
 def discounted_returns(rewards: th.Tensor, mask: th.Tensor, gamma: float) -> th.Tensor:
