@@ -53,7 +53,7 @@ TASKS = (
     "NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0", "NMN-Bandit-v0",
     "NMN-TwoStep-v0", "NMN-Harlow-v0", "NMN-Navigation2D-v0",
 )
-LABELS = {"nmn": "NMN", "rnn": "RNN (GRU)", "lstm": "LSTM"}
+LABELS = {"nmn": "NMN", "rnn": "RNN (GRU)", "lstm": "LSTM", "maml": "MAML"}
 CURVE_POINTS = 50
 REPS = 2000
 ANALYSIS_TASKS = 1000
@@ -337,7 +337,10 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
 
 def headline(cards_by_task: dict[str, list[ZooCard]]) -> str:
     """The README's short table: each agent's normalised score per task, mean over its seeds (the
-    mean return where the task has no Bayes bound), and the verdict on ``P(NMN > RNN)``."""
+    mean return where the task has no Bayes bound), and the verdict on ``P(NMN > RNN)``; a column
+    per policy the zoo holds."""
+    held_anywhere = {card.policy for held in cards_by_task.values() for card in held}
+    shown = [policy for policy in zoo.POLICIES if policy in held_anywhere]
     lines = [
         "Normalised score on each task's evaluation set (random 0, Bayes 1; 1000 tasks, mean "
         "actions, mean over the seeds shipped, their number in parentheses; the mean return where "
@@ -346,12 +349,12 @@ def headline(cards_by_task: dict[str, list[ZooCard]]) -> str:
         "[docs/zoo/results.md](docs/zoo/results.md) and the site's results page. Regenerate with "
         "`nmn-zoo report`.",
         "",
-        "| task | " + " | ".join(LABELS[policy] for policy in zoo.POLICIES) + " | NMN against RNN |",
-        "|---|" + "---|" * len(zoo.POLICIES) + "---|",
+        "| task | " + " | ".join(LABELS[policy] for policy in shown) + " | NMN against RNN |",
+        "|---|" + "---|" * len(shown) + "---|",
     ]
     for env_id, held in cards_by_task.items():
         cells = []
-        for policy in zoo.POLICIES:
+        for policy in shown:
             cards = [card for card in held if card.policy == policy]
             normalised = [value for card in cards if (value := _value(card, "normalised_score")) is not None]
             if not cards:

@@ -9,7 +9,7 @@ Hessian-vector products of the mean KL divergence between the adapted policies b
 the step (through the adaptation: second-order MAML), scaled to the trust region ``max_kl``,
 then a backtracking line search that keeps a step only when it lowers the loss within the region.
 
-The hyperparameters live in ``policies/hyperparams/maml.yml`` (:func:`load_maml_hyperparams`),
+The hyperparameters live in ``policies/hyperparams/maml/maml.yml`` (:func:`load_maml_hyperparams`),
 each with its source.
 """
 
@@ -29,7 +29,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from policies.config import first_problem, read_yaml
 from policies.maml import Adaptation, Episodes, GaussianMLPPolicy, Parameters, adapt, advantages, expand
 
-MAML_HYPERPARAMS_FILE = Path(__file__).parent / "hyperparams" / "maml.yml"
+MAML_HYPERPARAMS_FILE = Path(__file__).parent / "hyperparams" / "maml" / "maml.yml"
 
 
 class MAMLHyperparams(BaseModel):

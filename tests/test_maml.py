@@ -23,6 +23,7 @@ from evaluate.maml_agent import MAMLAgent
 from evaluate.rollout import play
 from evaluate.task_sets import task_set
 from policies.maml import Adaptation, Episodes, GaussianMLPPolicy, adaptation_step, advantages, expand, reinforce_loss
+from policies.maml_trpo import MAML_HYPERPARAMS_FILE, load_maml_hyperparams
 from policies.serialization import METADATA_FILE, environment_spaces, load_safe, save_maml
 from training.maml_train import read_maml_config, resume_maml, train_maml
 from training.train import CONFIG_FILE, RunComplete
@@ -122,7 +123,7 @@ def navigation_policy(seed: int = 0, hidden_sizes: Sequence[int] = (8,)) -> Gaus
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short MAML run on NMN-Navigation2D: 4 outer updates of 10 tasks."""
     folder = tmp_path_factory.mktemp("maml")
-    recipe = yaml.safe_load(Path("policies/hyperparams/maml.yml").read_text())[NAVIGATION]
+    recipe = yaml.safe_load(MAML_HYPERPARAMS_FILE.read_text())[NAVIGATION]
     recipe.update(hidden_sizes=[32, 32], meta_batch_size=10, fast_batch_size=10, num_batches=4)
     (folder / "maml.yml").write_text(yaml.safe_dump({NAVIGATION: recipe}))
     th.set_num_threads(1)
@@ -242,3 +243,19 @@ def test_nmn_eval_scores_a_maml_file_with_its_per_trial_curve(
     assert result["agent"]["actions"] == {"mode": "sampled", "torch_seed": 0}
     assert len(result["agent"]["trial_gains"]) == 1
     assert len(result["agent"]["adaptation_curve"]) == 2
+
+
+def test_zoo_names_take_maml() -> None:
+    from training.zoo import parse_name
+
+    assert parse_name("zoo:maml") == ("maml", None) and parse_name("zoo:maml@seed2") == ("maml", 2)
+
+
+def test_the_shipped_maml_recipes_follow_pytorch_maml_rl() -> None:
+    navigation, velocity, direction = (
+        load_maml_hyperparams(env_id) for env_id in (NAVIGATION, "NMN-HalfCheetahVel-v0", "NMN-HalfCheetahDir-v0")
+    )
+    assert navigation.adaptation() == ADAPTATION and navigation.hidden_sizes == [100, 100]
+    assert (navigation.fast_batch_size, navigation.meta_batch_size, navigation.max_kl) == (20, 20, 0.01)
+    assert velocity.meta_batch_size == direction.meta_batch_size == 40
+    assert load_maml_hyperparams("NMN-Bandit-v0") == navigation

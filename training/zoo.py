@@ -1,4 +1,5 @@
-"""The model zoo: trained NMN, GRU and LSTM agents for every task with a native env, shipped.
+"""The model zoo: trained NMN, GRU and LSTM agents for every task with a native env (and MAML
+agents, :mod:`policies.maml`, where shipped).
 
 Each model lives in ``policies/zoo/<env id>/`` as ``<policy>-seed<K>.safe.zip`` (the pickle-free
 form of :mod:`policies.serialization`: JSON metadata and weights, no optimiser state) beside its
@@ -26,8 +27,8 @@ from evaluate.schema import AgentScore, TaskSetInfo
 ZOO_DIR = Path(policies.__file__).resolve().parent / "zoo"
 """The shipped models and their cards: data of the :mod:`policies` package, in their safe form."""
 PREFIX = "zoo:"
-POLICIES = ("nmn", "rnn", "lstm")
-ZooPolicy = Literal["nmn", "rnn", "lstm"]
+POLICIES = ("nmn", "rnn", "lstm", "maml")
+ZooPolicy = Literal["nmn", "rnn", "lstm", "maml"]
 CARD_SUFFIX = ".json"
 MODEL_SUFFIX = ".safe.zip"
 _NAME = re.compile(r"zoo:(?P<policy>[a-z]+)(@seed(?P<seed>\d+))?")
