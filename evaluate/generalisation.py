@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluate.report import _interval
+from evaluate.report import format_interval
 from evaluate.schema import EvaluationResult, GeneralisationGap, Interval, adaptation_anchors
-from evaluate.stats import _column, _estimate
+from evaluate.stats import score_column, bootstrap_interval
 
 
 def _gap_interval(
@@ -32,7 +32,7 @@ def _gap_interval(
             - (second.mean() - zero_shift) / (one_shift - zero_shift)
         )
 
-    return _estimate([_column(inside), _column(shifted)], gap, reps, seed)
+    return bootstrap_interval([score_column(inside), score_column(shifted)], gap, reps, seed)
 
 
 def _normalised_anchors(result: EvaluationResult) -> tuple[float, float] | None:
@@ -83,15 +83,15 @@ def gap_table(in_distribution: EvaluationResult, shifted: list[EvaluationResult]
         "",
         "| task set | kwargs | set sha256 | normalised | adaptation | gap (normalised) | gap (adaptation) |",
         "|---|---|---|---|---|---|---|",
-        f"| in distribution | | {in_distribution.task_set.sha256[:12]} | {_interval(agent.normalised_score, 3)}"
-        f" | {_interval(agent.adaptation_score, 3)} | | |",
+        f"| in distribution | | {in_distribution.task_set.sha256[:12]} | {format_interval(agent.normalised_score, 3)}"
+        f" | {format_interval(agent.adaptation_score, 3)} | | |",
     ]
     for result in shifted:
         shift, score = result.shift, result.agent
         gap = shift.generalisation_gap
         lines.append(
-            f"| {shift.name} | {shift.kwargs} | {result.task_set.sha256[:12]} | {_interval(score.normalised_score, 3)}"
-            f" | {_interval(score.adaptation_score, 3)} | {_interval(gap and gap.normalised, 3)}"
-            f" | {_interval(gap and gap.adaptation, 3)} |"
+            f"| {shift.name} | {shift.kwargs} | {result.task_set.sha256[:12]} | {format_interval(score.normalised_score, 3)}"
+            f" | {format_interval(score.adaptation_score, 3)} | {format_interval(gap and gap.normalised, 3)}"
+            f" | {format_interval(gap and gap.adaptation, 3)} |"
         )
     return "\n".join(lines)

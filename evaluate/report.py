@@ -24,7 +24,8 @@ CURVE_FILE = "adaptation_curve.png"
 RETURNS_FILE = "returns.png"
 
 
-def _interval(interval: Interval | None, digits: int = 1) -> str:
+def format_interval(interval: Interval | None, digits: int = 1) -> str:
+    """``value [low, high]`` with ``digits`` decimals; ``–`` for no interval."""
     if interval is None:
         return "–"
     return f"{interval.value:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
@@ -60,13 +61,13 @@ def markdown(result: EvaluationResult) -> str:
         cells = [
             entry.name,
             entry.role,
-            _interval(entry.mean),
-            _interval(entry.iqm),
-            _interval(entry.normalised_score, 3),
-            _interval(result.normalised(entry.iqm), 3),
-            _interval(entry.adaptation_score, 3),
-            _interval(entry.regret),
-            *(_interval(entry.probability_of_improvement.get(name), 3) for name in baselines),
+            format_interval(entry.mean),
+            format_interval(entry.iqm),
+            format_interval(entry.normalised_score, 3),
+            format_interval(result.normalised(entry.iqm), 3),
+            format_interval(entry.adaptation_score, 3),
+            format_interval(entry.regret),
+            *(format_interval(entry.probability_of_improvement.get(name), 3) for name in baselines),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     if result.num_agents > 1:
@@ -81,8 +82,8 @@ def markdown(result: EvaluationResult) -> str:
             "| agent | normalised to the team bound | social gain |",
             "|---|---|---|",
             *(
-                f"| {entry.name} | {_interval(entry.team_normalised_score, 3)}"
-                f" | {_interval(entry.social_gain, 2)} |"
+                f"| {entry.name} | {format_interval(entry.team_normalised_score, 3)}"
+                f" | {format_interval(entry.social_gain, 2)} |"
                 for entry in _scores(result)
             ),
         ]

@@ -42,12 +42,22 @@ class _LocalStratifiedIndependentBootstrap(rly.StratifiedIndependentBootstrap):
         return (self.generator.choice(num_runs, array_shape, replace=True), *strata_indices)
 
 
-def _estimate(
+def bootstrap_interval(
     scores: np.ndarray | list[np.ndarray],
     aggregate: Callable[..., float],
-    reps: int,
-    seed: int,
+    reps: int = DEFAULT_REPS,
+    seed: int = DEFAULT_SEED,
 ) -> Interval:
+    """``aggregate`` of ``scores`` with its 95% percentile stratified-bootstrap interval.
+
+    Args:
+        scores: one ``(runs, 1)`` score matrix (:func:`score_column`), resampled by rliable's
+            stratified bootstrap; or a list of them, each resampled on its own (rliable's
+            independent stratified bootstrap: independent sets of runs, such as two task sets).
+        aggregate: maps the matrices (one argument each) to a number.
+        reps: bootstrap resamples.
+        seed: seed of the bootstrap's own generator.
+    """
     matrices = scores if isinstance(scores, list) else [scores]
     bootstrap_class = (
         _LocalStratifiedIndependentBootstrap
@@ -68,7 +78,12 @@ def _estimate(
     )
 
 
-def _column(returns: np.ndarray) -> np.ndarray:
+def score_column(returns: np.ndarray) -> np.ndarray:
+    """``returns`` as the ``(runs, 1)`` score matrix of rliable (one task, one run per meta-episode).
+
+    Raises:
+        ValueError: for fewer than two returns or a return that is not finite.
+    """
     values = np.asarray(returns, dtype=np.float64).reshape(-1, 1)
     if values.shape[0] < 2 or not np.all(np.isfinite(values)):
         raise ValueError("interval estimates need at least two finite returns")
@@ -89,14 +104,14 @@ def mean_interval(
     returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """Mean return with its 95% stratified-bootstrap confidence interval."""
-    return _estimate(_column(returns), metrics.aggregate_mean, reps, seed)
+    return bootstrap_interval(score_column(returns), metrics.aggregate_mean, reps, seed)
 
 
 def iqm_interval(
     returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """Interquartile mean with its 95% stratified-bootstrap confidence interval."""
-    return _estimate(_column(returns), interquartile_mean, reps, seed)
+    return bootstrap_interval(score_column(returns), interquartile_mean, reps, seed)
 
 
 def probability_of_improvement(scores_x: np.ndarray, scores_y: np.ndarray) -> float:
@@ -125,7 +140,7 @@ def improvement_interval(
     returns: np.ndarray, baseline: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """``P(agent > baseline)`` over meta-episodes with its 95% bootstrap confidence interval."""
-    return _estimate([_column(returns), _column(baseline)], probability_of_improvement, reps, seed)
+    return bootstrap_interval([score_column(returns), score_column(baseline)], probability_of_improvement, reps, seed)
 
 
 def iqm_curve_intervals(
@@ -175,7 +190,7 @@ def spread_ratio_interval(
     (a ``ValueError``). The percentile ends are order statistics of the resampled ratios (NumPy's
     ``inverted_cdf``), so an infinite ratio at an end stays infinite rather than interpolated.
     """
-    first, second = _column(scores), _column(baseline)
+    first, second = score_column(scores), score_column(baseline)
     if np.ptp(first) == 0.0 or np.ptp(second) == 0.0:
         raise ValueError("a ratio of spreads needs runs that differ in each set")
     bootstrap = _LocalStratifiedIndependentBootstrap(first, second, seed=np.random.default_rng(seed))

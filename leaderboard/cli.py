@@ -57,7 +57,8 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from evaluate.model_options import add_model_arguments
-from evaluate.schema import Interval, adaptation_scale, normalised_scale
+from evaluate.report import format_interval
+from evaluate.schema import adaptation_scale, normalised_scale
 from nmn_envs import check_env_id
 from leaderboard.board import Table, table
 from leaderboard.intake import DEFAULT_MAX_PARAMETERS
@@ -91,10 +92,6 @@ SERVER_TIMEOUT_S = 120.0
 JOB_POLL_S = 2.0
 
 
-def _interval(interval: Interval, digits: int) -> str:
-    return f"{interval.value:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
-
-
 def print_table(board: Table, console: Console | None = None) -> None:
     """Print the ranked board of one environment and its bounds (to stdout by default).
 
@@ -122,9 +119,9 @@ def print_table(board: Table, console: Console | None = None) -> None:
             str(row.rank),
             "" if row.id is None else str(row.id),
             for_terminal(row.agent),
-            _interval(score, 3),
-            _interval(mean, 1),
-            "" if row.adaptation_score is None else _interval(row.adaptation_score, 3),
+            format_interval(score, 3),
+            format_interval(mean, 1),
+            "" if row.adaptation_score is None else format_interval(row.adaptation_score, 3),
             "" if row.regret is None else f"{row.regret:.1f}",
             row.role,
             "board" if row.provenance == PLAYED_BY_BOARD else "self",
@@ -178,7 +175,7 @@ def _submit(store: Store | None, args: argparse.Namespace) -> int:
     entry = store.add(stored)
     print(
         f"stored entry {entry.id}: {for_terminal(entry.agent_name)} on {entry.env_id}, "
-        f"normalised IQM {_interval(stored.normalised_iqm(), 3)}"
+        f"normalised IQM {format_interval(stored.normalised_iqm(), 3)}"
     )
     return 0
 
@@ -426,9 +423,9 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         f"description: {for_terminal(card.description)}",
         f"environment: {result.env_id}",
         f"task set: {task_set.version}, {task_set.n_tasks} tasks, sha256 {task_set.sha256}",
-        f"normalised IQM: {_interval(submission.normalised_iqm(), 3)}",
-        f"mean return: {_interval(result.agent.mean, 2)}",
-        f"IQM: {_interval(result.agent.iqm, 2)}",
+        f"normalised IQM: {format_interval(submission.normalised_iqm(), 3)}",
+        f"mean return: {format_interval(result.agent.mean, 2)}",
+        f"IQM: {format_interval(result.agent.iqm, 2)}",
         f"submitted: {entry.submitted:%Y-%m-%d %H:%M:%S} UTC",
         f"provenance: {submission.provenance}",
     ]
@@ -480,8 +477,8 @@ def _verify(store: Store, args: argparse.Namespace) -> int:
         claimed, rerun = check.claimed, check.rerun
         verdict = "supported" if check.inside else "NOT SUPPORTED"
         print(
-            f"{check.statistic}: claimed {_interval(claimed, 3)}, re-run {where}"
-            f"{_interval(rerun, 3)}: {verdict}"
+            f"{check.statistic}: claimed {format_interval(claimed, 3)}, re-run {where}"
+            f"{format_interval(rerun, 3)}: {verdict}"
         )
     if outcome.consistent:
         print(f"entry {entry.id} is consistent with a re-run {where}of {args.agent}")

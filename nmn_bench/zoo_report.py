@@ -39,8 +39,8 @@ from rliable import metrics
 from evaluate.analyses import MODULATION_FILE, modulation_trace, plot_modulation, two_step_stays, write_stay_table
 from evaluate.bounds import exact_bounds
 from evaluate.harness import resolve_agent
+from evaluate.report import format_interval
 from evaluate.rollout import play
-from evaluate.schema import Interval
 from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval, spread_ratio_interval
 from evaluate.task_sets import task_set
 from training import zoo
@@ -62,12 +62,6 @@ MIN_SEEDS_FOR_VERDICT = 3
 (with two, the percentile bootstrap has almost nothing to resample)."""
 
 
-def _interval(interval: Interval | None, digits: int = 3) -> str:
-    if interval is None:
-        return "–"
-    return f"{interval.value:.{digits}f} [{interval.low:.{digits}f}, {interval.high:.{digits}f}]"
-
-
 def _value(card: ZooCard, field: str) -> float | None:
     """A card's normalised (or adaptation) score, ``None`` where the task has no Bayes bound."""
     interval = getattr(card.evaluation.score, field)
@@ -82,7 +76,7 @@ def across_seeds(values: list[float], digits: int = 3) -> str:
         return "–"
     if len(values) < 2:
         return f"{values[0]:.{digits}f} (one seed)"
-    return _interval(mean_interval(np.array(values), reps=REPS), digits)
+    return format_interval(mean_interval(np.array(values), reps=REPS), digits)
 
 
 def task_rows(env_id: str, held: list[ZooCard]) -> list[str]:
@@ -125,7 +119,7 @@ def improvement(held: list[ZooCard], first: str, second: str) -> tuple[str, str]
         value = float(metrics.probability_of_improvement(np.reshape(a, (-1, 1)), np.reshape(b, (-1, 1))))
         return f"{value:.3f} ({len(a)} against {len(b)} seeds: no interval)", "inconclusive (one seed)"
     interval = improvement_interval(np.array(a), np.array(b), reps=REPS)
-    estimate = f"{_interval(interval)} ({len(a)} against {len(b)} seeds)"
+    estimate = f"{format_interval(interval, 3)} ({len(a)} against {len(b)} seeds)"
     if min(len(a), len(b)) < MIN_SEEDS_FOR_VERDICT:
         return estimate, f"inconclusive (fewer than {MIN_SEEDS_FOR_VERDICT} seeds each)"
     if interval.low > 0.5:
@@ -147,7 +141,7 @@ def stability(held: list[ZooCard], first: str, second: str) -> tuple[str, str]:
         interval = spread_ratio_interval(np.array(a), np.array(b), reps=REPS)
     except ValueError:
         return "–", "not tested (every seed of an agent scores the same)"
-    estimate = f"{_interval(interval, 2)} ({len(a)} against {len(b)} seeds)"
+    estimate = f"{format_interval(interval, 2)} ({len(a)} against {len(b)} seeds)"
     if interval.high < 1.0:
         return estimate, f"{LABELS[first]} more stable"
     if interval.low > 1.0:
@@ -161,7 +155,7 @@ def seed_adaptation_rows(env_id: str, held: list[ZooCard]) -> list[str]:
     for card in sorted(held, key=lambda card: (card.policy, card.seed)):
         interval = card.evaluation.score.adaptation_score
         verdict = "no Bayes bound" if interval is None else ("adapts" if interval.low > 0.0 else "**does not adapt**")
-        rows.append(f"| {env_id} | {LABELS[card.policy]} | {card.seed} | {_interval(interval)} | {verdict} |")
+        rows.append(f"| {env_id} | {LABELS[card.policy]} | {card.seed} | {format_interval(interval, 3)} | {verdict} |")
     return rows
 
 
@@ -213,7 +207,7 @@ def bandit_regret(out: Path) -> str:
         _, card = zoo.find(name, env_id)
         regret = np.cumsum(np.array(bayes.agent.adaptation_curve) - np.array(card.evaluation.score.adaptation_curve))
         axes.plot(np.arange(1, len(regret) + 1), regret, label=f"{name} ({card.name})")
-        lines.append(f"{name} {_interval(card.evaluation.score.regret, 2)}")
+        lines.append(f"{name} {format_interval(card.evaluation.score.regret, 2)}")
     axes.set_xlabel("pull")
     axes.set_ylabel("cumulative regret against the Bayes policy")
     axes.set_title(f"{env_id}: regret (mean over {ANALYSIS_TASKS} tasks)")
@@ -261,7 +255,7 @@ def harlow_trial_two() -> str:
     for name in ("zoo:rnn", "zoo:nmn"):
         rollout = play(resolve_agent(name, env_id, {}), env_id, tasks, seeds)
         correct = (rollout.step_rewards[:, 1] > 0).astype(np.float64)
-        cells.append(f"{name} {_interval(mean_interval(correct, reps=REPS))}")
+        cells.append(f"{name} {format_interval(mean_interval(correct, reps=REPS), 3)}")
     return (
         f"**Harlow, trial 2** (chance 0.5, Bayes 1.0; {ANALYSIS_TASKS} meta-episodes, 95% bootstrap CI): "
         + "; ".join(cells) + "."

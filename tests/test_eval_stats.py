@@ -54,7 +54,7 @@ def test_a_few_seeds_give_an_honest_wide_interval_and_no_spread_is_refused():
 def test_the_probability_of_improvement_is_rliables_and_so_is_its_interval():
     from rliable import metrics
 
-    from evaluate.stats import _estimate, _column, probability_of_improvement
+    from evaluate.stats import bootstrap_interval, score_column, probability_of_improvement
 
     rng = np.random.default_rng(3)
     for shape_x, shape_y in (((200, 1), (150, 1)), ((7, 3), (5, 3))):
@@ -65,8 +65,8 @@ def test_the_probability_of_improvement_is_rliables_and_so_is_its_interval():
     same = rng.normal(size=(9, 2))
     assert probability_of_improvement(same, same) == metrics.probability_of_improvement(same, same) == 0.5
     returns, baseline = rng.normal(1.0, 2.0, 120), rng.integers(-2, 3, 90).astype(float)
-    columns = [_column(returns), _column(baseline)]
-    assert improvement_interval(returns, baseline, reps=300, seed=5) == _estimate(
+    columns = [score_column(returns), score_column(baseline)]
+    assert improvement_interval(returns, baseline, reps=300, seed=5) == bootstrap_interval(
         columns, metrics.probability_of_improvement, 300, 5
     )
 
@@ -74,7 +74,7 @@ def test_the_probability_of_improvement_is_rliables_and_so_is_its_interval():
 def test_the_interquartile_mean_is_rliables_and_so_is_its_interval():
     from rliable import metrics
 
-    from evaluate.stats import _column, _estimate, interquartile_mean
+    from evaluate.stats import score_column, bootstrap_interval, interquartile_mean
 
     rng = np.random.default_rng(4)
     for size in (2, 3, 4, 7, 100, 1001):
@@ -82,4 +82,4 @@ def test_the_interquartile_mean_is_rliables_and_so_is_its_interval():
         scores[: size // 3] = scores[0]  # ties
         assert interquartile_mean(scores) == metrics.aggregate_iqm(scores)
     returns = rng.exponential(10.0, 300)
-    assert iqm_interval(returns, reps=300, seed=2) == _estimate(_column(returns), metrics.aggregate_iqm, 300, 2)
+    assert iqm_interval(returns, reps=300, seed=2) == bootstrap_interval(score_column(returns), metrics.aggregate_iqm, 300, 2)
