@@ -80,7 +80,13 @@ def _moving_target(steps: int, env_kwargs: dict[str, Any]) -> list[Bound]:
         name="oracle", kind="ceiling", value=HIT_REWARD * steps, description="told the offset: a hit at every step"
     )
     if env_kwargs.get("switch_probability", 0.0) > 0.0:
-        return [oracle]  # no exact value with switches: the bayes reference agent stands in
+        # No exact value with switches: after a hit the belief is "the known offset a with
+        # probability 1 - p, else uniform", and the best next action (aim at a, or hedge so
+        # that a miss splits the new offset's two candidates better near the support's edges)
+        # depends on a and on the steps left: a dynamic programme over a continuous state. The
+        # bayes reference agent (a belief planner reading a stale offset's miss as a probe of
+        # the new one) stands in, as a reference.
+        return [oracle]
     limit = env_kwargs.get("offset_limit", OFFSET_LIMIT)
     probe = exact.moving_target_probe(steps, limit)
     return [

@@ -1,9 +1,14 @@
-"""The generalisation gap: an agent's score on its registered task distribution minus its score on a shift.
+"""The generalisation gap: an agent's score on its training distribution minus its score on a shift.
 
 Both scores come from the harness (:func:`evaluate.harness.evaluate`, once without and once
 with ``shift=``), each against its own distribution's bounds; the gap's 95% interval comes from
-the same stratified bootstrap as every other interval (:mod:`evaluate.stats`), resampling each
-task set on its own (they are independent).
+the same stratified bootstrap as every other interval (:func:`evaluate.stats.bootstrap_interval`),
+resampling each task set on its own (they are independent).
+
+Two scales: the normalised one, ``(mean - random) / (one - random)`` with ``one`` the bayes value,
+or the oracle ceiling where the environment has none (NMN-Navigation2D: the gap is then on the
+scale of the MAML line's oracle normaliser); and the adaptation one,
+``(mean - memoryless) / (bayes - memoryless)``, where it is defined.
 """
 
 from __future__ import annotations
@@ -12,16 +17,14 @@ import numpy as np
 
 from evaluate.report import format_interval
 from evaluate.schema import EvaluationResult, GeneralisationGap, Interval, adaptation_anchors
-from evaluate.stats import score_column, bootstrap_interval
+from evaluate.stats import bootstrap_interval, score_column
+from evaluate.task_sets import TRAINING_KWARGS
+
+Anchors = tuple[float, float]
 
 
 def _gap_interval(
-    inside: np.ndarray,
-    inside_anchors: tuple[float, float],
-    shifted: np.ndarray,
-    shifted_anchors: tuple[float, float],
-    reps: int,
-    seed: int,
+    inside: np.ndarray, inside_anchors: Anchors, shifted: np.ndarray, shifted_anchors: Anchors, reps: int, seed: int
 ) -> Interval:
     """``scale_in(mean(inside)) - scale_shift(mean(shifted))``, each on ``(x - zero) / (one - zero)``."""
 
@@ -35,9 +38,19 @@ def _gap_interval(
     return bootstrap_interval([score_column(inside), score_column(shifted)], gap, reps, seed)
 
 
-def _normalised_anchors(result: EvaluationResult) -> tuple[float, float] | None:
-    random, bayes = result.normaliser.get("random"), result.normaliser.get("bayes")
-    return None if random is None or bayes is None or not bayes > random else (random, bayes)
+def normalised_anchors(result: EvaluationResult) -> tuple[Anchors | None, str]:
+    """The ``(zero, one)`` of ``result``'s normalised scale and the name of its ``one``: the bayes
+    value, else the oracle ceiling; ``None`` where neither lies above the random agent's mean."""
+    random = result.normaliser.get("random")
+    ceilings = {bound.name: bound.value for bound in result.bounds}
+    for name, one in (("bayes", result.normaliser.get("bayes")), ("oracle", ceilings.get("oracle"))):
+        if one is not None and random is not None and one > random:
+            return (random, one), name
+    return None, "bayes"
+
+
+def _adaptation_anchors(result: EvaluationResult) -> Anchors | None:
+    return adaptation_anchors(result.normaliser)
 
 
 def generalisation_gap(in_distribution: EvaluationResult, shifted: EvaluationResult) -> GeneralisationGap:
@@ -56,15 +69,17 @@ def generalisation_gap(in_distribution: EvaluationResult, shifted: EvaluationRes
         )
     inside, outside = np.asarray(in_distribution.agent.returns), np.asarray(shifted.agent.returns)
     reps, seed = shifted.bootstrap_reps, shifted.bootstrap_seed
-    gaps: dict[str, Interval | None] = {}
-    for label, anchors in (
-        ("normalised", _normalised_anchors),
-        ("adaptation", lambda result: adaptation_anchors(result.normaliser)),
-    ):
-        first, second = anchors(in_distribution), anchors(shifted)
-        gaps[label] = None if first is None or second is None else _gap_interval(inside, first, outside, second, reps, seed)
+    (inside_scale, one_in), (shifted_scale, one_shift) = normalised_anchors(in_distribution), normalised_anchors(shifted)
+    scales: dict[str, tuple[Anchors | None, Anchors | None]] = {
+        "normalised": (inside_scale, shifted_scale if one_shift == one_in else None),
+        "adaptation": (_adaptation_anchors(in_distribution), _adaptation_anchors(shifted)),
+    }
+    gaps = {
+        label: None if first is None or second is None else _gap_interval(inside, first, outside, second, reps, seed)
+        for label, (first, second) in scales.items()
+    }
     return GeneralisationGap(
-        agent=shifted.agent.name, in_distribution_task_set=in_distribution.task_set, **gaps
+        agent=shifted.agent.name, in_distribution_task_set=in_distribution.task_set, normalised_to=one_in, **gaps
     )
 
 
@@ -74,24 +89,48 @@ def with_gap(in_distribution: EvaluationResult, shifted: EvaluationResult) -> Ev
     return shifted.model_copy(update={"shift": shifted.shift.model_copy(update={"generalisation_gap": gap})})
 
 
+def scores(result: EvaluationResult) -> tuple[Interval | None, Interval | None]:
+    """``result``'s agent on the gap's two scales: normalised (to bayes, else the oracle) and adaptation."""
+    normalised, adaptation = normalised_anchors(result)[0], _adaptation_anchors(result)
+    mean = result.agent.mean
+    return (
+        None if normalised is None else mean.on_scale(*normalised),
+        None if adaptation is None else mean.on_scale(*adaptation),
+    )
+
+
 def gap_table(in_distribution: EvaluationResult, shifted: list[EvaluationResult]) -> str:
     """A Markdown table: one row per shift with the agent's scores and its generalisation gap."""
     agent = in_distribution.agent
+    one = normalised_anchors(in_distribution)[1]
+    inside_normalised, inside_adaptation = scores(in_distribution)
     lines = [
         f"Generalisation of {agent.name} on {in_distribution.env_id} (gap = in-distribution score"
-        " minus shifted score; 95% CIs):",
+        f" minus shifted score; normalised to the {one} value; 95% CIs):",
         "",
         "| task set | kwargs | set sha256 | normalised | adaptation | gap (normalised) | gap (adaptation) |",
         "|---|---|---|---|---|---|---|",
-        f"| in distribution | | {in_distribution.task_set.sha256[:12]} | {format_interval(agent.normalised_score, 3)}"
-        f" | {format_interval(agent.adaptation_score, 3)} | | |",
+        f"| in distribution | {_kwargs_cell(in_distribution)} | {in_distribution.task_set.sha256[:12]}"
+        f" | {format_interval(inside_normalised, 3)} | {format_interval(inside_adaptation, 3)} | | |",
     ]
     for result in shifted:
-        shift, score = result.shift, result.agent
+        shift = result.shift
+        normalised, adaptation = scores(result)
         gap = shift.generalisation_gap
         lines.append(
-            f"| {shift.name} | {shift.kwargs} | {result.task_set.sha256[:12]} | {format_interval(score.normalised_score, 3)}"
-            f" | {format_interval(score.adaptation_score, 3)} | {format_interval(gap and gap.normalised, 3)}"
+            f"| {shift.name} | {shift.kwargs} | {result.task_set.sha256[:12]} | {format_interval(normalised, 3)}"
+            f" | {format_interval(adaptation, 3)} | {format_interval(gap and gap.normalised, 3)}"
             f" | {format_interval(gap and gap.adaptation, 3)} |"
         )
     return "\n".join(lines)
+
+
+def _kwargs_cell(result: EvaluationResult) -> str:
+    """The kwargs of the training distribution that the evaluation protocol would have changed
+    (Harlow's training pool), as the in-distribution row names them; else nothing."""
+    own = {
+        key: value
+        for key, value in TRAINING_KWARGS.get(result.env_id, {}).items()
+        if result.env_kwargs.get(key) == value
+    }
+    return str(own) if own else ""

@@ -465,8 +465,9 @@ class Navigation2DMemoryless(MemorylessPolicy):
 
     The position follows the agent's own actions only, so a feedback-free agent plays a fixed
     path; each step costs the expected distance to the goal, ``E|p - g|`` with
-    ``g ~ U[-0.5, 0.5]^2``, which is convex in ``p`` and symmetric about the origin, so the origin
-    (where every trial starts) is the best place for every step.
+    ``g ~ U[-w, w]^2`` (``w = goal_half_width``, 0.5 by default), which is convex in ``p`` and
+    symmetric about the origin, so the origin (where every trial starts) is the best place for
+    every step, for any ``w``.
     """
 
     description = "stays at the start, the centre of the goal distribution (adaptation score 0)"

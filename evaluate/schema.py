@@ -189,6 +189,11 @@ class GeneralisationGap(_Frozen):
     in_distribution_task_set: TaskSetInfo
     normalised: Interval | None = None
     adaptation: Interval | None = None
+    normalised_to: Literal["bayes", "oracle"] = Field(
+        default="bayes",
+        description="the 1 of the normalised scale: the bayes value, or the oracle ceiling where the"
+        " environment has none (its 0 is the random agent's mean return)",
+    )
 
 
 class ShiftInfo(_Frozen):

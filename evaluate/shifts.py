@@ -7,14 +7,13 @@ published task set (:func:`evaluate.task_sets.shift_task_set`) and its own bound
 (:func:`evaluate.bounds.bounds` with the shift's kwargs). The generalisation gap of an agent
 is its score on the registered distribution minus its score on the shift (``nmn-eval --shift``).
 
-Left out, and why:
+The in-distribution side of a gap is the distribution agents train on. It is the evaluation
+protocol's everywhere but on NMN-Harlow, whose protocol already holds out the training objects
+(:data:`evaluate.task_sets.EVALUATION_KWARGS`): there the held-out pool is the shift, and the
+in-distribution side plays the training pool (:func:`evaluate.task_sets.in_distribution_kwargs`).
 
-* NMN-Harlow's held-out ``test`` object pool is not a shift here: the evaluation protocol
-  already plays it (:data:`evaluate.task_sets.EVALUATION_KWARGS`), so its gap would be zero by
-  construction.
-* NMN-Navigation2D (goals outside the training square) and the HalfCheetah tasks (velocities
-  and directions outside the training range) have no shift yet: their envs take no kwarg that
-  moves the goal or velocity distribution.
+Left out, and why: NMN-HalfCheetahDir, whose task is a direction, ``+1`` or ``-1``: there is
+nothing outside the training range to move it to.
 """
 
 from __future__ import annotations
@@ -125,6 +124,42 @@ SHIFTS: dict[str, tuple[Shift, ...]] = {
             ),
             start=1,
         )
+    ),
+    "NMN-Harlow-v0": (
+        _shift(
+            "NMN-Harlow-v0",
+            "held_out_objects",
+            1,
+            """Objects drawn from the held-out test pool instead of the training pool: the agent
+            has seen neither object's features. An agent that learnt the rule (one blind
+            choice, then follow the reward) applies it to any pair; one that memorised which
+            training objects tend to pay, or leans on their features, loses what it memorised.""",
+            pool="test",
+        ),
+    ),
+    "NMN-Navigation2D-v0": (
+        _shift(
+            "NMN-Navigation2D-v0",
+            "wider_goals",
+            1,
+            """Goals drawn from U[-1, 1]^2 instead of U[-0.5, 0.5]^2: three goals in four lie
+            outside the training square. An agent that reads the goal's direction and distance
+            off the rewards of its first trial walks there in the second; one that learnt to
+            search the training square never looks beyond it.""",
+            goal_half_width=1.0,
+        ),
+    ),
+    "NMN-HalfCheetahVel-v0": (
+        _shift(
+            "NMN-HalfCheetahVel-v0",
+            "faster",
+            1,
+            """Target velocities drawn from U[2, 3] instead of U[0, 2]: every target is faster
+            than any met in training. An agent that infers the target from the reward's slope
+            (it grows while the cheetah is too slow) speeds up until it levels off; one that
+            learnt the training speeds settles below the target.""",
+            velocity_range=(2.0, 3.0),
+        ),
     ),
     "NMN-TwoStep-v0": (
         _shift(

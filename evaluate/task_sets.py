@@ -48,6 +48,10 @@ EVALUATION_KWARGS: dict[str, dict[str, Any]] = {"NMN-Harlow-v0": {"pool": "test"
 """Env kwargs the evaluation protocol fixes: Harlow is scored on its held-out object pool, whose
 objects no agent met in training (the pool changes the objects' features, not the tasks)."""
 
+TRAINING_KWARGS: dict[str, dict[str, Any]] = {"NMN-Harlow-v0": {"pool": "train"}}
+"""What :data:`EVALUATION_KWARGS` changes, as agents train on it: the in-distribution side of a
+generalisation gap (:mod:`evaluate.shifts`), for which Harlow's held-out pool is a shift."""
+
 UNPUBLISHED_SEED = EVALUATION_SEED_BASE + 9_000_000
 """Generator seed of the sets of ids without a published version (labelled ``unpublished``)."""
 
@@ -88,6 +92,9 @@ SHIFT_PINNED: dict[str, str] = {
     "NMN-Bandit-v0/medium/v1": "12f8096ad1c3adcd567c77a28c76dad11b6707ebd48b78afa01b945b0a718dc4",
     "NMN-Bandit-v0/hard/v1": "bed3fe9476f16ce9bbbe5a3c2c520c0579dece12e1d53c1f1e39e4010e5b70ca",
     "NMN-TwoStep-v0/frequent_swaps/v1": "63059aa0883a34e456abc2d4b519c7f33cb9c6525d74af9cebd78e9a9f48d2d6",
+    "NMN-Harlow-v0/held_out_objects/v1": "8ebc8f915a8160d8d5a1cf4f48bcb95ca49acf1ecb6bb8a3db0ad847436cfd6f",
+    "NMN-Navigation2D-v0/wider_goals/v1": "269c7d2470a32d88a73b25dc3247533058e142800faf051b3a2258cfb618efbf",
+    "NMN-HalfCheetahVel-v0/faster/v1": "ca73898333d99d20a2f8a2e1c5372af61dbdb4f5ef77d2909514f708e55eec6b",
 }
 
 
@@ -221,8 +228,10 @@ def private_task_set(env_id: str, generator_seed: int, **env_kwargs: Any) -> Tas
 
 
 def shift_seed(shift: Shift) -> int:
-    """The generator seed of ``shift``'s task set (see :data:`SHIFT_OFFSET`)."""
-    return VERSIONS[shift.env_id][1] + SHIFT_OFFSET + shift.slot * SHIFT_STRIDE
+    """The generator seed of ``shift``'s task set (see :data:`SHIFT_OFFSET`), above the seed of
+    its env's evaluation set (the unpublished sets' for an env without a published one)."""
+    base = VERSIONS.get(shift.env_id, (0, UNPUBLISHED_SEED))[1]
+    return base + SHIFT_OFFSET + shift.slot * SHIFT_STRIDE
 
 
 def shift_task_set(shift: Shift, **env_kwargs: Any) -> TaskSet:
@@ -282,6 +291,12 @@ def validation_set(env_id: str, **env_kwargs: Any) -> TaskSet:
 def evaluation_kwargs(env_id: str, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """``env_kwargs`` on top of the kwargs the evaluation protocol fixes for ``env_id``."""
     return {**EVALUATION_KWARGS.get(env_id, {}), **(env_kwargs or {})}
+
+
+def in_distribution_kwargs(env_id: str, env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``env_kwargs`` on top of the kwargs agents train ``env_id`` with where the evaluation protocol
+    fixes others (:data:`TRAINING_KWARGS`): the in-distribution side of a generalisation gap."""
+    return {**TRAINING_KWARGS.get(env_id, {}), **(env_kwargs or {})}
 
 
 def _distribution_kwargs(env_kwargs: dict[str, Any]) -> bool:

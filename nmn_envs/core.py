@@ -272,6 +272,30 @@ def check_probability(name: str, value: Any) -> float:
     return float(value)
 
 
+def check_half_width(name: str, value: Any, largest: float, why: str) -> float:
+    """Return ``value`` as the half width of a task distribution's support, refusing anything
+    but a real number in ``(0, largest]`` (``why``: what a wider one would break)."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not 0.0 < value <= largest
+    ):
+        raise ValueError(f"{name} must be a number in (0, {largest}] ({why}), got {value!r}")
+    return float(value)
+
+
+def check_within(task: Task, fields: Sequence[str], half_width: float, kwarg: str) -> None:
+    """Refuse ``task`` where one of its ``fields`` lies outside ``[-half_width, half_width]``,
+    the support the env kwarg ``kwarg`` gives the task distribution."""
+    for name in fields:
+        value = getattr(task, name)
+        if abs(value) > half_width:
+            raise ValueError(
+                f"{type(task).__name__}.{name}={value!r} is outside the task distribution's support"
+                f" [{-half_width}, {half_width}] ({kwarg}={half_width})"
+            )
+
+
 def check_switch_steps(name: str, steps: Sequence[int]) -> np.ndarray:
     """Return switch steps as a sorted integer array, refusing anything but non-negative ints."""
     array = np.asarray(list(steps))

@@ -53,6 +53,10 @@ def test_the_issue_s_shifts_are_there():
     assert "wind_switch_steps" in get_shift("NMN-Bench2-v0", "wind_switch").kwargs
     assert "swap_steps" in get_shift("NMN-Bench3-v0", "swap").kwargs
     assert get_shift("NMN-TwoStep-v0", "frequent_swaps").kwargs["swap_probability"] > 0.025
+    assert get_shift("NMN-Harlow-v0", "held_out_objects").env_kwargs() == {"pool": "test"}
+    assert get_shift("NMN-Navigation2D-v0", "wider_goals").env_kwargs() == {"goal_half_width": 1.0}
+    assert get_shift("NMN-HalfCheetahVel-v0", "faster").env_kwargs() == {"velocity_range": [2.0, 3.0]}
+    assert shifts("NMN-HalfCheetahDir-v0") == {}  # a direction is +1 or -1: nothing lies outside
 
 
 def test_bad_shift_names_say_what_is_allowed():
@@ -61,7 +65,7 @@ def test_bad_shift_names_say_what_is_allowed():
     with pytest.raises(ValueError, match=r"'wider' for NMN-Bench2-v0 \(a shift of NMN-Bench1-v0\)"):
         get_shift("NMN-Bench2-v0", "wider")
     with pytest.raises(ValueError, match="its shifts: none"):
-        get_shift("NMN-Harlow-v0", "test")
+        get_shift("NMN-HalfCheetahDir-v0", "faster")
     with pytest.raises(gym.error.NameNotFound):
         shifts("CartPole-v1")
 
@@ -249,7 +253,8 @@ def test_a_gap_interval_comes_from_the_bootstrap_of_both_sets():
     [
         ("NMN-Bench1-v0", ["--shift", "widr"], r"unknown shift 'widr' for NMN-Bench1-v0; its shifts: \['switching', 'wider'\]"),
         ("NMN-Bench2-v0", ["--shift", "wider"], r"\(a shift of NMN-Bench1-v0\); its shifts: \['wind_switch'\]"),
-        ("NMN-Harlow-v0", ["--shift", "all"], r"NMN-Harlow-v0 has no shifts; envs with shifts: \["),
+        ("NMN-HalfCheetahDir-v0", ["--shift", "all"], r"NMN-HalfCheetahDir-v0 has no shifts; envs with shifts: \["),
+        ("NMN-Harlow-v0", ["--shift", "held_out_objects", "--env-kwarg", "pool=train"], r"\['pool'\] clash with the shift"),
         ("NMN-Bench1-v0", ["--shift", "wider", "--env-kwarg", "feedback=false"], "change the observation_space"),
         ("NMN-Bench1-v0", ["--shift", "all", "--env-kwarg", "offset_limit=12"], r"\['offset_limit'\] clash with the shift 'wider'"),
     ],
@@ -269,3 +274,87 @@ def test_the_harness_takes_a_shift_by_name():
     assert result.bound("bayes").kind == "exact"
     with pytest.raises(ValueError, match="takes no private_seed"):
         evaluate("bayes", "NMN-Bandit-v0", n_tasks=5, shift="easy", private_seed=123)
+
+
+# ---------------------------------------------------------------------------- the other tasks' shifts
+def test_goal_half_width_widens_navigation2d_and_its_support():
+    wide = gym.make("NMN-Navigation2D-v0", goal_half_width=1.0)
+    goals = np.array([list(wide.unwrapped.sample_task(np.random.default_rng(i)).to_dict().values()) for i in range(400)])
+    assert 0.9 < np.abs(goals).max() <= 1.0
+    assert 0.6 < np.mean(np.abs(goals).max(axis=1) > 0.5) < 0.9  # three in four outside the training square
+    wide.reset(options={"task": {"goal_x": 0.9, "goal_y": -0.8}})
+    with pytest.raises(ValueError, match=r"support \[-0.5, 0.5\] \(goal_half_width=0.5\)"):
+        gym.make("NMN-Navigation2D-v0").reset(options={"task": {"goal_x": 0.9, "goal_y": -0.8}})
+    for bad in (0.0, 1.5, "1", True):
+        with pytest.raises(ValueError, match=r"goal_half_width must be a number in \(0, 1.0\]"):
+            gym.make("NMN-Navigation2D-v0", goal_half_width=bad)
+    # the attainable rewards follow the goal square (the board bounds returns by them)
+    assert wide.unwrapped.core.reward_range[0] < gym.make("NMN-Navigation2D-v0").unwrapped.core.reward_range[0]
+
+
+def test_velocity_range_moves_half_cheetah_vel_targets():
+    faster = gym.make("NMN-HalfCheetahVel-v0", **get_shift("NMN-HalfCheetahVel-v0", "faster").env_kwargs())
+    targets = [faster.unwrapped.sample_task(np.random.default_rng(i)).target_velocity for i in range(200)]
+    assert 2.0 <= min(targets) and max(targets) <= 3.0
+    default = gym.make("NMN-HalfCheetahVel-v0")
+    same = [default.unwrapped.sample_task(np.random.default_rng(i)).target_velocity for i in range(20)]
+    assert same == [2.0 * np.random.default_rng(i).random() for i in range(20)]  # MAML's U[0, 2], unchanged
+    with pytest.raises(ValueError, match=r"support \[0.0, 2.0\]"):
+        default.reset(options={"task": {"target_velocity": 2.5}})
+    for bad in ((3.0, 2.0), (0.0, 5.0), "ab", 2.0):
+        with pytest.raises(ValueError, match=r"velocity_range must be two numbers \(low, high\) with 0 <= low < high <= 4.0"):
+            gym.make("NMN-HalfCheetahVel-v0", velocity_range=bad)
+    faster.close()
+    default.close()
+
+
+@pytest.mark.parametrize(
+    ("env_id", "name"),
+    [
+        ("NMN-Bandit-v0", "dependent"),
+        ("NMN-Bandit-v0", "hard"),
+        ("NMN-TwoStep-v0", "frequent_swaps"),
+        ("NMN-Harlow-v0", "held_out_objects"),
+    ],
+)
+def test_the_bayes_reference_attains_the_exact_shifted_bound(env_id, name):
+    """Monte Carlo of the bayes agent, told the shifted prior, on the shift's own 1000 tasks:
+    within 3 standard errors of the exact value of the shifted distribution."""
+    shift = get_shift(env_id, name)
+    kwargs = shift.env_kwargs()
+    tasks, seeds = shift_task_set(shift).head(1000)
+    returns = play(reference("bayes", env_id, **kwargs), env_id, tasks, seeds, kwargs).returns
+    bound = {found.name: found for found in bounds(env_id, **kwargs)}["bayes"]
+    assert bound.kind == "exact"
+    error = returns.std(ddof=1) / np.sqrt(returns.size)
+    assert abs(returns.mean() - bound.value) < 3 * error
+
+
+def test_harlow_gap_plays_the_training_objects_against_the_held_out_ones(tmp_path, capsys):
+    main(["NMN-Harlow-v0", "--agent", "bayes", "--shift", "all", "--out", str(tmp_path), *_cli()])
+    inside = load_result(tmp_path / "in_distribution" / "result.json")
+    held_out = load_result(tmp_path / "held_out_objects" / "result.json")
+    assert inside.env_kwargs["pool"] == "train" and held_out.env_kwargs["pool"] == "test"
+    assert inside.task_set.version == "NMN-Harlow-v0/v1"
+    assert held_out.task_set.sha256 == SHIFT_PINNED["NMN-Harlow-v0/held_out_objects/v1"]
+    # the bayes agent follows the rule, whatever the objects: no gap beyond the bootstrap's
+    gap = held_out.shift.generalisation_gap.normalised
+    assert gap.low < 0.0 < gap.high
+    assert "| held_out_objects | {'pool': 'test'} |" in capsys.readouterr().out
+
+
+def test_navigation2d_gap_is_normalised_to_the_oracle(tmp_path, capsys):
+    main(["NMN-Navigation2D-v0", "--agent", "memoryless", "--shift", "all", "--out", str(tmp_path), *_cli()])
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| wider_goals"))
+    wider = load_result(tmp_path / "wider_goals" / "result.json")
+    inside = load_result(tmp_path / "in_distribution" / "result.json")
+    gap = wider.shift.generalisation_gap
+    assert gap.normalised_to == "oracle" and gap.adaptation is None
+    assert wider.bound("oracle").kind == "ceiling" and wider.env_kwargs["goal_half_width"] == 1.0
+
+    def on_oracle_scale(result):
+        random = result.normaliser["random"]
+        return (result.agent.mean.value - random) / (result.bound("oracle").value - random)
+
+    assert gap.normalised.value == pytest.approx(on_oracle_scale(inside) - on_oracle_scale(wider))
+    assert f"{gap.normalised.value:.3f}" in row

@@ -32,7 +32,10 @@ TRIAL_STEPS = 200
 CONTROL_COST_WEIGHT = 0.05
 """MAML's control cost ``0.5 * 0.1 * |a|^2``, passed to HalfCheetah-v5 as ``ctrl_cost_weight``."""
 
-MAX_TARGET_VELOCITY = 2.0
+VELOCITY_RANGE = (0.0, 2.0)
+"""MAML's target velocities: ``U[0, 2]``."""
+MAX_TARGET_VELOCITY = 4.0
+"""The fastest target velocity ``velocity_range`` may reach (a running HalfCheetah-v5 exceeds it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +55,25 @@ class HalfCheetahVelTask(Task):
     """The target forward velocity."""
 
     target_velocity: float = task_field(0.0, MAX_TARGET_VELOCITY)
+
+
+def check_velocity_range(velocity_range: Any) -> tuple[float, float]:
+    """``velocity_range`` as ``(low, high)`` with ``0 <= low < high <= MAX_TARGET_VELOCITY``.
+
+    Raises:
+        ValueError: for anything else, naming what is allowed.
+    """
+    try:
+        low, high = (float(value) for value in velocity_range)
+        valid = not any(isinstance(value, (bool, str)) for value in velocity_range)
+    except (TypeError, ValueError):
+        valid = False
+    if not valid or not 0.0 <= low < high <= MAX_TARGET_VELOCITY:
+        raise ValueError(
+            f"velocity_range must be two numbers (low, high) with 0 <= low < high <="
+            f" {MAX_TARGET_VELOCITY}, got {velocity_range!r}"
+        )
+    return low, high
 
 
 def headless_gl_backend() -> None:
@@ -100,6 +122,9 @@ class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
     def forward_reward(self, velocity: float) -> float:
         """The task's reward for the forward velocity ``velocity``."""
 
+    def check_task(self, task: Task) -> None:
+        """Refuse a task outside the env's own support (every task of its class by default)."""
+
     @property
     def task(self) -> Task:
         """The task being played (for analysis and reference agents; never observed)."""
@@ -116,7 +141,10 @@ class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
             raise ValueError(f"unknown reset option(s) {unknown}; allowed: ['task']")
         super().reset(seed=seed)
         task = options.get("task")
-        self._task = self.task_class.coerce(task) if task is not None else self.sample_task(self.np_random)
+        if task is not None:
+            task = self.task_class.coerce(task)
+            self.check_task(task)
+        self._task = task if task is not None else self.sample_task(self.np_random)
         observation, info = self.cheetah.reset(seed=seed)
         return observation, self._public(info)
 
@@ -167,7 +195,7 @@ _ENV_DOC = """{summary}
     ``trials_per_task=K`` pass ``max_episode_steps=200 * K`` too.
 
     ## Arguments
-    * ``trials_per_task`` (default 2 with feedback): trials per meta-episode.
+    * ``trials_per_task`` (default 2 with feedback): trials per meta-episode.{arguments}
     * ``render_mode``: ``"rgb_array"`` or ``None``.
     * Reset options: ``{{"task": {task}}}``.
 
@@ -189,8 +217,23 @@ class HalfCheetahDirEnv(HalfCheetahTaskEnv):
 class HalfCheetahVelEnv(HalfCheetahTaskEnv):
     task_class = HalfCheetahVelTask
 
+    def __init__(
+        self, render_mode: str | None = None, velocity_range: tuple[float, float] = VELOCITY_RANGE
+    ) -> None:
+        self.velocity_range = check_velocity_range(velocity_range)
+        super().__init__(render_mode)
+
     def sample_task(self, rng: np.random.Generator) -> Task:
-        return HalfCheetahVelTask(target_velocity=MAX_TARGET_VELOCITY * rng.random())
+        low, high = self.velocity_range
+        return HalfCheetahVelTask(target_velocity=low + (high - low) * rng.random())
+
+    def check_task(self, task: Task) -> None:
+        low, high = self.velocity_range
+        if not low <= task.target_velocity <= high:
+            raise ValueError(
+                f"HalfCheetahVelTask.target_velocity={task.target_velocity!r} is outside the task"
+                f" distribution's support [{low}, {high}] (velocity_range={self.velocity_range})"
+            )
 
     def forward_reward(self, velocity: float) -> float:
         return -abs(velocity - self.task.target_velocity)
@@ -203,12 +246,16 @@ HalfCheetahDirEnv.__doc__ = _ENV_DOC.format(
     reward="``direction * forward velocity``",
     start="the direction ``+1`` or ``-1`` with probability 1/2 each.",
     task='HalfCheetahDirTask | {"direction": 1 | -1}',
+    arguments="",
 )
 HalfCheetahVelEnv.__doc__ = _ENV_DOC.format(
     summary="NMN-HalfCheetahVel: run at a hidden target velocity.",
     description="The HalfCheetah velocity task of Finn et al. (2017), \"Model-agnostic "
     "meta-learning\". Each task is a target forward velocity.",
     reward="``-|forward velocity - target velocity|``",
-    start="the target velocity ``~ U[0, 2]``.",
+    start="the target velocity ``~ U[0, 2]`` (``U[low, high]`` with ``velocity_range``).",
     task='HalfCheetahVelTask | {"target_velocity": v}',
+    arguments="""
+    * ``velocity_range`` (default ``(0, 2)``, MAML's): the target velocities are drawn from
+      ``U[low, high]``, with ``0 <= low < high <= 4``; tasks outside it are refused.""",
 )

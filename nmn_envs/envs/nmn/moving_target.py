@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from nmn_envs.core import TaskCore, check_point, check_probability, check_state_keys
+from nmn_envs.core import (
+    TaskCore,
+    check_half_width,
+    check_point,
+    check_probability,
+    check_state_keys,
+    check_within,
+)
 from nmn_envs.rendering import AGENT, GOOD, MARK, Canvas
 from nmn_envs.tasks import Task, task_field
 from nmn_envs.views import TaskEnv
@@ -44,16 +50,9 @@ class MovingTargetCore(TaskCore):
     ) -> None:
         super().__init__(num_envs)
         self.switch_probability = check_probability("switch_probability", switch_probability)
-        if (
-            isinstance(offset_limit, (bool, np.bool_))
-            or not isinstance(offset_limit, numbers.Real)
-            or not 0.0 < offset_limit <= MAX_OFFSET_LIMIT
-        ):
-            raise ValueError(
-                f"offset_limit must be a number in (0, {MAX_OFFSET_LIMIT}] (a wider offset would put"
-                f" targets out of reach), got {offset_limit!r}"
-            )
-        self.offset_limit = float(offset_limit)
+        self.offset_limit = check_half_width(
+            "offset_limit", offset_limit, MAX_OFFSET_LIMIT, "a wider offset would put targets out of reach"
+        )
         self.observation_space = spaces.Box(-POSITION_LIMIT, POSITION_LIMIT, (1,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
         self.position = np.zeros(num_envs)
@@ -64,11 +63,7 @@ class MovingTargetCore(TaskCore):
 
     def set_task(self, row: int, task: Task | Mapping[str, Any]) -> None:
         task = self.task_class.coerce(task)
-        if abs(task.offset) > self.offset_limit:
-            raise ValueError(
-                f"MovingTargetTask.offset={task.offset!r} is outside the task distribution's support"
-                f" [{-self.offset_limit}, {self.offset_limit}] (offset_limit={self.offset_limit})"
-            )
+        check_within(task, ("offset",), self.offset_limit, "offset_limit")
         super().set_task(row, task)
 
     def start(self, rows: np.ndarray) -> None:
