@@ -1,4 +1,7 @@
-"""The ranked table of one environment, as the CLI, the JSON API and the pages show it.
+"""The ranked table of one track of an environment, as the CLI, the JSON API and the pages show it.
+
+A track is an environment's registered task distribution (the main track) or one of its named
+shifts (:mod:`evaluate.shifts`); each is ranked on its own, against its own bounds.
 
 Rows are the stored entries of an environment, best normalised IQM first, each with its 95%
 confidence interval, mean return, adaptation score (derived from the mean and the result's
@@ -61,13 +64,19 @@ class Row:
 
 @dataclass(frozen=True)
 class Table:
-    """The board of one environment."""
+    """The board of one track of an environment (``shift``: ``None`` on the main track)."""
 
     env_id: str
     rows: list[Row]
     bounds: list[Bound]
     normaliser: dict[str, float] = field(default_factory=dict)
     curve_unit: CurveUnit = "step"
+    shift: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The track's name: the env id, with its shift's name after a slash."""
+        return self.env_id if self.shift is None else f"{self.env_id} / {self.shift}"
 
     @property
     def leader(self) -> Row | None:
@@ -88,6 +97,7 @@ class Table:
             rows.append(fields)
         return {
             "env_id": self.env_id,
+            "shift": self.shift,
             "rows": rows,
             "bounds": [bound.model_dump() for bound in self.bounds],
             "normaliser": dict(self.normaliser),
@@ -120,8 +130,10 @@ class Table:
                 )
                 for fields in document["rows"]
             ]
+            shift = document.get("shift")
             return cls(
                 env_id=str(document["env_id"]),
+                shift=None if shift is None else str(shift),
                 rows=rows,
                 bounds=[Bound.model_validate(bound) for bound in document["bounds"]],
                 normaliser={str(k): float(v) for k, v in document["normaliser"].items()},
@@ -159,16 +171,17 @@ def _row(
     )
 
 
-def table(store: Store, env_id: str) -> Table:
-    """The ranked board of ``env_id`` (empty rows when nothing is stored for it)."""
-    entries = store.entries(env_id)
+def table(store: Store, env_id: str, shift: str | None = None) -> Table:
+    """The ranked board of ``env_id``'s main track, or of its shift ``shift``'s (empty rows when
+    nothing is stored for it)."""
+    entries = store.entries(env_id, shift)
     submissions = [entry.submission() for entry in entries]
     rows = [
         _row(submission.result.agent, submission.result, submission.card, entry, submission)
         for entry, submission in zip(entries, submissions)
     ]
     if not submissions:
-        return Table(env_id=env_id, rows=[], bounds=[])
+        return Table(env_id=env_id, rows=[], bounds=[], shift=shift)
     newest = max(zip(entries, submissions), key=lambda pair: pair[0].submitted)[1].result
     seeded = {row.agent for row in rows if row.role == "reference"}
     rows += [
@@ -184,6 +197,7 @@ def table(store: Store, env_id: str) -> Table:
         bounds=list(newest.bounds),
         normaliser=dict(newest.normaliser),
         curve_unit=newest.agent.curve_unit,
+        shift=shift,
     )
 
 
@@ -200,25 +214,26 @@ class Boards:
         self.store = store
         self._lock = threading.Lock()
         self._revision = -1
-        self._tables: dict[str, tuple[Table, bytes]] = {}
+        self._tables: dict[tuple[str, str | None], tuple[Table, bytes]] = {}
 
-    def table(self, env_id: str) -> Table:
-        """The ranked board of ``env_id``, as :func:`table` computes it at the current revision."""
-        return self._current(env_id)[0]
+    def table(self, env_id: str, shift: str | None = None) -> Table:
+        """The ranked board of a track, as :func:`table` computes it at the current revision."""
+        return self._current(env_id, shift)[0]
 
-    def table_json(self, env_id: str) -> bytes:
+    def table_json(self, env_id: str, shift: str | None = None) -> bytes:
         """:meth:`Table.to_json` of :meth:`table`, encoded (UTF-8 JSON)."""
-        return self._current(env_id)[1]
+        return self._current(env_id, shift)[1]
 
-    def _current(self, env_id: str) -> tuple[Table, bytes]:
+    def _current(self, env_id: str, shift: str | None) -> tuple[Table, bytes]:
         # The revision is read before the entries, so a table is never older than the
         # revision it is kept under (a write in between only makes it newer).
         revision = self.store.revision()
         with self._lock:
             if revision > self._revision:
                 self._revision, self._tables = revision, {}
-            if env_id not in self._tables:
-                board = table(self.store, env_id)
+            track = (env_id, shift)
+            if track not in self._tables:
+                board = table(self.store, env_id, shift)
                 encoded = json.dumps(board.to_json(), ensure_ascii=False, allow_nan=False)
-                self._tables[env_id] = (board, encoded.encode())
-            return self._tables[env_id]
+                self._tables[track] = (board, encoded.encode())
+            return self._tables[track]

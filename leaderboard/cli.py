@@ -59,6 +59,7 @@ from rich.text import Text
 from evaluate.model_options import add_model_arguments
 from evaluate.report import format_interval
 from evaluate.schema import adaptation_scale, normalised_scale
+from evaluate.shifts import get_shift
 from nmn_envs import check_env_id
 from leaderboard.board import Table, table
 from leaderboard.intake import DEFAULT_MAX_PARAMETERS
@@ -99,7 +100,7 @@ def print_table(board: Table, console: Console | None = None) -> None:
     for the scripts that read them.
     """
     console = console or Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
-    ranking = RichTable(title=f"{board.env_id} leaderboard", title_justify="left")
+    ranking = RichTable(title=f"{board.title} leaderboard", title_justify="left")
     for heading in (
         "#",
         "id",
@@ -381,30 +382,36 @@ def _worker(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _list_server(server: str, env_id: str | None) -> int:
-    """Print the tables of a board's server (``env_id``'s alone, if given)."""
+def _list_server(server: str, env_id: str | None, shift: str | None) -> int:
+    """Print the tables of a board's server (``env_id``'s alone, if given; its shift's track
+    with ``shift``)."""
     env_ids = [env_id] if env_id else [row["env_id"] for row in _ask(server, "/api/envs")]
     if not env_ids:
         print(f"the leaderboard at {server} is empty")
+    track = "" if shift is None else f"?{urllib.parse.urlencode({'shift': shift})}"
     for each in env_ids:
-        print_table(Table.from_json(_ask(server, f"/api/tables/{urllib.parse.quote(each)}")))
+        print_table(Table.from_json(_ask(server, f"/api/tables/{urllib.parse.quote(each)}{track}")))
     return 0
 
 
 def _list(store: Store | None, args: argparse.Namespace) -> int:
-    if args.server:
-        return _list_server(args.server, args.env)
-    assert store is not None
     if args.env:
         try:
             check_env_id(args.env)
         except gym.error.Error as error:
             raise ValueError(str(error)) from None
+    if args.shift is not None:
+        if not args.env:
+            raise ValueError("--shift lists one shift's track: name its environment with --env")
+        get_shift(args.env, args.shift)
+    if args.server:
+        return _list_server(args.server, args.env, args.shift)
+    assert store is not None
     env_ids = [args.env] if args.env else store.env_ids()
     if not env_ids:
         print("the leaderboard is empty; run `nmn-leaderboard seed` or submit a result.json")
     for env_id in env_ids:
-        print_table(table(store, env_id))
+        print_table(table(store, env_id, args.shift))
     return 0
 
 
@@ -676,6 +683,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="the ranking of each environment")
     listing.add_argument("--env", default=None, help="only this environment id")
+    listing.add_argument(
+        "--shift",
+        default=None,
+        metavar="NAME",
+        help="the track of this shift of --env's task distribution (see nmn-eval --shift)",
+    )
     listing.add_argument(
         "--server", default=None, metavar="URL", help="list this board's server instead"
     )

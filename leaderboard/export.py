@@ -13,8 +13,8 @@ _LINKS = Links(served=False)
 
 
 def export_site(store: Store, directory: str | Path) -> Path:
-    """Write ``index.html``, one page, one interval plot and one curve plot per environment, and
-    the static files.
+    """Write ``index.html``, one page, one interval plot and one curve plot per environment and
+    per shift track with entries, and the static files.
 
     Returns:
         The path of ``index.html``.
@@ -25,9 +25,14 @@ def export_site(store: Store, directory: str | Path) -> Path:
         (root / "static" / name).write_bytes(static_file(name))
     boards = [table(store, env_id) for env_id in store.env_ids()]
     for board in boards:
-        (root / _LINKS.env(board.env_id)).write_text(env_page(board, _LINKS), encoding="utf-8")
-        (root / _LINKS.intervals(board.env_id)).write_bytes(intervals_svg(board))
-        (root / _LINKS.curve(board.env_id)).write_bytes(curve_png(board))
+        shifts = store.shifts(board.env_id)
+        for track in (board, *(table(store, board.env_id, shift) for shift in shifts)):
+            page = env_page(track, _LINKS, shifts)
+            (root / _LINKS.env(track.env_id, track.shift)).write_text(page, encoding="utf-8")
+            if track.rows:
+                intervals = _LINKS.intervals(track.env_id, track.shift)
+                (root / intervals).write_bytes(intervals_svg(track))
+                (root / _LINKS.curve(track.env_id, track.shift)).write_bytes(curve_png(track))
     index = root / _LINKS.index
     index.write_text(index_page(boards, _LINKS), encoding="utf-8")
     return index

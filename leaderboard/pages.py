@@ -49,17 +49,24 @@ class Links:
     def static(self, name: str) -> str:
         return f"/static/{name}" if self.served else f"static/{name}"
 
-    def env(self, env_id: str) -> str:
-        slug = quote(env_id, safe="")
-        return f"/env/{slug}" if self.served else f"{slug}.html"
+    def env(self, env_id: str, shift: str | None = None) -> str:
+        return self._track(env_id, shift, served="", exported=".html")
 
-    def curve(self, env_id: str) -> str:
-        slug = quote(env_id, safe="")
-        return f"/env/{slug}/curve.png" if self.served else f"{slug}-curve.png"
+    def curve(self, env_id: str, shift: str | None = None) -> str:
+        return self._track(env_id, shift, served="/curve.png", exported="-curve.png")
 
-    def intervals(self, env_id: str) -> str:
+    def intervals(self, env_id: str, shift: str | None = None) -> str:
+        return self._track(env_id, shift, served="/intervals.svg", exported="-intervals.svg")
+
+    def _track(self, env_id: str, shift: str | None, served: str, exported: str) -> str:
+        """A track's path: on the server the shift is a query; an exported file's name holds it
+        after a double dash."""
         slug = quote(env_id, safe="")
-        return f"/env/{slug}/intervals.svg" if self.served else f"{slug}-intervals.svg"
+        if self.served:
+            query = "" if shift is None else f"?shift={quote(shift, safe='')}"
+            return f"/env/{slug}{served}{query}"
+        track = "" if shift is None else f"--{quote(shift, safe='')}"
+        return f"{slug}{track}{exported}"
 
 
 def _render(template: str, links: Links, **context: object) -> str:
@@ -78,14 +85,18 @@ def index_page(boards: list[Table], links: Links, jobs: Sequence[JobStatus] = ()
     return _render("index.html", links, boards=boards, jobs=jobs)
 
 
-def env_page(board: Table, links: Links, jobs: Sequence[JobStatus] = ()) -> str:
-    """One environment: the interval plot of its rows, why they are ranked as they are, its
-    bounds, the sortable ranking, the scales of its scores, the adaptation-curve plot, and its
-    models being played (``jobs``)."""
+def env_page(
+    board: Table, links: Links, shifts: Sequence[str] = (), jobs: Sequence[JobStatus] = ()
+) -> str:
+    """One track of an environment (the main one or a shift's): the interval plot of its rows,
+    why they are ranked as they are, its bounds, the sortable ranking, the scales of its scores,
+    the adaptation-curve plot and its models being played (``jobs``), with a tab per track: the
+    main one and each of ``shifts``."""
     return _render(
         "env.html",
         links,
         board=board,
+        tracks=[None, *shifts],
         scale=normalised_scale(board.bounds),
         adaptation=adaptation_scale(board.normaliser),
         mean_disagrees=mean_disagreement(board),

@@ -54,7 +54,7 @@ def intervals_svg(board: Table) -> bytes:
         ValueError: the board has no rows.
     """
     if not board.rows:
-        raise ValueError(f"{board.env_id} has no entries to plot")
+        raise ValueError(f"{board.title} has no entries to plot")
     labels = [row_label(row) for row in board.rows]
     points = {label: np.array([row.normalised_iqm.value]) for label, row in zip(labels, board.rows)}
     intervals = {
@@ -63,11 +63,11 @@ def intervals_svg(board: Table) -> bytes:
     }
     colours = {label: ROLE_COLOURS[row.role] for label, row in zip(labels, board.rows)}
     buffer = io.BytesIO()
-    with _PYPLOT, plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": board.env_id}):
+    with _PYPLOT, plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": board.title}):
         figure, axes = plot_utils.plot_interval_estimates(
             points,
             intervals,
-            metric_names=[f"{board.env_id}: normalised IQM, 95% CI"],
+            metric_names=[f"{board.title}: normalised IQM, 95% CI"],
             algorithms=labels[::-1],  # rliable draws the first at the bottom
             colors=colours,
             subfigure_width=7.0,
@@ -169,7 +169,7 @@ def curve_figure(board: Table) -> Figure:
     length = curves[0][1].size if curves else 0
     axes.set_xlabel(f"{unit} of the meta-episode (the first {shown} of {length})")
     axes.set_ylabel(f"mean reward per {unit} across tasks")
-    axes.set_title(f"{board.env_id}: adaptation")
+    axes.set_title(f"{board.title}: adaptation")
     if axes.get_legend_handles_labels()[0]:
         axes.legend(fontsize="small", loc="lower right")
     axes.grid(alpha=0.3)

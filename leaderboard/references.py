@@ -7,8 +7,9 @@ the full published task set, and takes the bounds and the normaliser (random mea
 bound, memoryless mean: the anchors of the normalised and the adaptation score) from that
 run. The task set and the agents are seeded, so the run is the same on every machine; it is
 read from the cache of :mod:`evaluate.cache` after the first time on a machine, and done once
-per process (under a lock, so that concurrent requests wait for one run instead of
-starting several).
+per process and track (under a lock, so that concurrent requests wait for one run instead of
+starting several). A shift's track (:mod:`evaluate.shifts`) has references of its own: the
+same agents, told the shifted prior, on the shift's published task set.
 
 The **attainable range** of a per-task return is the environment's per-step reward range
 (``core.reward_range``, from the task's dynamics) times the meta-episode's steps: on
@@ -26,6 +27,7 @@ from types import MappingProxyType
 import gymnasium as gym
 
 from evaluate.schema import AgentScore, Bound, EvaluationResult
+from evaluate.shifts import get_shift
 from evaluate.task_sets import SET_SIZE
 
 
@@ -69,33 +71,36 @@ class BoardReferences:
         return low * per_entry, high * per_entry
 
 
-_computed: dict[str, BoardReferences] = {}
+_computed: dict[tuple[str, str | None], BoardReferences] = {}
 _lock = threading.Lock()
 
 
-def board_references(env_id: str, progress: bool = False) -> BoardReferences:
-    """The board's references of ``env_id`` (computed on first use, then kept).
+def board_references(env_id: str, progress: bool = False, shift: str | None = None) -> BoardReferences:
+    """The board's references of ``env_id``'s main track, or of its shift ``shift``'s
+    (computed on first use, then kept).
 
     Raises:
         ValueError: the environment has no finite reward range or no Bayes bound, so the
-            board cannot check or normalise its returns.
+            board cannot check or normalise its returns; an unknown shift.
     """
     with _lock:
-        if env_id not in _computed:
-            _computed[env_id] = _compute(env_id, progress)
-        return _computed[env_id]
+        if (env_id, shift) not in _computed:
+            _computed[env_id, shift] = _compute(env_id, progress, shift)
+        return _computed[env_id, shift]
 
 
-def _compute(env_id: str, progress: bool) -> BoardReferences:
+def _compute(env_id: str, progress: bool, shift: str | None) -> BoardReferences:
     from evaluate import evaluate
 
-    env = gym.make(env_id)
+    env = gym.make(env_id, **({} if shift is None else get_shift(env_id, shift).env_kwargs()))
     core = getattr(env.unwrapped, "core", None)
     low, high = core.reward_range if core is not None else (-math.inf, math.inf)
     env.close()
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{env_id} declares no finite reward range; the board cannot rank it")
-    result = evaluate("random", env_id, n_tasks=SET_SIZE, progress=progress, cache=True)
+    result = evaluate(
+        "random", env_id, n_tasks=SET_SIZE, progress=progress, cache=True, shift=shift
+    )
     if "bayes" not in result.normaliser:
         raise ValueError(f"{env_id} has no Bayes bound; the board cannot normalise its scores")
     scores = [result.agent.model_copy(update={"role": "reference"}), *result.references]

@@ -4,6 +4,11 @@ By default the store is a SQLite file in the user's data directory (``platformdi
 ``NMN_LEADERBOARD_DB`` environment variable or an explicit ``db`` argument (a file path or a
 SQLAlchemy URL such as ``postgresql+psycopg://user@host/board``) chooses another.
 
+Each environment has a main track and a track per named shift of its task distribution
+(:mod:`evaluate.shifts`): an entry records its shift's name (empty on the main track), and the
+board of a track holds its entries only. A database written before the tracks existed gets the
+column on opening (every entry it holds is of a main track).
+
 Every write is one transaction. On SQLite each write starts with ``BEGIN IMMEDIATE`` (it
 takes the write lock before reading, so concurrent writers from several processes queue on the
 busy timeout instead of failing half-way) and the file is in write-ahead-log mode, so a writer
@@ -44,6 +49,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -51,6 +57,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from evaluate.schema import ShiftInfo
 from leaderboard.submission import RETURN_RELATIVE_TOLERANCE, Submission
 
 DB_ENV_VAR = "NMN_LEADERBOARD_DB"
@@ -80,6 +87,15 @@ class DuplicateSubmission(ValueError):
         self.existing_id = existing_id
 
 
+MAIN_TRACK = ""
+"""The ``shift`` of an entry of an environment's registered task distribution."""
+
+
+def track_of(shift: ShiftInfo | None) -> str:
+    """The track of a result played on ``shift`` (:data:`MAIN_TRACK` without one)."""
+    return MAIN_TRACK if shift is None else shift.name
+
+
 class UnknownEntry(KeyError):
     """No entry has the id asked for."""
 
@@ -96,6 +112,9 @@ class Entry(_Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     env_id: Mapped[str] = mapped_column(String(100), index=True)
+    shift: Mapped[str] = mapped_column(
+        String(100), default=MAIN_TRACK, server_default=MAIN_TRACK, doc="the shift's name; empty on the main track"
+    )
     task_set_version: Mapped[str] = mapped_column(String(100))
     agent_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20))
@@ -112,6 +131,7 @@ class Entry(_Base):
         return cls(
             content_hash=submission.content_hash(),
             env_id=submission.result.env_id,
+            shift=track_of(submission.result.shift),
             task_set_version=submission.result.task_set.version,
             agent_name=submission.card.name,
             role=submission.result.agent.role,
@@ -259,6 +279,7 @@ class Store:
                             raise StoreError(f"{self.url} holds no leaderboard")
                     else:
                         _Base.metadata.create_all(connection)
+                        _add_track_column(connection)
                         _start_revision(connection)
                 break
             except SQLAlchemyError as error:
@@ -296,11 +317,23 @@ class Store:
             raise StoreError(f"cannot write to {self.url}: {reason(error)}") from None
         return entry
 
-    def entries(self, env_id: str | None = None) -> list[Entry]:
-        """Stored entries, best normalised IQM first (ties: earlier submission first)."""
+    def entries(self, env_id: str | None = None, shift: str | None = None) -> list[Entry]:
+        """Stored entries, best normalised IQM first (ties: earlier submission first): all of
+        them, or those of one track: ``env_id``'s main track, or its shift ``shift``'s."""
         query = select(Entry).order_by(Entry.score.desc(), Entry.submitted, Entry.id)
         if env_id is not None:
-            query = query.where(Entry.env_id == env_id)
+            query = query.where(Entry.env_id == env_id, Entry.shift == (shift or MAIN_TRACK))
+        with self._reads.begin() as session:
+            return list(session.scalars(query))
+
+    def shifts(self, env_id: str) -> list[str]:
+        """The shifts of ``env_id`` whose tracks have at least one entry, sorted."""
+        query = (
+            select(Entry.shift)
+            .where(Entry.env_id == env_id, Entry.shift != MAIN_TRACK)
+            .distinct()
+            .order_by(Entry.shift)
+        )
         with self._reads.begin() as session:
             return list(session.scalars(query))
 
@@ -407,6 +440,15 @@ class Store:
     def _id_of(self, content_hash: str) -> int | None:
         with self._reads.begin() as session:
             return session.scalar(select(Entry.id).where(Entry.content_hash == content_hash))
+
+
+def _add_track_column(connection: Connection) -> None:
+    """Give a database written before the shift tracks its ``shift`` column (main track)."""
+    columns = {column["name"] for column in inspect(connection).get_columns(Entry.__tablename__)}
+    if "shift" not in columns:
+        connection.exec_driver_sql(
+            f"ALTER TABLE {Entry.__tablename__} ADD COLUMN shift VARCHAR(100) NOT NULL DEFAULT ''"
+        )
 
 
 def _start_revision(connection: Connection) -> None:

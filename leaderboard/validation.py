@@ -10,8 +10,12 @@ submission; its references, bounds and normaliser are the board's own
   by one agent per task (team results, ``num_agents > 1``, are scored against other bounds),
   with none of the team results' fields (``alone``, ``team_normalised_score``,
   ``social_gain``);
-- its task set is the current published set of that environment (version, generator seed,
-  hash, size), played in full, and its tasks and seeds are exactly that set's;
+- a result played on a shift (``result.shift``) names one of the environment's shifts
+  (:mod:`evaluate.shifts`) with exactly its kwargs, on top of the registered configuration; it
+  is checked and stored on that shift's track, against the board's references of the shift;
+- its task set is the current published set of its track (the environment's, or the shift's:
+  version, generator seed, hash, size), played in full, and its tasks and seeds are exactly
+  that set's;
 - it carries no mark of a board play (``played``: only the board's own plays of submitted
   models have one);
 - its agent has the role ``agent`` (reference rows are the board's own) and a card name with
@@ -31,7 +35,8 @@ submission; its references, bounds and normaliser are the board's own
   (a faked reference is refused, not just ignored).
 
 :func:`validate` returns the submission to store: the agent's score (named after its card,
-its probabilities of improvement over unchecked baselines dropped, its mean and IQM intervals
+its probabilities of improvement over unchecked baselines and its generalisation gap (the board
+holds one track's returns, not the other's) dropped, its mean and IQM intervals
 the board's own bootstrap, its normalised score, adaptation score and regret re-derived from
 that mean and the board's normaliser, also where a result written before the adaptation score
 existed has none) with the board's references, bounds and normaliser: every number stored is
@@ -49,9 +54,10 @@ import gymnasium as gym
 import numpy as np
 from rliable import metrics
 
-from evaluate.schema import EvaluationResult, Interval, adaptation_anchors
+from evaluate.schema import EvaluationResult, Interval, ShiftInfo, adaptation_anchors
+from evaluate.shifts import get_shift
 from evaluate.stats import iqm_interval, mean_interval
-from evaluate.task_sets import SET_SIZE, TaskSet, evaluation_kwargs, task_set
+from evaluate.task_sets import SET_SIZE, TaskSet, evaluation_kwargs, shift_task_set, task_set
 from nmn_envs import check_env_id
 from leaderboard.references import BoardReferences, board_references
 from leaderboard.submission import (
@@ -104,10 +110,11 @@ def validate(submission: Submission) -> Submission:
         )
     result = submission.result
     _check_environment(result)
-    _check_task_set(result, published_task_set(result.env_id))
+    shift = track_shift(result)
+    _check_task_set(result, published_task_set(result.env_id, shift))
     _check_agent(submission)
     try:
-        board = board_references(result.env_id)
+        board = board_references(result.env_id, shift=shift)
     except ValueError as error:
         raise SubmissionError("result.env_id", str(error)) from None
     _check_attainable(result, board)
@@ -118,9 +125,15 @@ def validate(submission: Submission) -> Submission:
 
 
 @functools.cache
-def published_task_set(env_id: str) -> TaskSet:
-    """The current published evaluation task set of ``env_id`` (generated once per process)."""
-    return task_set(env_id)
+def published_task_set(env_id: str, shift: str | None = None) -> TaskSet:
+    """The current published task set of ``env_id``'s main track, or of its shift ``shift``'s
+    (generated once per process)."""
+    return task_set(env_id) if shift is None else shift_task_set(get_shift(env_id, shift))
+
+
+def track_shift(result: EvaluationResult) -> str | None:
+    """The shift whose track ``result`` belongs to (``None``: the main track)."""
+    return None if result.shift is None else result.shift.name
 
 
 def _check_environment(result: EvaluationResult) -> None:
@@ -153,6 +166,18 @@ def _check_environment(result: EvaluationResult) -> None:
     registered = evaluation_kwargs(
         result.env_id, {**gym.spec(result.env_id).kwargs, "max_episode_steps": registered_steps}
     )
+    if result.shift is not None:
+        try:
+            shift = get_shift(result.env_id, result.shift.name)
+        except ValueError as error:
+            raise SubmissionError("result.shift.name", str(error)) from None
+        if result.shift.kwargs != shift.env_kwargs():
+            raise SubmissionError(
+                "result.shift.kwargs",
+                f"{_quoted(result.shift.kwargs)} are not the kwargs {shift.env_kwargs()} of the shift"
+                f" {shift.name!r}",
+            )
+        registered.update(shift.env_kwargs())
     # Compared, never passed to the environment: submitted kwargs are not run on the server.
     for name, value in result.env_kwargs.items():
         if name not in registered or registered[name] != value:
@@ -376,6 +401,7 @@ def _rebuilt(
     )
     stored = result.model_copy(
         update={
+            "shift": None if result.shift is None else ShiftInfo(name=result.shift.name, kwargs=result.shift.kwargs),
             "agent": agent,
             "baselines": [],
             "references": list(board.scores.values()),

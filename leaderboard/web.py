@@ -52,6 +52,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from evaluate.shifts import get_shift, shifts
 from nmn_envs import check_env_id
 from leaderboard.board import Boards, Table
 from leaderboard.intake import DEFAULT_MAX_PARAMETERS, MAX_MODEL_BYTES, check_model
@@ -162,15 +163,25 @@ def create_app(
             raise HTTPException(404, str(error)) from error
         return env_id
 
+    def known_shift(env_id: str, shift: str | None) -> str | None:
+        if shift is not None:
+            try:
+                get_shift(env_id, shift)
+            except ValueError as error:
+                raise HTTPException(404, str(error)) from error
+        return shift
+
     @app.get("/api/envs")
     def envs() -> list[dict]:
         """The environments with entries, and how many each has."""
         return [{"env_id": env_id, "entries": count} for env_id, count in store.counts().items()]
 
     @app.get("/api/tables/{env_id}", response_class=JSONResponse)
-    def env_table(env_id: str) -> Response:
-        """The ranked table of one environment: rows, bounds and what the figures mean."""
-        return Response(boards.table_json(known(env_id)), media_type="application/json")
+    def env_table(env_id: str, shift: str | None = None) -> Response:
+        """The ranked table of one environment (of its shift's track with ``shift``): rows, bounds
+        and what the figures mean."""
+        table = boards.table_json(known(env_id), known_shift(env_id, shift))
+        return Response(table, media_type="application/json")
 
     @app.get("/api/submissions/{entry_id}")
     def submission(entry_id: int = Path(ge=1, le=MAX_ENTRY_ID)) -> Response:
@@ -243,23 +254,25 @@ def create_app(
         )
 
     @app.get("/env/{env_id}", response_class=HTMLResponse)
-    def env(env_id: str) -> str:
-        return env_page(boards.table(known(env_id)), _LINKS, queue.pending(env_id))
+    def env(env_id: str, shift: str | None = None) -> str:
+        board = boards.table(known(env_id), known_shift(env_id, shift))
+        jobs = queue.pending(env_id) if shift is None else ()
+        return env_page(board, _LINKS, list(shifts(env_id)), jobs)
 
-    def ranked(env_id: str) -> Table:
-        board = boards.table(known(env_id))
+    def ranked(env_id: str, shift: str | None) -> Table:
+        board = boards.table(known(env_id), known_shift(env_id, shift))
         if not board.rows:
-            raise HTTPException(404, f"no entries for {env_id}")
+            raise HTTPException(404, f"no entries for {board.title}")
         return board
 
     @app.get("/env/{env_id}/curve.png")
-    def curve(env_id: str) -> Response:
-        return Response(curve_png(ranked(env_id)), media_type="image/png")
+    def curve(env_id: str, shift: str | None = None) -> Response:
+        return Response(curve_png(ranked(env_id, shift)), media_type="image/png")
 
     @app.get("/env/{env_id}/intervals.svg")
-    def intervals(env_id: str) -> Response:
+    def intervals(env_id: str, shift: str | None = None) -> Response:
         return Response(
-            intervals_svg(ranked(env_id)),
+            intervals_svg(ranked(env_id, shift)),
             media_type="image/svg+xml",
             headers={"Content-Security-Policy": SVG_POLICY},
         )
