@@ -43,6 +43,8 @@ class Shift:
             (never reused, so that two shifts never share a task or a reset seed).
         kwargs: the env kwargs that make it (read-only).
         description: what moves and why that tests adaptation.
+        readapt: whether the task changes within a meta-episode, so that an agent must readapt
+            to a task it had already identified (the NMN paper's claim is about these).
     """
 
     env_id: str
@@ -50,14 +52,15 @@ class Shift:
     slot: int
     kwargs: Mapping[str, Any]
     description: str
+    readapt: bool = False
 
     def env_kwargs(self) -> dict[str, Any]:
         """The shift's kwargs as a plain dict (a copy)."""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in self.kwargs.items()}
 
 
-def _shift(env_id: str, name: str, slot: int, description: str, **kwargs: Any) -> Shift:
-    return Shift(env_id, name, slot, types.MappingProxyType(kwargs), " ".join(description.split()))
+def _shift(env_id: str, name: str, slot: int, description: str, readapt: bool = False, **kwargs: Any) -> Shift:
+    return Shift(env_id, name, slot, types.MappingProxyType(kwargs), " ".join(description.split()), readapt)
 
 
 SHIFTS: dict[str, tuple[Shift, ...]] = {
@@ -80,6 +83,7 @@ SHIFTS: dict[str, tuple[Shift, ...]] = {
             {BENCH1_SWITCH_PROBABILITY}: the task changes without notice mid meta-episode, so
             an agent must notice that its identified offset stopped working and identify the
             new one (readapt), which training on fixed offsets never asked of it.""",
+            readapt=True,
             switch_probability=BENCH1_SWITCH_PROBABILITY,
         ),
     ),
@@ -91,6 +95,7 @@ SHIFTS: dict[str, tuple[Shift, ...]] = {
             """The wind's main direction is redrawn at step 2000, half way through the
             meta-episode and right where training episodes ended: what the agent inferred
             about the wind turns wrong and must be inferred again.""",
+            readapt=True,
             wind_switch_steps=(2000,),
         ),
     ),
@@ -102,6 +107,7 @@ SHIFTS: dict[str, tuple[Shift, ...]] = {
             """The good and the bad target swap at step 2500, half way through the
             meta-episode: an agent that locked on the good target must unlock on the first
             -50 and turn to the other (the source's lock/unlock study).""",
+            readapt=True,
             swap_steps=(2500,),
         ),
     ),
@@ -169,6 +175,7 @@ SHIFTS: dict[str, tuple[Shift, ...]] = {
             """The good second-stage state swaps with probability 0.1 before every trial
             instead of 0.025: evidence goes stale four times as fast, so an agent must weigh
             recent outcomes more than it learnt to.""",
+            readapt=True,
             swap_probability=0.1,
         ),
     ),

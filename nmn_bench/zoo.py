@@ -32,7 +32,7 @@ from training import zoo
 from training.train import CONFIG_FILE, SAFE_MODEL_FILE, read_run_config
 from training.validation import SAFE_BEST_MODEL_FILE, read_curve
 from nmn_bench.zoo_report import add_arguments as add_report_arguments
-from nmn_bench.zoo_report import write_results
+from nmn_bench.zoo_report import write_results, write_shift_results
 from training.zoo import CurvePoint, ZooCard, ZooEvaluation
 
 MODEL_FILES = {"best": SAFE_BEST_MODEL_FILE, "final": SAFE_MODEL_FILE}
@@ -159,8 +159,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command == "report":
+        if args.shift_tasks < 1:
+            sys.exit(f"nmn-zoo: error: --shift-tasks must be a positive integer, got {args.shift_tasks}")
+        readme = None if args.no_readme else args.readme
         try:
-            print(write_results(args.out, None if args.no_readme else args.readme))
+            if args.shifts_only:
+                print(write_shift_results(args.out, readme, n_tasks=args.shift_tasks))
+            else:
+                print(write_results(args.out, readme, shift_tasks=args.shift_tasks))
         except ValueError as problem:
             sys.exit(f"nmn-zoo: error: {problem}")
         return

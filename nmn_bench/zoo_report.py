@@ -42,13 +42,15 @@ from evaluate.harness import resolve_agent
 from evaluate.report import format_interval
 from evaluate.rollout import play
 from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval, spread_ratio_interval
-from evaluate.task_sets import task_set
+from evaluate.task_sets import SET_SIZE, task_set
+from nmn_bench.zoo_shifts import seed_gaps, shift_section
 from training import zoo
 from training.zoo import ZooCard
 
 DOCS_DIR = Path("docs/zoo")
 README = Path("README.md")
 START, END = "<!-- zoo-results -->", "<!-- /zoo-results -->"
+SHIFT_MARKERS = ("<!-- zoo-shifts -->", "<!-- /zoo-shifts -->")
 TASKS = (
     "NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0", "NMN-Bandit-v0",
     "NMN-TwoStep-v0", "NMN-Harlow-v0", "NMN-Navigation2D-v0",
@@ -361,22 +363,42 @@ def headline(cards_by_task: dict[str, list[ZooCard]]) -> str:
     return "\n".join(lines)
 
 
-def splice(readme: Path, text: str) -> None:
-    """Put ``text`` between the README's markers (refusing a README without them)."""
+def splice(readme: Path, text: str, markers: tuple[str, str] = (START, END)) -> None:
+    """Put ``text`` between the README's ``markers`` (refusing a README without them)."""
+    start, end = markers
     content = readme.read_text()
-    if START not in content or END not in content:
-        raise ValueError(f"{readme} has no {START} ... {END} markers to put the results between")
-    head, rest = content.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{text}\n{END}{tail}")
+    if start not in content or end not in content:
+        raise ValueError(f"{readme} has no {start} ... {end} markers to put the results between")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
-def write_results(out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS) -> str:
-    """Write the results section and figures into ``out`` and the headline table into the README;
-    return the section."""
+def write_shift_results(
+    out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS, n_tasks: int = SET_SIZE
+) -> str:
+    """Write the zoo's generalisation gaps on every shift (:mod:`nmn_bench.zoo_shifts`) into
+    ``out/shifts.md`` and their short table into the README; return the section."""
+    gaps_by_task = {env_id: gaps for env_id in tasks if (gaps := seed_gaps(env_id, zoo.cards(env_id), n_tasks, REPS))}
+    if not gaps_by_task:
+        raise ValueError("the zoo holds no models of a task with shifts: nothing to report")
+    full, short = shift_section(gaps_by_task, n_tasks, REPS)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "shifts.md").write_text(full)
+    if readme is not None:
+        splice(readme, short, SHIFT_MARKERS)
+    return full
+
+
+def write_results(
+    out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS, shift_tasks: int = SET_SIZE
+) -> str:
+    """Write the results section and figures into ``out`` and the headline table into the README,
+    then the shifts' (:func:`write_shift_results`, ``shift_tasks`` tasks per set); return the section."""
     cards_by_task = {env_id: held for env_id in tasks if (held := zoo.cards(env_id))}
     if not cards_by_task:
         raise ValueError("the zoo holds no models: nothing to report")
+    write_shift_results(out, readme, tasks, shift_tasks)
     out.mkdir(parents=True, exist_ok=True)
     plot_learning_curves(cards_by_task, out / "learning_curves.png")
     analyses = []
@@ -401,3 +423,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=DOCS_DIR, help="folder of results.md and the figures")
     parser.add_argument("--readme", type=Path, default=README, help="README to put the headline table into")
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    parser.add_argument(
+        "--shift-tasks", type=int, default=SET_SIZE, help="tasks of each set the shifts' gaps are played on"
+    )
+    parser.add_argument(
+        "--shifts-only", action="store_true", help="write the shifts' gaps alone (docs/zoo/shifts.md, README)"
+    )
