@@ -94,17 +94,14 @@ def verdict(by_shift: Sequence[tuple[Shift, Interval | None]]) -> str:
     for shift, difference in readapt:
         counts[keeps_more(difference)].append(f"{shift.env_id} {shift.name}")
     nmn, rnn = len(counts["NMN keeps more"]), len(counts["RNN keeps more"])
-    if nmn and not rnn:
-        reading = "support the paper's claim that neuromodulation helps an agent readapt when its task changes"
-    elif rnn and not nmn:
-        reading = "contradict the paper's claim that neuromodulation helps an agent readapt when its task changes"
-    elif nmn and rnn:
-        reading = "are mixed on the paper's claim that neuromodulation helps an agent readapt when its task changes"
+    claim = "the paper's claim that neuromodulation helps an agent readapt when its task changes"
+    if nmn and rnn:
+        reading = f"are mixed on {claim}"
+    elif nmn or rnn:
+        leaning = "support" if nmn else "contradict"
+        reading = f"{leaning} {claim}" if nmn + rnn == len(readapt) else f"partly {leaning} {claim} (the other shifts show no difference)"
     else:
-        reading = (
-            "neither support nor contradict the paper's claim that neuromodulation helps an agent readapt"
-            " when its task changes, at this number of seeds"
-        )
+        reading = f"neither support nor contradict {claim}, at this number of seeds"
     parts = [f"{label} on {len(names)} ({', '.join(names)})" for label, names in counts.items() if names]
     return (
         f"On the {len(readapt)} shifts whose task changes within a meta-episode, comparing the RNN's mean"

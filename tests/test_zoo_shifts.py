@@ -51,7 +51,9 @@ def test_the_verdict_follows_the_intervals_of_the_readapt_shifts() -> None:
     assert keeps_more(above) == "NMN keeps more" and keeps_more(below) == "RNN keeps more"
     assert keeps_more(across) == "no difference shown" and keeps_more(None).startswith("not tested")
     assert "The zoo's agents support the paper's claim" in verdict([(switching, above), (wider, below)])
-    assert "contradict" in verdict([(switching, below), (swap, across)])
+    assert "The zoo's agents contradict the paper's claim" in verdict([(switching, below), (swap, below)])
+    assert "partly contradict the paper's claim" in verdict([(switching, below), (swap, across)])
+    assert "partly support the paper's claim" in verdict([(switching, above), (swap, None)])
     assert "mixed" in verdict([(switching, above), (swap, below)])
     assert "neither support nor contradict" in verdict([(switching, across), (swap, None)])
     assert "do not test the claim" in verdict([(wider, above)])
