@@ -25,7 +25,7 @@ from evaluate.schema import EvaluationResult, GeneralisationGap, Interval
 from evaluate.shifts import Shift, shifts
 from evaluate.stats import DEFAULT_REPS, bootstrap_interval, score_column
 from evaluate.task_sets import SET_SIZE, in_distribution_kwargs
-from policies.zoo import ZooCard
+from training.zoo import ZooCard
 
 COMPARED = ("nmn", "rnn")
 """The zoo's policies the shifts compare (the NMN paper's two agents)."""

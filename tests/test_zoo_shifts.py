@@ -11,7 +11,7 @@ from evaluate.schema import Interval
 from evaluate.shifts import get_shift
 from nmn_bench.zoo_report import SHIFT_MARKERS, write_shift_results
 from nmn_bench.zoo_shifts import keeps_more, rnn_minus_nmn, seed_gaps, verdict
-from policies import zoo
+from training import zoo
 
 ENV = "NMN-Harlow-v0"
 
