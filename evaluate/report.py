@@ -132,7 +132,7 @@ def trial_table(result: EvaluationResult) -> list[str]:
     for entry in _scores(result):
         gains = entry.trial_gains or [None]
         means = "".join(f" {value:.2f} |" for value in entry.adaptation_curve[: len(shown)])
-        lines.append(f"| {entry.name} |{means} {_interval(gains[-1], 2)} |")
+        lines.append(f"| {entry.name} |{means} {format_interval(gains[-1], 2)} |")
     return lines
 
 

@@ -128,7 +128,7 @@ def print_table(board: Table, console: Console | None = None) -> None:
             "board" if row.provenance == PLAYED_BY_BOARD else "self",
             ""
             if row.private_score is None
-            else _interval(row.private_score, 3) + (" FLAGGED" if row.private_flagged else ""),
+            else format_interval(row.private_score, 3) + (" FLAGGED" if row.private_flagged else ""),
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
@@ -329,7 +329,7 @@ def _post_model(
 
 def _print_scores(submission: Submission) -> None:
     """The published and, for a model the board played, the private score of an entry."""
-    print(f"normalised IQM on the published task set: {_interval(submission.normalised_iqm(), 3)}")
+    print(f"normalised IQM on the published task set: {format_interval(submission.normalised_iqm(), 3)}")
     played = submission.played
     if played is not None:
         flag = (
@@ -339,7 +339,7 @@ def _print_scores(submission: Submission) -> None:
         )
         print(
             "normalised IQM on the private task set: "
-            f"{_interval(played.private_normalised_iqm, 3)}{flag}"
+            f"{format_interval(played.private_normalised_iqm, 3)}{flag}"
         )
 
 
@@ -440,8 +440,8 @@ def _show(store: Store, args: argparse.Namespace) -> int:
         played = submission.played
         lines += [
             f"played in job {played.job_id}, model sha256 {played.model_sha256}",
-            f"private task set: normalised IQM {_interval(played.private_normalised_iqm, 3)}, "
-            f"mean return {_interval(played.private_mean, 2)}"
+            f"private task set: normalised IQM {format_interval(played.private_normalised_iqm, 3)}, "
+            f"mean return {format_interval(played.private_mean, 2)}"
             + (", FLAGGED: below the published score beyond the intervals"
                if played.private_flagged else ""),
         ]

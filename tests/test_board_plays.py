@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ import torch as th
 
 from evaluate.cli import main as nmn_eval
 from evaluate.harness import evaluate
+from evaluate.report import format_interval
 from evaluate.schema import EvaluationResult
 from evaluate.task_sets import SET_SIZE
 from leaderboard.cli import main as leaderboard
@@ -212,6 +212,9 @@ def test_a_model_posted_over_http_is_played_by_the_board_with_the_score_nmn_eval
     row = next(row for row in table["rows"] if row["id"] == done["entry_id"])
     assert row["provenance"] == "played by the board"
     assert row["private_score"] == played.private_normalised_iqm.model_dump()
+    assert leaderboard(["list", "--server", url, "--env", ENV]) == 0
+    listed = next(line for line in capsys.readouterr().out.splitlines() if "posted nmn" in line)
+    assert format_interval(played.private_normalised_iqm, 3) in listed
 
 
 def test_a_job_whose_worker_is_killed_mid_play_is_played_again_after_a_restart(

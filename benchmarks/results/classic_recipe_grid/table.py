@@ -1,4 +1,4 @@
-import csv, json, subprocess, math
+import csv, json, subprocess
 print("Classic-task recipe grid: validation set (100 tasks, mean actions), normalised score (random 0, Bayes 1).")
 print("base = the recipe of policies/hyperparams/default.yml at 500k steps (the zoo's cards before this grid);")
 print("long = the same file at 1.5M steps (sweeps/classic_recipe_grid.yml). best = the curve's best, end = its last point.")
