@@ -166,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             if args.shifts_only:
                 print(write_shift_results(args.out, readme, n_tasks=args.shift_tasks))
             else:
-                print(write_results(args.out, readme, shift_tasks=args.shift_tasks))
+                shift_tasks = None if args.no_shifts else args.shift_tasks
+                print(write_results(args.out, readme, shift_tasks=shift_tasks))
         except ValueError as problem:
             sys.exit(f"nmn-zoo: error: {problem}")
         return

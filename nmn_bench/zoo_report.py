@@ -391,14 +391,19 @@ def write_shift_results(
 
 
 def write_results(
-    out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS, shift_tasks: int = SET_SIZE
+    out: Path = DOCS_DIR,
+    readme: Path | None = README,
+    tasks: Sequence[str] = TASKS,
+    shift_tasks: int | None = SET_SIZE,
 ) -> str:
     """Write the results section and figures into ``out`` and the headline table into the README,
-    then the shifts' (:func:`write_shift_results`, ``shift_tasks`` tasks per set); return the section."""
+    then the shifts' (:func:`write_shift_results`, ``shift_tasks`` tasks per set; ``None``: leave
+    them as they are); return the section."""
     cards_by_task = {env_id: held for env_id in tasks if (held := zoo.cards(env_id))}
     if not cards_by_task:
         raise ValueError("the zoo holds no models: nothing to report")
-    write_shift_results(out, readme, tasks, shift_tasks)
+    if shift_tasks is not None:
+        write_shift_results(out, readme, tasks, shift_tasks)
     out.mkdir(parents=True, exist_ok=True)
     plot_learning_curves(cards_by_task, out / "learning_curves.png")
     analyses = []
@@ -426,6 +431,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shift-tasks", type=int, default=SET_SIZE, help="tasks of each set the shifts' gaps are played on"
     )
-    parser.add_argument(
+    sections = parser.add_mutually_exclusive_group()
+    sections.add_argument(
         "--shifts-only", action="store_true", help="write the shifts' gaps alone (docs/zoo/shifts.md, README)"
+    )
+    sections.add_argument(
+        "--no-shifts",
+        action="store_true",
+        help="write the results section alone, leaving the shifts' gaps as they are (they play every seed on every shift)",
     )

@@ -195,7 +195,8 @@ def test_seeding_a_board_adds_the_zoo_agents_as_baseline_rows_played_by_the_boar
 def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text("# title\n\n<!-- zoo-results -->\nSTALE SECTION\n<!-- /zoo-results -->\n\n## after\n")
-    nmn_zoo(["report", "--out", str(tmp_path / "docs"), "--readme", str(readme)])
+    nmn_zoo(["report", "--out", str(tmp_path / "docs"), "--readme", str(readme), "--no-shifts"])
+    assert not (tmp_path / "docs" / "shifts.md").exists()  # --no-shifts plays no shift
     text = (tmp_path / "docs" / "results.md").read_text()
     for env_id in NATIVE_TASKS:
         assert f"| {env_id} | NMN |" in text and f"| {env_id} | RNN (GRU) |" in text
@@ -216,4 +217,4 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
         verdict = row.rstrip(" |").rsplit(" | ", 1)[1]
         assert f"| {env_id} | " in text and f" | {verdict} |" in text  # the same verdict as the full section
     with pytest.raises(SystemExit, match="no <!-- zoo-results --> ... <!-- /zoo-results --> markers"):
-        nmn_zoo(["report", "--out", str(tmp_path / "again"), "--readme", str(tmp_path / "docs" / "results.md")])
+        nmn_zoo(["report", "--out", str(tmp_path / "again"), "--readme", str(tmp_path / "docs" / "results.md"), "--no-shifts"])
