@@ -14,7 +14,8 @@ all its epochs) and the same torch threads:
   native batched env;
 * ``nmn / native, PyTorch recurrence``: the same model with the recurrence of
   :mod:`policies.gru` in PyTorch (``select_recurrence("reference")``), as it trained before
-  the C++ loop: the ``vs PyTorch`` column divides each policy's rate by this one's;
+  the C++ loop (with ``--before-epochs N``: and N epochs an update, the recipe's former number):
+  the ``vs PyTorch`` column divides each policy's rate by this one's;
 * ``rnn / native`` (and its PyTorch-recurrence twin): the GRU RNN baseline, the same way;
 * ``lstm / native``: the parameter-matched sb3-contrib LSTM policy on the native env.
 
@@ -28,7 +29,7 @@ rounded up to whole rollouts; the steps actually run are shown.
 Usage::
 
     python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 4 updates
-    python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --policies nmn --repeats 5
+    python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --policies nmn --repeats 5 --before-epochs 10
 """
 
 from __future__ import annotations
@@ -90,11 +91,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--policies", nargs="+", choices=POLICIES, default=list(POLICIES), help="setups to run (default: all)"
     )
+    parser.add_argument(
+        "--before-epochs",
+        type=int,
+        help="epochs an update of the setups as trained before (PyTorch recurrence): the recipe's"
+        " former n_epochs, 10 for NMN-Bench2 (default: the file's)",
+    )
     args = parse_positive(parser, argv, ["updates", "repeats", "threads"])
+    if args.before_epochs is not None and args.before_epochs <= 0:
+        parser.error("--before-epochs must be positive")
     th.set_num_threads(args.threads)
     keep_freed_memory()
 
     hyperparams = load_hyperparams(args.env_id).model_copy(update={"target_kl": None})
+    before = hyperparams
+    today = TODAY
+    if args.before_epochs is not None:
+        before = hyperparams.model_copy(update={"n_epochs": args.before_epochs})
+        today = f"{TODAY}, {args.before_epochs} epochs"
     budget = args.updates * hyperparams.n_envs * hyperparams.n_steps
     n_envs = hyperparams.n_envs
     setups: dict[str, tuple[Setup, Recurrence]] = {}
@@ -105,10 +119,11 @@ def main(argv: list[str] | None = None) -> None:
     for policy in ("nmn", "rnn", "lstm"):
         if policy not in args.policies:
             continue
-        build: Setup = lambda policy=policy: build_model(args.env_id, policy, args.seed, hyperparams)  # noqa: E731
+        build: Setup = lambda policy=policy, recipe=hyperparams: build_model(args.env_id, policy, args.seed, recipe)  # noqa: E731
         setups[f"{policy} / native x{n_envs}"] = (build, "compiled")
         if policy in GRU_POLICIES:
-            setups[f"{policy} / native x{n_envs}, {TODAY}"] = (build, "reference")
+            as_before: Setup = lambda policy=policy: build_model(args.env_id, policy, args.seed, before)  # noqa: E731
+            setups[f"{policy} / native x{n_envs}, {today}"] = (as_before, "reference")
     print(machine_description())
     print(
         f"{args.env_id}, {budget:,} env steps per run: {n_envs} envs x n_steps {hyperparams.n_steps},"
@@ -122,15 +137,15 @@ def main(argv: list[str] | None = None) -> None:
             rate, steps[name] = steps_per_second(setup, budget, recurrence)
             rates[name].append(rate)
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    header = f"{'policy / env':<46}{'steps run':>11}{'env steps/CPU s':>17}{'vs stock':>10}{'vs PyTorch':>12}"
+    header = f"{'policy / env':<56}{'steps run':>11}{'env steps/CPU s':>17}{'vs stock':>10}{'vs PyTorch':>12}"
     print(header)
     print("-" * len(header))
     stock = next((rate for name, rate in medians.items() if name.startswith("stock")), None)
     for name, rate in medians.items():
-        today = medians.get(f"{name}, {TODAY}")
+        before_rate = medians.get(f"{name}, {today}")
         versus_stock = f"{rate / stock:>9.1f}x" if stock else f"{'':>10}"
-        versus_today = f"{rate / today:>11.2f}x" if today else f"{'':>12}"
-        print(f"{name:<46}{steps[name]:>11,}{rate:>17,.0f}{versus_stock}{versus_today}")
+        versus_today = f"{rate / before_rate:>11.2f}x" if before_rate else f"{'':>12}"
+        print(f"{name:<56}{steps[name]:>11,}{rate:>17,.0f}{versus_stock}{versus_today}")
 
 
 if __name__ == "__main__":

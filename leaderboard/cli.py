@@ -395,17 +395,17 @@ def _list_server(server: str, env_id: str | None, shift: str | None) -> int:
 
 
 def _list(store: Store | None, args: argparse.Namespace) -> int:
+    if args.shift is not None and not args.env:
+        raise ValueError("--shift lists one shift's track: name its environment with --env")
+    if args.server:  # the server checks the names against its own suite
+        return _list_server(args.server, args.env, args.shift)
     if args.env:
         try:
             check_env_id(args.env)
         except gym.error.Error as error:
             raise ValueError(str(error)) from None
     if args.shift is not None:
-        if not args.env:
-            raise ValueError("--shift lists one shift's track: name its environment with --env")
         get_shift(args.env, args.shift)
-    if args.server:
-        return _list_server(args.server, args.env, args.shift)
     assert store is not None
     env_ids = [args.env] if args.env else store.env_ids()
     if not env_ids:
