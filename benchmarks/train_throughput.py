@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     print(machine_description())
     print(
         f"{args.env_id}, {budget:,} env steps per run: {n_envs} envs x n_steps {hyperparams.n_steps},"
-        f" minibatch {hyperparams.batch_size}, {hyperparams.n_epochs} epochs;"
+        f" minibatch {hyperparams.batch_size}, {hyperparams.n_epochs} epochs"
+        f"{'' if before is hyperparams else f' ({before.n_epochs} as trained before)'};"
         f" torch {th.__version__}, {th.get_num_threads()} threads; medians of {args.repeats}"
     )
     rates: dict[str, list[float]] = {name: [] for name in setups}
