@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import evaluate
 from evaluate.oracles import navigation2d_oracle
 from nmn_envs.envs.maml.navigation2d import Navigation2DTask
 
@@ -91,3 +92,10 @@ def test_the_oracle_walks_straight_to_the_goal():
         observation, reward, *_ = vec.step(navigation2d_oracle(observation, vec.unwrapped.tasks))
         rewards.append(reward[0])
     np.testing.assert_allclose(rewards, [-np.hypot(0.2, 0.1), -0.1, 0.0, 0.0, 0.0], atol=1e-7)  # float32 observations
+
+
+def test_bounds_of_a_task_without_a_bayes_agent_are_its_oracle_ceiling():
+    (ceiling,) = evaluate.bounds("NMN-Navigation2D-v0", n_tasks=20)
+    assert (ceiling.name, ceiling.kind) == ("oracle", "ceiling")
+    # the oracle reaches any goal of the square within 5 steps a trial, then stays on it
+    assert -2 * 5 * np.sqrt(2) * 0.5 < ceiling.value < 0 and ceiling.standard_error > 0
