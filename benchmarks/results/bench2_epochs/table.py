@@ -1,9 +1,11 @@
-"""NMN-Bench2 at 4 epochs an update against 10: the zoo's validation curves, seed by seed.
+"""NMN-Bench2 at 4 epochs an update against 10: the validation curves, seed by seed.
 
-The 10-epoch seeds are the zoo's cards before the change (git revision 57099f6); the 4-epoch seeds
-are sweeps/zoo_bench2.yml's runs, whose validation.csv files lie beside this script. Both trained
-2M env steps and were validated on the same 100 tasks of the validation set (mean actions,
-normalised score: random 0, belief planner 1) every 256k steps. Run from the repository root:
+The 10-epoch seeds are the zoo's cards (git revision 57099f6); the 4-epoch seeds are the runs of
+NMN-Bench2-v0.yml with n_epochs 4 (revision 435b3f1, `nmn-sweep sweeps/zoo_bench2.yml` as it was
+there), whose validation.csv files lie beside this script as epochs4-<policy>-seed<N>.csv. Both
+trained 2M env steps and were validated on the same 100 tasks of the validation set (mean
+actions, normalised score: random 0, belief planner 1) every 256k steps. The 4-epoch sweep was
+stopped after seeds 0 and 1: see summary.md. Run from the repository root:
     python benchmarks/results/bench2_epochs/table.py
 """
 
@@ -31,7 +33,7 @@ def old_curve(policy: str, seed: int) -> tuple[list[int], list[float], float] | 
 
 
 def new_curve(policy: str, seed: int) -> tuple[list[int], list[float], float] | None:
-    path = HERE / f"{policy}-seed{seed}.csv"
+    path = HERE / f"epochs4-{policy}-seed{seed}.csv"
     if not path.exists():
         return None
     rows = list(csv.DictReader(path.open()))
