@@ -589,6 +589,21 @@ def _token(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_card_and_server_arguments(command: argparse.ArgumentParser, name_help: str) -> None:
+    """The agent card's options (``--name``, ``--author``, ``--url``, ``--description``) and the
+    shared board's (``--server``, ``--token``) of the submitting commands."""
+    command.add_argument("--name", help=name_help)
+    command.add_argument("--author", action="append", default=[], help="repeat for each author")
+    command.add_argument("--url", default=None, help="code or paper URL")
+    command.add_argument("--description", default="", help="a short description")
+    command.add_argument(
+        "--server", default=None, metavar="URL", help="post to this board's server instead"
+    )
+    command.add_argument(
+        "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nmn-leaderboard``."""
     parser = argparse.ArgumentParser(
@@ -604,16 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     submit = commands.add_parser("submit", help="validate and store a result.json or submission")
     submit.add_argument("file")
-    submit.add_argument("--name", help="agent name (default: the submission's or result's)")
-    submit.add_argument("--author", action="append", default=[], help="repeat for each author")
-    submit.add_argument("--url", default=None, help="code or paper URL")
-    submit.add_argument("--description", default="", help="a short description")
-    submit.add_argument(
-        "--server", default=None, metavar="URL", help="post to this board's server instead"
-    )
-    submit.add_argument(
-        "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
-    )
+    _add_card_and_server_arguments(submit, "agent name (default: the submission's or result's)")
     submit.set_defaults(handler=_submit)
 
     door = argparse.ArgumentParser(add_help=False)  # commands that check models at the door
@@ -658,18 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     submit_model.add_argument("file", help="a model in the safe form (MODEL.safe.zip)")
     submit_model.add_argument("--env", required=True, help="the environment id to play it on")
-    submit_model.add_argument("--name", help="agent name (default: the model file's)")
-    submit_model.add_argument(
-        "--author", action="append", default=[], help="repeat for each author"
-    )
-    submit_model.add_argument("--url", default=None, help="code or paper URL")
-    submit_model.add_argument("--description", default="", help="a short description")
-    submit_model.add_argument(
-        "--server", default=None, metavar="URL", help="post to this board's server instead"
-    )
-    submit_model.add_argument(
-        "--token", default=None, help=f"write token of the server (default: ${TOKEN_ENV_VAR})"
-    )
+    _add_card_and_server_arguments(submit_model, "agent name (default: the model file's)")
     submit_model.add_argument(
         "--no-wait", action="store_true", help="with --server: do not wait for the job to end"
     )

@@ -213,7 +213,9 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
     front = content.split("<!-- zoo-results -->")[1].split("<!-- /zoo-results -->")[0]
     assert "docs/zoo/results.md" in front and "P(NMN > RNN) across seeds, 95% CI" not in front
     for env_id in NATIVE_TASKS:
-        (row,) = [line for line in front.splitlines() if line.startswith(f"| {env_id} | ")]
+        # its headline row, then its mark's row (the mark, each median seed, how far)
+        row, mark = [line for line in front.splitlines() if line.startswith(f"| {env_id} | ")]
+        assert ">= " in mark and mark in text
         verdict = row.rstrip(" |").rsplit(" | ", 1)[1]
         assert f"| {env_id} | " in text and f" | {verdict} |" in text  # the same verdict as the full section
     with pytest.raises(SystemExit, match="no <!-- zoo-results --> ... <!-- /zoo-results --> markers"):
