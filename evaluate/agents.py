@@ -1,6 +1,6 @@
 """Agents the harness can play: one batched interface over every kind of agent a user brings.
 
-The harness plays a batch of meta-episodes in a native vector env and asks a :class:`Policy`
+The harness plays a batch of meta-episodes in a native vector env and asks a :class:`~evaluate.policy.Policy`
 for a batch of actions at each step. :func:`as_policy` turns into a policy:
 
 * a Stable-Baselines3 / sb3-contrib model, or any object with SB3's
@@ -11,10 +11,10 @@ for a batch of actions at each step. :func:`as_policy` turns into a policy:
   Stable-Baselines3 ``RecurrentPPO`` or ``PPO`` zip (whose pickles can run code);
 * a plain callable ``observations -> actions`` (called with the batch: a dict of arrays with a
   leading sub-environment axis, as the vector env returns it);
-* a :class:`Policy` (the reference agents of :mod:`evaluate.references` are policies).
+* a :class:`~evaluate.policy.Policy` (the reference agents of :mod:`evaluate.references` are policies).
 
 A safe MAML model (:mod:`policies.maml`) becomes a :class:`evaluate.maml_agent.MAMLAgent`, a
-:class:`LearningPolicy`: an agent that adapts by gradient steps. Within a meta-episode it acts,
+:class:`~evaluate.policy.LearningPolicy`: an agent that adapts by gradient steps. Within a meta-episode it acts,
 is shown each finished trial's transitions, and may update its own parameters for that
 meta-episode before the next trial; it never sees another meta-episode's data, so it learns
 from exactly what a recurrent agent sees.
@@ -30,85 +30,18 @@ as in training.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from gymnasium.vector import SyncVectorEnv, VectorEnv
+from gymnasium.vector import VectorEnv
 
 from evaluate.observation_statistics import VecNormalizeChoice, check_choice, load_statistics
+from evaluate.policy import Observation, Policy
 from evaluate.schema import ActionSelection
-
-Observation = Mapping[str, np.ndarray]
-
-
-class Policy(ABC):
-    """A batched agent: :meth:`reset` before a batch of meta-episodes, :meth:`act` at each step.
-
-    Subclasses override :meth:`act`; :meth:`reset` receives the vector env (reference agents
-    that are told the task read it from there; agents under test must not).
-    """
-
-    name = "policy"
-    description = ""
-    actions: ActionSelection | None = None
-    """How a model agent chooses its actions (``None``: the agent decides its own way)."""
-
-    def reset(self, env: VectorEnv) -> None:
-        """Prepare for a batch of ``env.num_envs`` meta-episodes played in ``env``."""
-
-    @abstractmethod
-    def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
-        """A batch of actions for a batch of observations.
-
-        Args:
-            observation: the vector env's observation (leading axis: sub-environments).
-            episode_start: ``True`` for a sub-environment's first step of its meta-episode.
-        """
-
-
-@dataclass(frozen=True)
-class Trial:
-    """The transitions of one finished trial of one meta-episode.
-
-    Attributes:
-        observations: each key of the observation the agent was shown before each step,
-            shape ``(steps, ...)``.
-        actions: the actions the agent returned, shape ``(steps, ...)`` (before clipping).
-        rewards: the reward of each step, shape ``(steps,)``.
-    """
-
-    observations: dict[str, np.ndarray]
-    actions: np.ndarray
-    rewards: np.ndarray
-
-
-class LearningPolicy(Policy):
-    """A policy that may update its own parameters between the trials of a meta-episode.
-
-    The harness calls :meth:`learn` whenever trials end with another trial of the same
-    meta-episode to follow, before that trial's first action; it hands each sub-environment its
-    own trial only. :meth:`reset` starts new meta-episodes: what was learnt is dropped.
-    """
-
-    @abstractmethod
-    def learn(self, rows: np.ndarray, trials: Sequence[Trial]) -> None:
-        """Take in the trial each sub-environment of ``rows`` has just finished (``trials[i]``
-        is that of ``rows[i]``); update their parameters if need be."""
-
-
-def trials_per_task(env: VectorEnv) -> int:
-    """The trials of each meta-episode of a vector env of the suite (1 for a task without trials)."""
-    unwrapped = env.unwrapped
-    if isinstance(unwrapped, SyncVectorEnv):
-        return int(unwrapped.envs[0].get_wrapper_attr("trials_per_task"))
-    return int(getattr(unwrapped, "trials_per_task", 1))
-
 
 def flatten_batch(space: spaces.Dict, observation: Observation) -> np.ndarray:
     """Flatten a batch of ``Dict`` observations as ``FlattenObservation`` flattens one."""

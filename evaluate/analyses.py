@@ -24,7 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch as th
 
-from evaluate.agents import Policy, PredictPolicy
+from evaluate.agents import PredictPolicy
+from evaluate.policy import Policy
 from evaluate.cache import ResultCache, cached_study
 from evaluate.rollout import has_native_vector_env, make_vector_env, play
 from evaluate.task_sets import task_set

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluate.agents import Policy, PredictPolicy
+from evaluate.agents import PredictPolicy
+from evaluate.policy import Policy
 from evaluate.rollout import Rollout
 from evaluate.schema import Interval
 

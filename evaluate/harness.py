@@ -29,7 +29,8 @@ import gymnasium as gym
 import numpy as np
 
 from evaluate import catalogues
-from evaluate.agents import Policy, PredictPolicy, as_policy
+from evaluate.agents import PredictPolicy, as_policy
+from evaluate.policy import Policy
 from evaluate.bounds import exact_bounds, missing_bounds, reference_bound
 from evaluate.cache import ResultCache, cache_dir, estimate_interval, weights_hash
 from evaluate.maml_agent import MAMLAgent

@@ -24,7 +24,7 @@ import numpy as np
 import torch as th
 from gymnasium.vector import VectorEnv
 
-from evaluate.agents import LearningPolicy, Observation, Trial, trials_per_task
+from evaluate.policy import LearningPolicy, Observation, Trial, trials_per_task
 from evaluate.schema import ActionSelection
 from policies.maml import Adaptation, Episodes, GaussianMLPPolicy, adapt, expand, sample_actions
 from policies.serialization import SafeModel, environment_spaces

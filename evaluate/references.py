@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
-from evaluate.agents import Observation, Policy
+from evaluate.policy import Observation, Policy
 from evaluate.exact import (
     MOVING_TARGET_HEDGE_MARGIN,
     dependent_bandit_mean,

@@ -3,7 +3,7 @@
 Ids with a batched core play in their native vector env. The MuJoCo ids have none and play
 in Gymnasium's ``SyncVectorEnv`` of single envs, each reset on its own task.
 
-An agent that learns between trials (:class:`evaluate.agents.LearningPolicy`) is handed, as
+An agent that learns between trials (:class:`evaluate.policy.LearningPolicy`) is handed, as
 each trial of a meta-episode ends with another to follow, that trial's observations, actions
 and rewards (:class:`evaluate.agents.Trial`), sub-environment by sub-environment, before the
 next trial's first action: all the meta-episodes of a batch learn in parallel.
@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
-from evaluate.agents import LearningPolicy, Policy, Trial
+from evaluate.policy import LearningPolicy, Policy, Trial
 from nmn_envs.multiagent.team import make_team_vector_env
 from nmn_envs.tasks import Task
 

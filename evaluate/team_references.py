@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evaluate.agents import Observation, Policy
+from evaluate.policy import Observation, Policy
 from evaluate.exact import dependent_bandit_mean
 from evaluate.rollout import episode_length
 from evaluate.team_bounds import team_probe_guesses

@@ -16,7 +16,8 @@ from gymnasium import spaces
 from torch.func import functional_call
 
 import nmn_envs  # noqa: F401  (registers the ids)
-from evaluate.agents import LearningPolicy, Observation, Trial, as_policy
+from evaluate.agents import as_policy
+from evaluate.policy import LearningPolicy, Observation, Trial
 from evaluate.cli import main as nmn_eval
 from evaluate.harness import evaluate
 from evaluate.maml_agent import MAMLAgent

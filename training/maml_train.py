@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, NonNegativeInt, PositiveInt, Validat
 from stable_baselines3.common.logger import configure
 from tqdm import trange
 
-from evaluate.agents import Observation, Policy
+from evaluate.policy import Observation, Policy
 from evaluate.maml_agent import MAMLAgent
 from evaluate.rollout import play
 from nmn_envs import check_env_id
@@ -40,7 +40,7 @@ from policies.config import first_problem, read_yaml
 from policies.maml import Episodes, GaussianMLPPolicy, Parameters, adapt, expand, sample_actions
 from policies.maml_trpo import MAMLHyperparams, MetaBatch, load_maml_hyperparams, trpo_step
 from policies.serialization import SAFE_SUFFIX, environment_spaces, load_safe, save_maml
-from training.train import (
+from training.runs import (
     CHECKPOINT_DIR,
     CHECKPOINT_PREFIX,
     CONFIG_FILE,

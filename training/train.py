@@ -28,8 +28,6 @@ import argparse
 import ctypes
 import os
 import pydoc
-import re
-import subprocess
 import sys
 import warnings
 from collections.abc import Sequence
@@ -55,15 +53,20 @@ from policies.config import POLICY_NAMES, Hyperparams, first_problem, load_hyper
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 from policies.serialization import SAFE_SUFFIX, UnsafeModelError, load_safe, save_safe
+from training.runs import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_PREFIX,
+    CONFIG_FILE,
+    LOG_FORMATS,
+    MODEL_FILE,
+    SAFE_MODEL_FILE,
+    TRAINING_STATE_SUFFIX,
+    RunComplete,
+    git_revision,
+    latest_checkpoint,
+)
 from training.validation import ValidationCallback
 
-CONFIG_FILE = "config.yml"
-MODEL_FILE = "model.zip"
-SAFE_MODEL_FILE = "model.safe.zip"
-CHECKPOINT_DIR = "checkpoints"
-CHECKPOINT_PREFIX = "model"
-TRAINING_STATE_SUFFIX = ".training.pt"
-LOG_FORMATS = ["csv", "tensorboard"]
 VALIDATION_EVERY_UPDATES = 20
 """Default validation period, in updates (``n_envs * n_steps`` environment steps each)."""
 
@@ -169,24 +172,6 @@ def build_model(
     except (TypeError, ValueError, RuntimeError) as error:
         env.close()
         raise ValueError(f"policy_kwargs {policy_kwargs} do not build the {policy} policy: {error}") from None
-
-
-def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
-    """The steps and path of the checkpoint of ``run_dir`` with the most steps, or ``None``.
-
-    The path is the checkpoint's safe form (``.safe.zip``) or, in a folder written before
-    checkpoints took that form, a Stable-Baselines3 zip; the safe form wins a tie.
-    """
-    pattern = re.compile(rf"{CHECKPOINT_PREFIX}_(\d+)_steps(\{SAFE_SUFFIX}|\.zip)")
-    found = [
-        (int(match.group(1)), match.group(2) == SAFE_SUFFIX, path)
-        for path in (run_dir / CHECKPOINT_DIR).glob("*.zip")
-        if (match := pattern.fullmatch(path.name))
-    ]
-    if not found:
-        return None
-    steps, _, path = max(found)
-    return steps, path
 
 
 def save_checkpoint(model: RecurrentPPO, folder: Path, config: RunConfig) -> Path:
@@ -349,27 +334,6 @@ def train(
     (run_dir / CONFIG_FILE).write_text(config.dump())
     learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
-
-
-def git_revision() -> str | None:
-    """The commit the code runs from (``+dirty`` when it has uncommitted changes), or ``None``
-    outside a git checkout."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{commit}+dirty" if changed else commit
-
-
-class RunComplete(Exception):
-    """The run to resume has finished: its final model is saved."""
 
 
 def resume(
