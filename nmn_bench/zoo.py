@@ -29,7 +29,9 @@ from pathlib import Path
 from evaluate.harness import DEFAULT_N_TASKS, evaluate
 from policies.serialization import load_safe, read_metadata
 from training import zoo
-from training.train import CONFIG_FILE, SAFE_MODEL_FILE, read_run_config
+from training.maml_train import is_maml_run, read_maml_config
+from training.runs import CONFIG_FILE, SAFE_MODEL_FILE
+from training.train import read_run_config
 from training.validation import SAFE_BEST_MODEL_FILE, read_curve
 from nmn_bench.zoo_report import add_arguments as add_report_arguments
 from nmn_bench.zoo_report import write_results, write_shift_results
@@ -45,14 +47,14 @@ class RunChecked:
         config_path = run_dir / CONFIG_FILE
         if not config_path.is_file():
             raise ValueError(f"{run_dir}: not a run folder (no {CONFIG_FILE})")
-        self.config = read_run_config(run_dir)
+        self.config = read_maml_config(run_dir) if is_maml_run(run_dir) else read_run_config(run_dir)
         self.run_dir = run_dir
         self.env_id: str = self.config.env_id
         self.policy: str = self.config.policy
         self.seed: int = self.config.seed
         if self.policy not in zoo.POLICIES:
             raise ValueError(f"{run_dir}: policy {self.policy!r} is not a zoo policy {list(zoo.POLICIES)}")
-        if self.config.agents != 1:
+        if getattr(self.config, "agents", 1) != 1:
             raise ValueError(f"{run_dir}: a team policy; the zoo holds single agents")
         if not (run_dir / SAFE_MODEL_FILE).is_file():
             raise ValueError(f"{run_dir}: unfinished (no {SAFE_MODEL_FILE}); finish it with nmn-train --resume")

@@ -27,7 +27,7 @@ from policies.maml import Adaptation, Episodes, GaussianMLPPolicy, adaptation_st
 from policies.maml_trpo import MAML_HYPERPARAMS_FILE, load_maml_hyperparams
 from policies.serialization import METADATA_FILE, environment_spaces, load_safe, save_maml
 from training.maml_train import read_maml_config, resume_maml, train_maml
-from training.train import CONFIG_FILE, RunComplete
+from training.runs import CONFIG_FILE, RunComplete
 from training.validation import read_curve
 
 NAVIGATION = "NMN-Navigation2D-v0"
@@ -244,6 +244,19 @@ def test_nmn_eval_scores_a_maml_file_with_its_per_trial_curve(
     assert result["agent"]["actions"] == {"mode": "sampled", "torch_seed": 0}
     assert len(result["agent"]["trial_gains"]) == 1
     assert len(result["agent"]["adaptation_curve"]) == 2
+
+
+def test_a_finished_maml_run_ships_into_the_zoo_and_plays_by_its_zoo_name(trained: Path, tmp_path: Path) -> None:
+    from nmn_bench.zoo import main as nmn_zoo
+    from training import zoo
+
+    nmn_zoo(["add", str(trained), "--trained-by", "a short run", "--n-tasks", "20", "--zoo", str(tmp_path)])
+    (card,) = zoo.cards(NAVIGATION, tmp_path)
+    assert (card.policy, card.seed, card.selected_steps) == ("maml", 0, 80_000)
+    assert card.config["hyperparams"]["hidden_sizes"] == [32, 32] and card.parameters > 0
+    assert card.evaluation.score.trial_gains is not None  # scored trial by trial, as a learning agent
+    shipped = tmp_path / NAVIGATION / card.model_file
+    assert load_safe(shipped).metadata.adaptation == ADAPTATION
 
 
 def test_zoo_names_take_maml() -> None:
