@@ -1,11 +1,16 @@
 """The fast GRU recurrence computes nn.GRU's function and gradients, in PyTorch and in C++."""
 
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 import torch as th
 from torch import nn
 
 from policies.gru import RECURRENCES, SequenceGRU, recurrence_selected, run_grus, select_recurrence
-from policies.gru_extension import SOURCE, build_recurrence, load_recurrence
+from policies.gru_extension import SOURCE, build_folder, build_recurrence, extension_name, load_recurrence
 
 th.set_num_threads(1)
 
@@ -95,6 +100,26 @@ def test_a_recurrence_that_cannot_be_built_warns_and_leaves_the_reference(tmp_pa
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path / "cache"))
     with pytest.warns(RuntimeWarning, match="could not be built .* using the PyTorch recurrence"):
         assert build_recurrence(SOURCE) is None
+
+
+def test_a_build_killed_midway_does_not_block_the_next_one(tmp_path) -> None:
+    """A process killed while it builds (a board job past its limits, a kill -9) leaves torch's
+    ``lock`` file behind; the next build must not wait on it forever."""
+    assert load_recurrence() is not None, "g++ and ninja are available here: the C++ recurrence must build"
+    cache = tmp_path / "cache"
+    built = build_folder()
+    shutil.copytree(built, cache / built.name, ignore=shutil.ignore_patterns("*.flock"))
+    (cache / built.name / "lock").touch()
+    child = subprocess.run(
+        [sys.executable, "-c", "from policies.gru_extension import build_recurrence; print(build_recurrence().__name__)"],
+        env={**os.environ, "TORCH_EXTENSIONS_DIR": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == extension_name()
+    assert not (cache / built.name / "lock").exists()
 
 
 def test_the_state_dict_is_nn_grus() -> None:
