@@ -3,6 +3,7 @@ run to the oracle told the task, in the harness's results, its report and on the
 
 from __future__ import annotations
 
+import html
 import json
 
 import numpy as np
@@ -21,6 +22,7 @@ from evaluate.task_sets import SET_SIZE
 from leaderboard.board import table
 from leaderboard.cli import main as leaderboard
 from leaderboard.pages import Links, env_page
+from leaderboard.plots import intervals_svg
 from leaderboard.references import board_references
 from leaderboard.store import DB_ENV_VAR, Store
 from leaderboard.submission import SubmissionError
@@ -163,9 +165,10 @@ def test_the_board_ranks_a_navigation2d_result_by_its_normalised_iqm_to_the_orac
     assert [row.normalised_iqm.value for row in ranked.rows] == sorted(
         (row.normalised_iqm.value for row in ranked.rows), reverse=True
     )
-    page = env_page(ranked, Links(served=True))
+    page = html.unescape(env_page(ranked, Links(served=True)))
     assert f"Normalised IQM: 0 = the random agent's mean return, {ONE_IS_THE_ORACLE}" in page
     assert f"{row.normalised_iqm.value:.3f} [" in page
+    assert b"(IQM - random) / (oracle - random)" in intervals_svg(ranked)
     monkeypatch.setenv(DB_ENV_VAR, str(path))
     monkeypatch.setenv("COLUMNS", "200")
     assert leaderboard(["list", "--env", NAVIGATION]) == 0
