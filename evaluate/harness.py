@@ -152,7 +152,9 @@ def episodic_trials(env_id: str, env_kwargs: dict[str, Any]) -> int | None:
         env.close()
 
 
-def make_normaliser(bounds: Sequence[Bound], random: float, memoryless: float | None = None) -> dict[str, float]:
+def make_normaliser(
+    bounds: Sequence[Bound], random: float, memoryless: float | None = None
+) -> dict[str, float]:
     """The normaliser of a result with ``bounds``: the random agent's mean return ``random``, the
     ceiling of its scales and the memoryless agent's mean return ``memoryless`` (where the
     environment has that agent).

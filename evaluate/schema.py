@@ -143,8 +143,8 @@ class AgentScore(_Frozen):
     ``(agent - memoryless) / (one - memoryless)``, with ``one`` the bayes value, or the oracle's
     where the environment has none (see :func:`ceiling` and :func:`adaptation_anchors`; ``None``
     where it is not defined, and in results written before it existed), and ``regret`` is
-    ``bayes - agent`` (``None`` without a bayes value), all on the mean return; ``probability_of_improvement`` maps a
-    baseline's name to ``P(agent > baseline)``.
+    ``bayes - agent`` (``None`` without a bayes value), all on the mean return;
+    ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
     ``actions`` says how a model agent chose its actions (``None`` for agents that choose their
     own way: reference agents, callables).
     """

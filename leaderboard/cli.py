@@ -133,7 +133,9 @@ def print_table(board: Table, console: Console | None = None) -> None:
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
-    console.print(f"normalised IQM: {normalised_scale(board.normaliser, board.bounds)}", markup=False, soft_wrap=True)
+    console.print(
+        f"normalised IQM: {normalised_scale(board.normaliser, board.bounds)}", markup=False, soft_wrap=True
+    )
     console.print(
         f"adaptation: {adaptation_scale(board.normaliser)}", markup=False, soft_wrap=True
     )

@@ -304,7 +304,9 @@ def _anchors(normaliser: Mapping[str, float]) -> tuple[float, float]:
     anchors = normalised_anchors(normaliser)
     if anchors is None:
         name, one = top
-        raise SubmissionError("result.normaliser", f"{name} ({one}) must exceed random ({normaliser['random']})")
+        raise SubmissionError(
+            "result.normaliser", f"{name} ({one}) must exceed random ({normaliser['random']})"
+        )
     return anchors
 
 

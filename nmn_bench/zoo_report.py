@@ -92,7 +92,8 @@ def task_rows(env_id: str, held: list[ZooCard]) -> list[str]:
     if "bayes" in normaliser:
         ceiling = f"{'Bayes bound' if exact else 'belief planner'} {normaliser['bayes']:.2f}"
     else:
-        ceiling = f"no Bayes bound (oracle {normaliser['oracle']:.2f})" if "oracle" in normaliser else "no Bayes bound"
+        oracle = normaliser.get("oracle")
+        ceiling = "no Bayes bound" if oracle is None else f"no Bayes bound (oracle {oracle:.2f})"
     for policy, cards in by_policy.items():
         if not cards:
             continue

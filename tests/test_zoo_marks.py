@@ -59,9 +59,8 @@ def test_oracle_adaptation_maps_the_memoryless_agent_to_0_and_the_oracle_to_1() 
 def test_a_card_the_harness_scored_against_the_oracle_is_read_as_it_is() -> None:
     card = zoo.cards(NAVIGATION)[0]
     normaliser = card_normaliser(card)
-    scored = card.evaluation.score.model_copy(
-        update={"adaptation_score": card.evaluation.score.mean.on_scale(normaliser["memoryless"], normaliser["oracle"])}
-    )
+    adaptation = card.evaluation.score.mean.on_scale(normaliser["memoryless"], normaliser["oracle"])
+    scored = card.evaluation.score.model_copy(update={"adaptation_score": adaptation})
     evaluation = card.evaluation.model_copy(update={"normaliser": normaliser, "score": scored})
     rescored = card.model_copy(update={"evaluation": evaluation})
     assert card_normaliser(rescored) == normaliser

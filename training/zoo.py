@@ -88,7 +88,8 @@ class ZooCard(BaseModel):
         or the mean return on a task without a Bayes bound (in the order of its score on the
         oracle's scale, which cards scored before the harness normalised to the oracle lack)."""
         evaluated = self.evaluation.score
-        score = (evaluated.normalised_score if "bayes" in self.evaluation.normaliser else None) or evaluated.mean
+        normalised = evaluated.normalised_score if "bayes" in self.evaluation.normaliser else None
+        score = normalised or evaluated.mean
         return score.value
 
 
