@@ -41,13 +41,13 @@ from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
 from evaluate.schema import (
+    CEILINGS,
     ActionSelection,
     AgentRole,
     AgentScore,
     Bound,
     EvaluationResult,
     ShiftInfo,
-    CEILINGS,
     adaptation_anchors,
     normalised_anchors,
 )
