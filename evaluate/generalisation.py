@@ -5,10 +5,12 @@ with ``shift=``), each against its own distribution's bounds; the gap's 95% inte
 the same stratified bootstrap as every other interval (:func:`evaluate.stats.bootstrap_interval`),
 resampling each task set on its own (they are independent).
 
-Two scales: the normalised one, ``(mean - random) / (one - random)`` with ``one`` the bayes value,
-or the oracle ceiling where the environment has none (NMN-Navigation2D: the gap is then on the
-scale of the MAML line's oracle normaliser); and the adaptation one,
-``(mean - memoryless) / (bayes - memoryless)``, where it is defined.
+Two scales, the result's own (:func:`evaluate.schema.normalised_anchors` and
+:func:`evaluate.schema.adaptation_anchors`): the normalised one, ``(mean - random) / (one - random)``
+with ``one`` the bayes value, or the oracle ceiling where the environment has none
+(NMN-Navigation2D: the gap is then on the scale of the MAML line's oracle normaliser); and the
+adaptation one, ``(mean - memoryless) / (one - memoryless)``, where it is defined. A gap is taken
+only between two scores whose ``one`` is of the same kind.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 
 from evaluate.report import format_interval
-from evaluate.schema import EvaluationResult, GeneralisationGap, Interval, adaptation_anchors
+from evaluate.schema import (
+    Ceiling,
+    EvaluationResult,
+    GeneralisationGap,
+    Interval,
+    adaptation_anchors,
+    ceiling,
+    normalised_anchors,
+)
 from evaluate.stats import bootstrap_interval, score_column
 from evaluate.task_sets import TRAINING_KWARGS
 
@@ -38,19 +48,11 @@ def _gap_interval(
     return bootstrap_interval([score_column(inside), score_column(shifted)], gap, reps, seed)
 
 
-def normalised_anchors(result: EvaluationResult) -> tuple[Anchors | None, str]:
-    """The ``(zero, one)`` of ``result``'s normalised scale and the name of its ``one``: the bayes
-    value, else the oracle ceiling; ``None`` where neither lies above the random agent's mean."""
-    random = result.normaliser.get("random")
-    ceilings = {bound.name: bound.value for bound in result.bounds}
-    for name, one in (("bayes", result.normaliser.get("bayes")), ("oracle", ceilings.get("oracle"))):
-        if one is not None and random is not None and one > random:
-            return (random, one), name
-    return None, "bayes"
-
-
-def _adaptation_anchors(result: EvaluationResult) -> Anchors | None:
-    return adaptation_anchors(result.normaliser)
+def one_of(result: EvaluationResult) -> Ceiling:
+    """The name of the 1 of ``result``'s scales (:func:`evaluate.schema.ceiling`; ``"bayes"``
+    where it has none)."""
+    top = ceiling(result.normaliser)
+    return "bayes" if top is None else top[0]
 
 
 def generalisation_gap(in_distribution: EvaluationResult, shifted: EvaluationResult) -> GeneralisationGap:
@@ -69,10 +71,11 @@ def generalisation_gap(in_distribution: EvaluationResult, shifted: EvaluationRes
         )
     inside, outside = np.asarray(in_distribution.agent.returns), np.asarray(shifted.agent.returns)
     reps, seed = shifted.bootstrap_reps, shifted.bootstrap_seed
-    (inside_scale, one_in), (shifted_scale, one_shift) = normalised_anchors(in_distribution), normalised_anchors(shifted)
+    one_in = one_of(in_distribution)
+    same_one = one_of(shifted) == one_in
     scales: dict[str, tuple[Anchors | None, Anchors | None]] = {
-        "normalised": (inside_scale, shifted_scale if one_shift == one_in else None),
-        "adaptation": (_adaptation_anchors(in_distribution), _adaptation_anchors(shifted)),
+        label: (anchors(in_distribution.normaliser), anchors(shifted.normaliser) if same_one else None)
+        for label, anchors in (("normalised", normalised_anchors), ("adaptation", adaptation_anchors))
     }
     gaps = {
         label: None if first is None or second is None else _gap_interval(inside, first, outside, second, reps, seed)
@@ -91,18 +94,14 @@ def with_gap(in_distribution: EvaluationResult, shifted: EvaluationResult) -> Ev
 
 def scores(result: EvaluationResult) -> tuple[Interval | None, Interval | None]:
     """``result``'s agent on the gap's two scales: normalised (to bayes, else the oracle) and adaptation."""
-    normalised, adaptation = normalised_anchors(result)[0], _adaptation_anchors(result)
     mean = result.agent.mean
-    return (
-        None if normalised is None else mean.on_scale(*normalised),
-        None if adaptation is None else mean.on_scale(*adaptation),
-    )
+    return result.normalised(mean), result.adaptation(mean)
 
 
 def gap_table(in_distribution: EvaluationResult, shifted: list[EvaluationResult]) -> str:
     """A Markdown table: one row per shift with the agent's scores and its generalisation gap."""
     agent = in_distribution.agent
-    one = normalised_anchors(in_distribution)[1]
+    one = one_of(in_distribution)
     inside_normalised, inside_adaptation = scores(in_distribution)
     lines = [
         f"Generalisation of {agent.name} on {in_distribution.env_id} (gap = in-distribution score"

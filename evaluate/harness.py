@@ -8,7 +8,10 @@ adaptation curves, the bounds, and for each agent the mean and IQM with 95% CIs,
 ``(agent - random) / (bayes - random)``, the adaptation score
 ``(agent - memoryless) / (bayes - memoryless)`` (what an agent earns beyond the best policy
 that ignores all feedback, see :func:`evaluate.schema.adaptation_anchors`), the regret
-``bayes - agent`` and the probability of improvement over each baseline.
+``bayes - agent`` and the probability of improvement over each baseline. Where the environment
+has no bayes value (NMN-Navigation2D) the oracle told the task is played as well and its mean
+return takes the bayes value's place as the 1 of both scores (:func:`make_normaliser`); there
+is no regret then.
 
 With ``num_agents=N > 1`` every agent plays each task in a team of ``N`` copies of itself who
 see each other (:mod:`nmn_envs.multiagent`); returns are the team's mean per agent. The result
@@ -38,6 +41,7 @@ from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
 from evaluate.schema import (
+    CEILINGS,
     ActionSelection,
     AgentRole,
     AgentScore,
@@ -45,6 +49,7 @@ from evaluate.schema import (
     EvaluationResult,
     ShiftInfo,
     adaptation_anchors,
+    normalised_anchors,
 )
 from evaluate.shifts import get_shift, shifted_kwargs
 from evaluate.stats import (
@@ -147,13 +152,23 @@ def episodic_trials(env_id: str, env_kwargs: dict[str, Any]) -> int | None:
         env.close()
 
 
-def _normaliser(bounds: list[Bound], rollouts: dict[str, Rollout]) -> dict[str, float]:
-    values = {"random": float(rollouts["random"].returns.mean())}
-    bayes = [bound for bound in bounds if bound.name == "bayes"]
-    if bayes:
-        values["bayes"] = bayes[0].value
-    if "memoryless" in rollouts:
-        values["memoryless"] = float(rollouts["memoryless"].returns.mean())
+def make_normaliser(
+    bounds: Sequence[Bound], random: float, memoryless: float | None = None
+) -> dict[str, float]:
+    """The normaliser of a result with ``bounds``: the random agent's mean return ``random``, the
+    ceiling of its scales and the memoryless agent's mean return ``memoryless`` (where the
+    environment has that agent).
+
+    The ceiling is the ``bayes`` bound's value where ``bounds`` hold one, else the ``oracle``
+    bound's (recorded as ``"oracle"``), else none (see :func:`evaluate.schema.ceiling`).
+    """
+    values = {"random": float(random)}
+    found = {bound.name: bound.value for bound in bounds}
+    name = next((name for name in CEILINGS if name in found), None)
+    if name is not None:
+        values[name] = found[name]
+    if memoryless is not None:
+        values["memoryless"] = float(memoryless)
     return values
 
 
@@ -179,12 +194,8 @@ def score(
         return estimate_interval(cache, estimate, *arrays, reps=reps, seed=seed)
 
     mean = interval(mean_interval, returns)
-    normalised = regret = None
-    if "bayes" in normaliser:
-        if normaliser["bayes"] > normaliser["random"]:
-            normalised = mean.on_scale(normaliser["random"], normaliser["bayes"])
-        regret = mean.affine(-1.0, normaliser["bayes"])
-    anchors = adaptation_anchors(normaliser)
+    scale, anchors = normalised_anchors(normaliser), adaptation_anchors(normaliser)
+    regret = mean.affine(-1.0, normaliser["bayes"]) if "bayes" in normaliser else None
     trials = rollout.trial_rewards
     trial_gains = None
     if per_trial and trials is not None:
@@ -199,7 +210,7 @@ def score(
         curve_unit=rollout.curve_unit,
         mean=mean,
         iqm=interval(iqm_interval, returns),
-        normalised_score=normalised,
+        normalised_score=None if scale is None else mean.on_scale(*scale),
         adaptation_score=None if anchors is None else mean.on_scale(*anchors),
         regret=regret,
         probability_of_improvement={
@@ -244,7 +255,8 @@ def evaluate(
             probability-of-improvement entry.
         references: reference agents to play as well; ``random`` is always played (it
             anchors the normalised score) and so are ``bayes`` and ``memoryless`` (the
-            adaptation score's anchor) where they exist.
+            adaptation score's anchor) where they exist, and ``oracle`` where the environment
+            has no bayes value (it is the ceiling of both scores then).
         env_kwargs: kwargs of the environment (for example ``max_episode_steps``), on top of
             those the protocol fixes (:data:`~evaluate.task_sets.EVALUATION_KWARGS`).
         agent_name: the name shown in the result.
@@ -342,15 +354,26 @@ def evaluate(
             store.store_rollout(key, rollout)
         return rollout
 
+    try:
+        found = exact_bounds(env_id, **env_kwargs)
+    except ValueError:  # non-default dynamics: no exact value, the reference agents stand in
+        found = []
     anchors = {*references, "random", "bayes", "memoryless"}
-    reference_names = [name for name in REFERENCE_NAMES if name in anchors]
     rollouts: dict[str, Rollout] = {}
-    for name in reference_names:
-        try:
-            player = reference(name, env_id, **env_kwargs)
-        except ValueError:  # the environment has no such reference agent
-            continue
-        rollouts[name] = run(player, reference_name=name)
+
+    def play_references(names: set[str]) -> None:
+        for name in REFERENCE_NAMES:
+            if name not in names or name in rollouts:
+                continue
+            try:
+                player = reference(name, env_id, **env_kwargs)
+            except ValueError:  # the environment has no such reference agent
+                continue
+            rollouts[name] = run(player, reference_name=name)
+
+    play_references(anchors)
+    if "bayes" not in rollouts and all(bound.name != "bayes" for bound in found):
+        play_references({"oracle"})  # no bayes value: the oracle is the ceiling of the scales
     team_reference = TEAM_REFERENCES.get(env_id) if num_agents > 1 else None
     if team_reference is not None:
         try:
@@ -361,10 +384,6 @@ def evaluate(
     agent_rollout = rollouts[agent] if reused else run(policy)  # a reference plays once
     baseline_rollouts = {player.name: run(player) for player in baseline_policies}
 
-    try:
-        found = exact_bounds(env_id, **env_kwargs)
-    except ValueError:  # non-default dynamics: no exact value, the reference agents stand in
-        found = []
     found += [
         reference_bound(name, rollouts[name].returns)
         for name in missing_bounds(found)
@@ -379,7 +398,12 @@ def evaluate(
         )
         alone_returns = run(alone_policy, 1).returns
         team_bound = next((bound.value for bound in found if bound.name == "team_bayes"), None)
-    normaliser = _normaliser(found, rollouts)
+    memoryless = rollouts.get("memoryless")
+    normaliser = make_normaliser(
+        found,
+        rollouts["random"].returns.mean(),
+        None if memoryless is None else memoryless.returns.mean(),
+    )
     baseline_returns = {name: rollout.returns for name, rollout in baseline_rollouts.items()}
 
     def scored(player: Policy, role: AgentRole, rollout: Rollout) -> AgentScore:

@@ -48,7 +48,7 @@ def markdown(result: EvaluationResult) -> str:
         ),
         "",
         f"Normalised mean and normalised IQM map the mean and the IQM to the scale "
-        f"{normalised_scale(result.bounds)}; the leaderboard ranks by normalised IQM.",
+        f"{normalised_scale(result.normaliser, result.bounds)}; the leaderboard ranks by normalised IQM.",
         "",
         f"Adaptation score: {adaptation_scale(result.normaliser)}.",
         "",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -35,11 +35,20 @@ Label = Annotated[str, StringConstraints(max_length=MAX_LABEL_CHARS)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION_CHARS)]
 
 ADAPTATION_MIN_GAP = 0.01
-"""The adaptation score is defined only where ``bayes - memoryless`` exceeds this share of
-``bayes - random``: below it, the gap left to adapt is too small to divide by."""
+"""The adaptation score is defined only where ``one - memoryless`` exceeds this share of
+``one - random`` (``one``: the ceiling of :func:`ceiling`): below it, the gap left to adapt is
+too small to divide by."""
+
+CEILINGS = ("bayes", "oracle")
+"""The values a normaliser's scales may take as their 1, first the one that takes precedence: the
+bayes value, else (NMN-Navigation2D, which has none) the oracle told the task."""
+
+ORACLE_CEILING = "a ceiling: no agent that must find the task reaches it"
+"""What the oracle's mean return is as the 1 of a scale (for reports and pages)."""
 
 AgentRole = Literal["agent", "baseline", "reference"]
 BoundKind = Literal["exact", "reference", "ceiling"]
+Ceiling = Literal["bayes", "oracle"]
 CurveUnit = Literal["step", "trial"]
 
 
@@ -130,11 +139,12 @@ class AgentScore(_Frozen):
 
     ``returns[i]`` is the meta-episode return on task ``i`` of the set. ``adaptation_curve[t]``
     is the mean over tasks of the reward at step (or trial) ``t``. ``normalised_score`` is
-    ``(agent - random) / (bayes - random)``, ``adaptation_score`` is
-    ``(agent - memoryless) / (bayes - memoryless)`` (see :func:`adaptation_anchors`; ``None``
-    where it is not defined, and in results written before it existed) and ``regret`` is
-    ``bayes - agent``, all on the mean return; ``probability_of_improvement`` maps a
-    baseline's name to ``P(agent > baseline)``.
+    ``(agent - random) / (one - random)``, ``adaptation_score`` is
+    ``(agent - memoryless) / (one - memoryless)``, with ``one`` the bayes value, or the oracle's
+    where the environment has none (see :func:`ceiling` and :func:`adaptation_anchors`; ``None``
+    where it is not defined, and in results written before it existed), and ``regret`` is
+    ``bayes - agent`` (``None`` without a bayes value), all on the mean return;
+    ``probability_of_improvement`` maps a baseline's name to ``P(agent > baseline)``.
     ``actions`` says how a model agent chose its actions (``None`` for agents that choose their
     own way: reference agents, callables).
     """
@@ -152,8 +162,9 @@ class AgentScore(_Frozen):
     adaptation_score: Interval | None = Field(
         None,
         description=(
-            "(agent - memoryless) / (bayes - memoryless) on the mean return: 0 for the best"
-            " policy that ignores all feedback, 1 for the bayes value"
+            "(agent - memoryless) / (one - memoryless) on the mean return: 0 for the best"
+            " policy that ignores all feedback, 1 for the bayes value (one), or the oracle's where"
+            " the environment has none"
         ),
     )
     regret: Interval | None = None
@@ -189,7 +200,7 @@ class GeneralisationGap(_Frozen):
     in_distribution_task_set: TaskSetInfo
     normalised: Interval | None = None
     adaptation: Interval | None = None
-    normalised_to: Literal["bayes", "oracle"] = Field(
+    normalised_to: Ceiling = Field(
         default="bayes",
         description="the 1 of the normalised scale: the bayes value, or the oracle ceiling where the"
         " environment has none (its 0 is the random agent's mean return)",
@@ -227,8 +238,9 @@ class EvaluationResult(_Frozen):
     normaliser: dict[Label, float] = Field(
         default_factory=dict,
         description=(
-            'the "random" and "bayes" values the normalised score uses, and the "memoryless"'
-            " value the adaptation score uses"
+            'the "random" value and the "bayes" value (or, where the environment has none, the'
+            ' "oracle" value) that the normalised score uses, and the "memoryless" value the'
+            " adaptation score uses"
         ),
     )
     bootstrap_reps: int = Field(gt=0)
@@ -276,15 +288,13 @@ class EvaluationResult(_Frozen):
         raise KeyError(f"no agent called {name!r} in this result")
 
     def normalised(self, interval: Interval) -> Interval | None:
-        """``interval`` on the scale ``(x - random) / (bayes - random)`` of :attr:`normaliser`
-        (``None`` without a bayes value above random's)."""
-        random, bayes = self.normaliser.get("random"), self.normaliser.get("bayes")
-        if random is None or bayes is None or not bayes > random:
-            return None
-        return interval.on_scale(random, bayes)
+        """``interval`` on the scale ``(x - random) / (one - random)`` of :attr:`normaliser`
+        (``None`` where :func:`normalised_anchors` finds none)."""
+        anchors = normalised_anchors(self.normaliser)
+        return None if anchors is None else interval.on_scale(*anchors)
 
     def adaptation(self, interval: Interval) -> Interval | None:
-        """``interval`` on the scale ``(x - memoryless) / (bayes - memoryless)`` of
+        """``interval`` on the scale ``(x - memoryless) / (one - memoryless)`` of
         :attr:`normaliser` (``None`` where :func:`adaptation_anchors` finds none)."""
         anchors = adaptation_anchors(self.normaliser)
         return None if anchors is None else interval.on_scale(*anchors)
@@ -297,57 +307,91 @@ class EvaluationResult(_Frozen):
         raise KeyError(f"no bound called {name!r}; have {[b.name for b in self.bounds]}")
 
 
-def adaptation_anchors(normaliser: Mapping[str, float]) -> tuple[float, float] | None:
-    """The ``(memoryless, bayes)`` values the adaptation score maps to 0 and 1, or ``None``.
+def ceiling(normaliser: Mapping[str, float]) -> tuple[Ceiling, float] | None:
+    """The name and value of the 1 of a normaliser's scales, or ``None`` where it has neither.
 
-    ``None`` without a memoryless or bayes value, or where ``bayes - memoryless`` is not
-    clearly positive (at most :data:`ADAPTATION_MIN_GAP` of ``bayes - random``): the score is
-    then not defined, rather than a ratio of noise. Where the memoryless agent plays at chance
-    (its value is the random agent's) the adaptation score is the normalised score, up to
-    Monte Carlo error.
+    The bayes value takes precedence (it is the bound an agent that must find the task can
+    reach); a normaliser without one (NMN-Navigation2D) has the oracle's mean return, a ceiling
+    no such agent reaches.
     """
-    random, bayes = normaliser.get("random"), normaliser.get("bayes")
-    memoryless = normaliser.get("memoryless")
-    if random is None or bayes is None or memoryless is None or not bayes > random:
+    return next(((name, normaliser[name]) for name in CEILINGS if name in normaliser), None)
+
+
+def normalised_anchors(normaliser: Mapping[str, float]) -> tuple[float, float] | None:
+    """The ``(random, one)`` values the normalised score maps to 0 and 1, or ``None``.
+
+    ``one`` is the value of :func:`ceiling`; ``None`` without a random value or a ceiling, or
+    where the ceiling does not lie above the random agent's mean return.
+    """
+    random, top = normaliser.get("random"), ceiling(normaliser)
+    if random is None or top is None or not top[1] > random:
         return None
-    if not bayes - memoryless > ADAPTATION_MIN_GAP * (bayes - random):
+    return random, top[1]
+
+
+def adaptation_anchors(normaliser: Mapping[str, float]) -> tuple[float, float] | None:
+    """The ``(memoryless, one)`` values the adaptation score maps to 0 and 1, or ``None``.
+
+    ``one`` is the 1 of the normalised scale (:func:`normalised_anchors`). ``None`` without a
+    memoryless value or a normalised scale, or where ``one - memoryless`` is not clearly
+    positive (at most :data:`ADAPTATION_MIN_GAP` of ``one - random``): the score is then not
+    defined, rather than a ratio of noise. Where the memoryless agent plays at chance (its
+    value is the random agent's) the adaptation score is the normalised score, up to Monte
+    Carlo error.
+    """
+    scale, memoryless = normalised_anchors(normaliser), normaliser.get("memoryless")
+    if scale is None or memoryless is None:
         return None
-    return memoryless, bayes
+    random, one = scale
+    if not one - memoryless > ADAPTATION_MIN_GAP * (one - random):
+        return None
+    return memoryless, one
 
 
 def adaptation_scale(normaliser: Mapping[str, float]) -> str:
     """What 0 and 1 mean on the adaptation scale of a result's ``normaliser`` (for reports and pages)."""
-    anchors = adaptation_anchors(normaliser)
+    anchors, top = adaptation_anchors(normaliser), ceiling(normaliser)
     if anchors is not None:
-        memoryless, bayes = anchors
-        return (
-            f"(mean - memoryless) / (bayes - memoryless): 0 = the best policy that ignores all "
-            f"feedback ({memoryless:.2f}), 1 = the bayes value ({bayes:.2f})"
+        memoryless, one = anchors
+        meaning = (
+            f"the bayes value ({one:.2f})"
+            if top[0] == "bayes"
+            else f"the oracle told the task ({one:.2f}), {ORACLE_CEILING}"
         )
-    if "memoryless" not in normaliser or "bayes" not in normaliser:
-        return "not defined: this environment has no memoryless reference or no bayes value"
+        return (
+            f"(mean - memoryless) / ({top[0]} - memoryless): 0 = the best policy that ignores all "
+            f"feedback ({memoryless:.2f}), 1 = {meaning}"
+        )
+    if "memoryless" not in normaliser or normalised_anchors(normaliser) is None:
+        return "not defined: this environment has no memoryless reference or no bayes or oracle value"
     return (
         "not defined: the best policy that ignores all feedback comes within "
-        f"{ADAPTATION_MIN_GAP:.0%} of the bayes value, leaving nothing to measure adaptation by"
+        f"{ADAPTATION_MIN_GAP:.0%} of the {top[0]} value, leaving nothing to measure adaptation by"
     )
 
 
-def normalised_scale(bounds: list[Bound]) -> str:
-    """What 0 and 1 mean on the normalised scale of a result with ``bounds`` (for reports and pages).
+def normalised_scale(normaliser: Mapping[str, float], bounds: Sequence[Bound]) -> str:
+    """What 0 and 1 mean on the normalised scale of a result's ``normaliser`` and ``bounds`` (for
+    reports and pages).
 
-    1 is the ``bayes`` value: the Bayes-optimal bound where it is exact, else (NMN-Bench2/3) the
-    mean return of the ``bayes`` reference agent, a belief planner, which an agent may beat.
+    1 is the value of :func:`ceiling`: the ``bayes`` value, the Bayes-optimal bound where it is
+    exact, else (NMN-Bench2/3) the mean return of the ``bayes`` reference agent, a belief
+    planner, which an agent may beat; or, where the environment has no bayes value
+    (NMN-Navigation2D), the mean return of the oracle told the task, a ceiling.
     """
-    bayes = next((bound for bound in bounds if bound.name == "bayes"), None)
-    if bayes is None:
-        return "no normalised scale: this environment has no bayes value"
+    if normalised_anchors(normaliser) is None:
+        return "no normalised scale: this environment has no bayes or oracle value above random play"
+    name, one = ceiling(normaliser)
     zero = "0 = the random agent's mean return"
-    if bayes.kind == "exact":
-        return f"{zero}, 1 = the Bayes-optimal bound ({bayes.value:.2f}, exact)"
+    if name == "oracle":
+        return f"{zero}, 1 = the oracle told the task ({one:.2f}), {ORACLE_CEILING}"
+    bayes = next((bound for bound in bounds if bound.name == "bayes"), None)
+    if bayes is not None and bayes.kind == "exact":
+        return f"{zero}, 1 = the Bayes-optimal bound ({one:.2f}, exact)"
+    how = "" if bayes is None else f"; {bayes.description or bayes.kind}"
     return (
-        f"{zero}, 1 = the mean return of the bayes reference agent ({bayes.value:.2f}; "
-        f"{bayes.description or bayes.kind}): a reference, not the Bayes-optimal bound, so "
-        "scores above 1 are possible"
+        f"{zero}, 1 = the mean return of the bayes reference agent ({one:.2f}{how}): a reference, "
+        "not the Bayes-optimal bound, so scores above 1 are possible"
     )
 
 

@@ -6,7 +6,8 @@ shifts (:mod:`evaluate.shifts`); each is ranked on its own, against its own boun
 Rows are the stored entries of an environment, best normalised IQM first, each with its 95%
 confidence interval, mean return, adaptation score (derived from the mean and the result's
 normaliser; none for results stored before the board had a memoryless reference), regret to
-the Bayes bound, who submitted it and its provenance: "played by the board" (a model the board
+the Bayes bound (none where the environment has no bayes value: its scales run to the oracle
+told the task), who submitted it and its provenance: "played by the board" (a model the board
 played itself, with its normalised IQM on the private task set and a flag when that lies below
 the published score beyond the intervals; the board's own reference and zoo rows) or
 "self-reported" (a result file). Rows of the harness's reference agents (random, oracle,

@@ -7,7 +7,8 @@ in the user's data directory):
   ``--server URL --token T`` post it to a shared board instead;
 - ``list [--env ID] [--server URL]``: the ranking by normalised IQM with its 95% CI, the
   adaptation score, and the bounds (of a shared board with ``--server``); an id that is not
-  one of the suite's environments is an error;
+  one of the suite's environments is an error; each board names what its normalised
+  scale's 1 is (the bayes value, or the oracle told the task where there is none);
 - ``show ID``: one entry in full;
 - ``remove ID``: delete an entry;
 - ``verify ID --agent PATH [--private]``: re-run the harness on the agent and flag a claim
@@ -132,7 +133,9 @@ def print_table(board: Table, console: Console | None = None) -> None:
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
-    console.print(f"normalised IQM: {normalised_scale(board.bounds)}", markup=False, soft_wrap=True)
+    console.print(
+        f"normalised IQM: {normalised_scale(board.normaliser, board.bounds)}", markup=False, soft_wrap=True
+    )
     console.print(
         f"adaptation: {adaptation_scale(board.normaliser)}", markup=False, soft_wrap=True
     )

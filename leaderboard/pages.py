@@ -97,7 +97,7 @@ def env_page(
         links,
         board=board,
         tracks=[None, *shifts],
-        scale=normalised_scale(board.bounds),
+        scale=normalised_scale(board.normaliser, board.bounds),
         adaptation=adaptation_scale(board.normaliser),
         mean_disagrees=mean_disagreement(board),
         phase=adaptation_phase(board),

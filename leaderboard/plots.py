@@ -8,7 +8,8 @@ with its text kept as text, so that every row's label can be read (and searched)
 
 The adaptation curves show the **adaptation phase**, where agents differ: the first steps (or
 trials) of a meta-episode until every curve shown has settled, that is stays within
-:data:`SETTLED_FRACTION` of the bayes - random gap of its level over the second half of the
+:data:`SETTLED_FRACTION` of the gap from random to the normalised scale's 1 (the bayes value, or
+the oracle's where the environment has none) of its level over the second half of the
 meta-episode, and as many steps again to show the level. The rest of a long meta-episode (1400
 steps on NMN-Bench1), on which trained agents overlap, is left out.
 """
@@ -24,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rliable import plot_utils
 
+from evaluate.schema import ceiling, normalised_anchors
 from leaderboard.board import Row, Table
 from leaderboard.submission import for_terminal
 
@@ -75,7 +77,7 @@ def intervals_svg(board: Table) -> bytes:
             xlabel="",  # set on the axes below, at the size of the rest
         )
         try:
-            axes.set_xlabel("(IQM - random) / (bayes - random)", fontsize="medium")
+            axes.set_xlabel(_scale_label(board), fontsize="medium")
             for label, row in zip(axes.get_yticklabels(), board.rows[::-1]):
                 label.set_fontsize("medium")
                 label.set_color("#707070" if row.role == "reference" else "black")
@@ -94,16 +96,23 @@ def intervals_svg(board: Table) -> bytes:
     return buffer.getvalue()
 
 
+def _scale_label(board: Table) -> str:
+    """The normalised scale of ``board``, as its axis is labelled."""
+    top = ceiling(board.normaliser)
+    return f"(IQM - random) / ({'bayes' if top is None else top[0]} - random)"
+
+
 def _bound_lines(axes: plt.Axes, board: Table) -> list:
-    """The bounds of ``board`` as vertical lines on the normalised scale (bayes dashed)."""
-    random, bayes = board.normaliser.get("random"), board.normaliser.get("bayes")
-    if random is None or bayes is None or not bayes > random:
+    """The bounds of ``board`` as vertical lines on the normalised scale (its 1 dashed)."""
+    anchors, top = normalised_anchors(board.normaliser), ceiling(board.normaliser)
+    if anchors is None:
         return []
+    random, one = anchors
     return [
         axes.axvline(
-            (bound.value - random) / (bayes - random),
+            (bound.value - random) / (one - random),
             color="black",
-            linestyle="--" if bound.name == "bayes" else ":",
+            linestyle="--" if bound.name == top[0] else ":",
             linewidth=1.2,
             label=f"{bound.name} bound ({bound.kind})",
         )
@@ -128,10 +137,11 @@ def adaptation_phase(board: Table) -> int:
     if not curves:
         return 0
     length = min(curve.size for curve in curves)
-    random, bayes = board.normaliser.get("random"), board.normaliser.get("bayes")
-    if random is None or bayes is None:
+    anchors = normalised_anchors(board.normaliser)
+    if anchors is None:
         return length
-    tolerance = SETTLED_FRACTION * abs(bayes - random) / length
+    random, one = anchors
+    tolerance = SETTLED_FRACTION * (one - random) / length
     window = max(1, length // 100)  # a moving average of 1% of the meta-episode sees past noise
     settled = 0
     for curve in curves:
@@ -143,8 +153,9 @@ def adaptation_phase(board: Table) -> int:
 
 
 def curve_figure(board: Table) -> Figure:
-    """The adaptation curves of the top rows over the adaptation phase, with the Bayes bound's
-    mean reward per step (or trial)."""
+    """The adaptation curves of the top rows over the adaptation phase, with the mean reward per
+    step (or trial) of the bound that is the normalised scale's 1 (the bayes bound, or the
+    oracle's ceiling where the environment has none)."""
     # A bare Figure, not pyplot: no global state, so the server's threads may plot at once.
     figure = Figure(figsize=(8, 4.5), dpi=100)
     axes = figure.subplots()
@@ -155,14 +166,15 @@ def curve_figure(board: Table) -> Figure:
         style = "--" if row.role == "reference" else "-"
         colour = ROLE_COLOURS["reference"] if row.role == "reference" else None
         axes.plot(np.arange(1, shown + 1), curve[:shown], style, color=colour, label=row_label(row))
-    bayes = next((bound for bound in board.bounds if bound.name == "bayes"), None)
-    if bayes is not None and curves:
+    top = ceiling(board.normaliser)
+    one = next((bound for bound in board.bounds if top is not None and bound.name == top[0]), None)
+    if one is not None and curves:
         axes.axhline(
-            bayes.value / curves[0][1].size,
+            one.value / curves[0][1].size,
             color="black",
             linestyle=":",
             linewidth=1,
-            label=f"bayes bound ({bayes.kind}), per {unit}",
+            label=f"{one.name} bound ({one.kind}), per {unit}",
         )
     if shown > 1:
         axes.set_xlim(1, shown)

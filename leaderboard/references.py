@@ -4,8 +4,9 @@ Nothing here comes from a submission. For each environment the board plays the r
 agents (``random``, ``oracle``, ``bayes``: the Bayes-optimal policy or, on NMN-Bench2/3, the
 belief planner; ``memoryless``: the best policy that ignores all feedback) with the harness on
 the full published task set, and takes the bounds and the normaliser (random mean, bayes
-bound, memoryless mean: the anchors of the normalised and the adaptation score) from that
-run. The task set and the agents are seeded, so the run is the same on every machine; it is
+bound, memoryless mean: the anchors of the normalised and the adaptation score; where the
+environment has no bayes value, NMN-Navigation2D, the oracle's mean return in the bayes bound's
+place) from that run. The task set and the agents are seeded, so the run is the same on every machine; it is
 read from the cache of :mod:`evaluate.cache` after the first time on a machine, and done once
 per process and track (under a lock, so that concurrent requests wait for one run instead of
 starting several). A shift's track (:mod:`evaluate.shifts`) has references of its own: the
@@ -26,7 +27,7 @@ from types import MappingProxyType
 
 import gymnasium as gym
 
-from evaluate.schema import AgentScore, Bound, EvaluationResult
+from evaluate.schema import AgentScore, Bound, EvaluationResult, normalised_anchors
 from evaluate.shifts import get_shift
 from evaluate.task_sets import SET_SIZE
 
@@ -41,7 +42,8 @@ class BoardReferences:
         bounds: the environment's bounds.
         normaliser: ``{"random": mean return of random, "bayes": the bayes bound,
             "memoryless": mean return of memoryless}`` (no memoryless where the environment
-            has no such agent).
+            has no such agent; ``"oracle"``, the oracle's mean return, instead of ``"bayes"``
+            where it has no bayes value: :func:`evaluate.harness.make_normaliser`).
         step_reward_range: the lowest and highest reward of one step.
         steps: steps of a meta-episode.
     """
@@ -80,8 +82,9 @@ def board_references(env_id: str, progress: bool = False, shift: str | None = No
     (computed on first use, then kept).
 
     Raises:
-        ValueError: the environment has no finite reward range or no Bayes bound, so the
-            board cannot check or normalise its returns; an unknown shift.
+        ValueError: the environment has no finite reward range, or neither a bayes value nor
+            an oracle above random play, so the board cannot check or normalise its returns;
+            an unknown shift.
     """
     with _lock:
         if (env_id, shift) not in _computed:
@@ -101,8 +104,8 @@ def _compute(env_id: str, progress: bool, shift: str | None) -> BoardReferences:
     result = evaluate(
         "random", env_id, n_tasks=SET_SIZE, progress=progress, cache=True, shift=shift
     )
-    if "bayes" not in result.normaliser:
-        raise ValueError(f"{env_id} has no Bayes bound; the board cannot normalise its scores")
+    if normalised_anchors(result.normaliser) is None:
+        raise ValueError(f"{env_id} has no bayes or oracle value; the board cannot normalise its scores")
     scores = [result.agent.model_copy(update={"role": "reference"}), *result.references]
     return BoardReferences(
         result=result,

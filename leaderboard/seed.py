@@ -31,7 +31,7 @@ SEEDED_ENVS = ("NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0")
 REFERENCE_AUTHORS = ["nmn-bench"]
 _DESCRIPTIONS = {
     "random": "uniformly random actions: the 0 of the normalised score",
-    "oracle": "told the task: a ceiling above the Bayes bound",
+    "oracle": "told the task: a ceiling above the Bayes bound, and the 1 of the scales where there is none",
     "bayes": "the Bayes-optimal policy where it is exact, else the belief planner",
     "memoryless": "the best policy that ignores all feedback: the 0 of the adaptation score",
 }

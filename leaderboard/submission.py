@@ -28,7 +28,7 @@ import hashlib
 import json
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -41,7 +41,7 @@ from pydantic import (
     field_validator,
 )
 
-from evaluate.schema import EvaluationResult, Interval
+from evaluate.schema import EvaluationResult, Interval, ceiling, normalised_anchors
 
 SUBMISSION_VERSION = "1"
 
@@ -273,8 +273,8 @@ class Submission(BaseModel):
         """How far the normalised IQM of a :meth:`same_result` can lie from this one's (the IQM
         moves at most as far as the returns; twice that, for the rounding of the scores)."""
         returns = np.abs(np.asarray(self.result.agent.returns, np.float64))
-        normaliser = self.result.normaliser
-        span = normaliser["bayes"] - normaliser["random"]
+        random, one = _anchors(self.result.normaliser)
+        span = one - random
         largest = max(1.0, float(returns.max(initial=0.0)))
         return 2.0 * RETURN_RELATIVE_TOLERANCE * largest / span
 
@@ -283,20 +283,31 @@ class Submission(BaseModel):
         return normalise(self.result.agent.iqm, self.result.normaliser)
 
 
-def normalise(interval: Interval, normaliser: dict[str, float]) -> Interval:
-    """``interval`` on the scale ``(x - random) / (bayes - random)`` of a result's normaliser.
+def normalise(interval: Interval, normaliser: Mapping[str, float]) -> Interval:
+    """``interval`` on the scale ``(x - random) / (one - random)`` of a result's normaliser, with
+    ``one`` its bayes value, or its oracle's where it has none (:func:`evaluate.schema.ceiling`).
 
     Raises:
-        SubmissionError: the normaliser lacks ``random`` or ``bayes``, or they do not span a
-            positive range.
+        SubmissionError: the normaliser lacks ``random`` or both ``bayes`` and ``oracle``, or
+            they do not span a positive range.
     """
-    for name in ("random", "bayes"):
-        if name not in normaliser:
-            raise SubmissionError(f"result.normaliser.{name}", "missing")
-    random, bayes = normaliser["random"], normaliser["bayes"]
-    if not bayes > random:
-        raise SubmissionError("result.normaliser", f"bayes ({bayes}) must exceed random ({random})")
-    return interval.on_scale(random, bayes)
+    return interval.on_scale(*_anchors(normaliser))
+
+
+def _anchors(normaliser: Mapping[str, float]) -> tuple[float, float]:
+    """The ``(random, one)`` of a normaliser's normalised scale (see :func:`normalise`)."""
+    if "random" not in normaliser:
+        raise SubmissionError("result.normaliser.random", "missing")
+    top = ceiling(normaliser)
+    if top is None:
+        raise SubmissionError("result.normaliser.bayes", "missing (and no oracle in its place)")
+    anchors = normalised_anchors(normaliser)
+    if anchors is None:
+        name, one = top
+        raise SubmissionError(
+            "result.normaliser", f"{name} ({one}) must exceed random ({normaliser['random']})"
+        )
+    return anchors
 
 
 def make_card(**fields: Any) -> AgentCard:

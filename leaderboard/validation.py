@@ -27,8 +27,9 @@ submission; its references, bounds and normaliser are the board's own
   attainable values and sums to the mean return, and the returns are not a reference
   agent's own;
 - the agent's mean and IQM equal those recomputed from its returns, its normalised score,
-  adaptation score and regret follow from them and the board's normaliser (an adaptation score
-  is refused where the board defines none), and its confidence intervals equal a
+  adaptation score and regret follow from them and the board's normaliser (to the bayes value,
+  or the oracle's where the environment has none; an adaptation score is refused where the
+  board defines none, a regret where it has no bayes value), and its confidence intervals equal a
   fresh stratified bootstrap (rliable, through :mod:`evaluate.stats`) with the result's own
   ``bootstrap_reps`` and ``bootstrap_seed`` (at most :data:`MAX_BOOTSTRAP_REPS` resamples);
 - whatever it claims of the references, bounds and normaliser equals the board's own values
@@ -54,7 +55,7 @@ import gymnasium as gym
 import numpy as np
 from rliable import metrics
 
-from evaluate.schema import EvaluationResult, Interval, ShiftInfo, adaptation_anchors
+from evaluate.schema import EvaluationResult, Interval, ShiftInfo, adaptation_anchors, normalised_anchors
 from evaluate.shifts import get_shift
 from evaluate.stats import iqm_interval, mean_interval
 from evaluate.task_sets import SET_SIZE, TaskSet, evaluation_kwargs, shift_task_set, task_set
@@ -361,22 +362,26 @@ def _check_agent_statistics(result: EvaluationResult, board: BoardReferences) ->
             "result.agent.adaptation_curve",
             f"sums to {curve_total}, not to the mean return {mean} of the per-task returns",
         )
-    random, bayes = board.normaliser["random"], board.normaliser["bayes"]
+    random, one = normalised_anchors(board.normaliser)
     if agent.normalised_score is not None:
-        expected = (mean - random) / (bayes - random)
+        expected = (mean - random) / (one - random)
         _check_estimate("result.agent.normalised_score", agent.normalised_score, expected)
     if agent.regret is not None:
-        _check_estimate("result.agent.regret", agent.regret, bayes - mean)
+        if "bayes" not in board.normaliser:
+            raise SubmissionError(
+                "result.agent.regret", f"{result.env_id} has no bayes value to take a regret to"
+            )
+        _check_estimate("result.agent.regret", agent.regret, board.normaliser["bayes"] - mean)
     if agent.adaptation_score is not None:
         anchors = adaptation_anchors(board.normaliser)
         if anchors is None:
             raise SubmissionError(
                 "result.agent.adaptation_score",
                 f"{result.env_id} has no adaptation score on the board (no memoryless reference, "
-                "or one too close to the bayes value)",
+                "or one too close to the bayes or oracle value)",
             )
-        memoryless, bayes = anchors
-        expected = (mean - memoryless) / (bayes - memoryless)
+        memoryless, one = anchors
+        expected = (mean - memoryless) / (one - memoryless)
         _check_estimate("result.agent.adaptation_score", agent.adaptation_score, expected)
 
 
@@ -387,14 +392,14 @@ def _rebuilt(
     ``iqm``) and normaliser, the board's references, bounds and normaliser."""
     result = submission.result
     anchors = adaptation_anchors(board.normaliser)
-    random, bayes = board.normaliser["random"], board.normaliser["bayes"]
+    bayes = board.normaliser.get("bayes")
     agent = result.agent.model_copy(
         update={
             "name": submission.card.name,
             "mean": mean,
             "iqm": iqm,
-            "normalised_score": mean.on_scale(random, bayes),
-            "regret": mean.affine(-1.0, bayes),
+            "normalised_score": mean.on_scale(*normalised_anchors(board.normaliser)),
+            "regret": None if bayes is None else mean.affine(-1.0, bayes),
             "probability_of_improvement": {},
             "adaptation_score": None if anchors is None else mean.on_scale(*anchors),
         }

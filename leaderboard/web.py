@@ -104,7 +104,10 @@ def create_app(
     queue = queue or JobQueue(store)
     app = FastAPI(
         title="nmn-bench leaderboard",
-        description="Meta-RL results scored against Bayes-optimal bounds.",
+        description=(
+            "Meta-RL results scored against Bayes-optimal bounds (or the oracle's ceiling where"
+            " there is none)."
+        ),
         docs_url=None,
         redoc_url=None,
     )

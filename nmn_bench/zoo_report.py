@@ -66,7 +66,8 @@ MIN_SEEDS_FOR_VERDICT = 3
 
 
 def _value(card: ZooCard, field: str) -> float | None:
-    """A card's normalised (or adaptation) score, ``None`` where the task has no Bayes bound."""
+    """A card's normalised (or adaptation) score, ``None`` where the card has none (a task
+    without a Bayes bound, scored before the harness normalised to the oracle)."""
     interval = getattr(card.evaluation.score, field)
     if interval is None:
         return None
@@ -88,10 +89,11 @@ def task_rows(env_id: str, held: list[ZooCard]) -> list[str]:
     rows = []
     by_policy = {policy: [card for card in held if card.policy == policy] for policy in zoo.POLICIES}
     exact = any(bound.name == "bayes" for bound in exact_bounds(env_id))
-    ceiling = (
-        "no Bayes bound" if "bayes" not in normaliser
-        else f"{'Bayes bound' if exact else 'belief planner'} {normaliser['bayes']:.2f}"
-    )
+    if "bayes" in normaliser:
+        ceiling = f"{'Bayes bound' if exact else 'belief planner'} {normaliser['bayes']:.2f}"
+    else:
+        oracle = normaliser.get("oracle")
+        ceiling = "no Bayes bound" if oracle is None else f"no Bayes bound (oracle {oracle:.2f})"
     for policy, cards in by_policy.items():
         if not cards:
             continue
@@ -287,9 +289,10 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
         "Scores on each task's evaluation set (1000 tasks, mean actions): mean over seeds with its "
         "95% bootstrap CI across seeds (rliable; with three seeds it spans about the seeds' range, "
         "with one there is none); `spread` is the standard deviation of the seeds' mean returns. "
-        "Normalised: random 0, Bayes 1; adaptation: memoryless 0, Bayes 1 (`–` where the task has "
-        "no Bayes bound; on NMN-Bench2/3 the Bayes anchor is the belief planner, a reference that "
-        "an agent can beat, not a bound). Regenerate with `nmn-zoo report`.",
+        "Normalised: random 0, Bayes 1; adaptation: memoryless 0, Bayes 1 (where the task has "
+        "no Bayes bound, the oracle told the task is the 1 of cards the harness scored against it, "
+        "`–` on the others; on NMN-Bench2/3 the Bayes anchor is the belief planner, a reference "
+        "that an agent can beat, not a bound). Regenerate with `nmn-zoo report`.",
         "",
         "| task | agent | seeds | mean return | normalised | adaptation | spread | random / memoryless / ceiling |",
         "|---|---|---|---|---|---|---|---|",

@@ -108,11 +108,12 @@ def test_at_chance_memoryless_plays_its_own_draws_worth_the_random_agents(env_id
     assert result.agent.adaptation_score.value == pytest.approx(0.0, abs=1e-12)
 
 
-def test_without_a_bayes_value_or_a_memoryless_agent_there_is_no_adaptation_score() -> None:
+def test_without_a_bayes_value_the_oracle_anchors_it_and_without_a_memoryless_agent_none_does() -> None:
     result = evaluate("memoryless", "NMN-Navigation2D-v0", n_tasks=8, reps=50)
     assert "memoryless" in result.normaliser and "bayes" not in result.normaliser
-    assert result.agent.adaptation_score is None
-    assert "not defined" in markdown(result)
+    assert result.agent.adaptation_score.value == pytest.approx(0.0, abs=1e-12)
+    assert "Adaptation score: (mean - memoryless) / (oracle - memoryless)" in markdown(result)
+    assert "not defined" in markdown(result.model_copy(update={"normaliser": {"random": 0.0, "oracle": 1.0}}))
     with pytest.raises(ValueError, match="no memoryless agent for NMN-HalfCheetahDir-v0"):
         reference("memoryless", "NMN-HalfCheetahDir-v0")
     assert "memoryless" in REFERENCE_NAMES

@@ -38,6 +38,7 @@ def test_the_board_says_what_one_is_for_its_environment(kind, phrase, capsys):
         env_id="NMN-Bench2-v0",
         rows=[],
         bounds=[Bound(name="bayes", kind=kind, value=100.0, description="belief planner")],
+        normaliser={"random": 0.0, "bayes": 100.0},
     )
     assert phrase in env_page(board, Links(served=True))
     print_table(board)

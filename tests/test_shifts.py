@@ -349,12 +349,18 @@ def test_navigation2d_gap_is_normalised_to_the_oracle(tmp_path, capsys):
     wider = load_result(tmp_path / "wider_goals" / "result.json")
     inside = load_result(tmp_path / "in_distribution" / "result.json")
     gap = wider.shift.generalisation_gap
-    assert gap.normalised_to == "oracle" and gap.adaptation is None
+    assert gap.normalised_to == "oracle" and wider.normaliser["oracle"] == wider.bound("oracle").value
     assert wider.bound("oracle").kind == "ceiling" and wider.env_kwargs["goal_half_width"] == 1.0
 
-    def on_oracle_scale(result):
-        random = result.normaliser["random"]
-        return (result.agent.mean.value - random) / (result.bound("oracle").value - random)
+    def on_oracle_scale(result, zero):
+        zero = result.normaliser[zero]
+        return (result.agent.mean.value - zero) / (result.bound("oracle").value - zero)
 
-    assert gap.normalised.value == pytest.approx(on_oracle_scale(inside) - on_oracle_scale(wider))
+    def gap_from(zero):
+        return on_oracle_scale(inside, zero) - on_oracle_scale(wider, zero)
+
+    assert gap.normalised.value == pytest.approx(gap_from("random"))
+    # the memoryless agent is the adaptation scale's 0 on both task sets: no adaptation to lose
+    assert gap.adaptation.value == pytest.approx(gap_from("memoryless"))
+    assert gap.adaptation.value == pytest.approx(0.0, abs=1e-12)
     assert f"{gap.normalised.value:.3f}" in row

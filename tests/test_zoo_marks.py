@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nmn_bench.zoo_marks import MARKS, lower_median, mark_rows, oracle_value, seed_score, still_rising
+from evaluate.bounds import bounds
+from evaluate.task_sets import SET_SIZE
+from nmn_bench.zoo_marks import (
+    MARKS,
+    adaptation_interval,
+    card_normaliser,
+    lower_median,
+    mark_rows,
+    seed_score,
+    still_rising,
+)
 from training import zoo
 from training.zoo import CurvePoint
 
@@ -38,8 +48,25 @@ def test_oracle_adaptation_maps_the_memoryless_agent_to_0_and_the_oracle_to_1() 
     memoryless = card.evaluation.normaliser["memoryless"]
     interval = seed_score(card, "oracle adaptation")
     mean = card.evaluation.score.mean.value
-    assert interval.value == pytest.approx((mean - memoryless) / (oracle_value(NAVIGATION) - memoryless))
-    assert oracle_value(NAVIGATION) > memoryless and interval.low <= interval.value <= interval.high
+    (oracle,) = [bound.value for bound in bounds(NAVIGATION, n_tasks=SET_SIZE) if bound.name == "oracle"]
+    assert card_normaliser(card) == {**card.evaluation.normaliser, "oracle": oracle}
+    assert interval.value == pytest.approx((mean - memoryless) / (oracle - memoryless))
+    assert oracle > memoryless and interval.low <= interval.value <= interval.high
+    assert adaptation_interval(card) == (interval, "oracle adaptation")
+    assert seed_score(card, "adaptation") is None
+
+
+def test_a_card_the_harness_scored_against_the_oracle_is_read_as_it_is() -> None:
+    card = zoo.cards(NAVIGATION)[0]
+    normaliser = card_normaliser(card)
+    adaptation = card.evaluation.score.mean.on_scale(normaliser["memoryless"], normaliser["oracle"])
+    scored = card.evaluation.score.model_copy(update={"adaptation_score": adaptation})
+    evaluation = card.evaluation.model_copy(update={"normaliser": normaliser, "score": scored})
+    rescored = card.model_copy(update={"evaluation": evaluation})
+    assert card_normaliser(rescored) == normaliser
+    assert seed_score(rescored, "oracle adaptation") == seed_score(card, "oracle adaptation")
+    bench2 = zoo.cards("NMN-Bench2-v0")[0]
+    assert adaptation_interval(bench2) == (bench2.evaluation.score.adaptation_score, "adaptation")
 
 
 def test_every_native_task_has_one_mark_row_per_shipped_task() -> None:

@@ -85,8 +85,11 @@ class ZooCard(BaseModel):
     @property
     def rank_value(self) -> float:
         """What seeds are ranked by: the normalised score on the evaluation set (mean actions),
-        or the mean return on a task without a Bayes bound."""
-        score = self.evaluation.score.normalised_score or self.evaluation.score.mean
+        or the mean return on a task without a Bayes bound (in the order of its score on the
+        oracle's scale, which cards scored before the harness normalised to the oracle lack)."""
+        evaluated = self.evaluation.score
+        normalised = evaluated.normalised_score if "bayes" in self.evaluation.normaliser else None
+        score = normalised or evaluated.mean
         return score.value
 
 
