@@ -342,14 +342,14 @@ def section(cards_by_task: dict[str, list[ZooCard]], analyses: list[str]) -> str
 
 def headline(cards_by_task: dict[str, list[ZooCard]]) -> str:
     """The README's short table: each agent's normalised score per task, mean over its seeds (the
-    mean return where the task has no Bayes bound), and the verdict on ``P(NMN > RNN)``; a column
+    mean return where a card was scored without a ceiling), and the verdict on ``P(NMN > RNN)``; a column
     per policy the zoo holds."""
     held_anywhere = {card.policy for held in cards_by_task.values() for card in held}
     shown = [policy for policy in zoo.POLICIES if policy in held_anywhere]
     lines = [
-        "Normalised score on each task's evaluation set (random 0, Bayes 1; 1000 tasks, mean "
-        "actions, mean over the seeds shipped, their number in parentheses; the mean return where "
-        "the task has no Bayes bound), and what rliable's probability of improvement across seeds "
+        "Normalised score on each task's evaluation set (random 0, Bayes 1, or the oracle told the "
+        "task where the task has no Bayes bound: NMN-Navigation2D; 1000 tasks, mean actions, mean "
+        "over the seeds shipped, their number in parentheses), and what rliable's probability of improvement across seeds "
         "says of the NMN against the RNN. Intervals, adaptation scores and figures: "
         "[docs/zoo/results.md](docs/zoo/results.md) and the site's results page. Regenerate with "
         "`nmn-zoo report`.",
