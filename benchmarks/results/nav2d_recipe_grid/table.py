@@ -2,7 +2,7 @@
 
 `base` is the classic tasks' recipe (policies/hyperparams/default.yml) at 500k steps: the zoo's
 cards at git revision 95974f8. `narrow` and `narrow-norm` are the variants of
-sweeps/nav2d_recipe_grid.yml at 2M steps (seed 0: the grid was stopped there, see summary.md);
+sweeps/nav2d_recipe_grid.yml at 2M steps (seeds 0-2);
 `narrow-norm` is the recipe shipped in policies/hyperparams/NMN-Navigation2D-v0.yml, whose seeds
 1-4 trained with sweeps/zoo_nav2d.yml. Their validation.csv files lie beside this script as
 <policy>-<variant>-seed<N>.csv. Every run was validated on the same 100 tasks of the validation
