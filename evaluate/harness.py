@@ -41,7 +41,6 @@ from evaluate.observation_statistics import VecNormalizeChoice
 from evaluate.references import REFERENCE_NAMES, reference
 from evaluate.rollout import DEFAULT_BATCH_SIZE, Rollout, play
 from evaluate.schema import (
-    CEILINGS,
     ActionSelection,
     AgentRole,
     AgentScore,
@@ -49,6 +48,7 @@ from evaluate.schema import (
     EvaluationResult,
     ShiftInfo,
     adaptation_anchors,
+    ceiling,
     normalised_anchors,
 )
 from evaluate.shifts import get_shift, shifted_kwargs
@@ -163,10 +163,9 @@ def make_normaliser(
     bound's (recorded as ``"oracle"``), else none (see :func:`evaluate.schema.ceiling`).
     """
     values = {"random": float(random)}
-    found = {bound.name: bound.value for bound in bounds}
-    name = next((name for name in CEILINGS if name in found), None)
-    if name is not None:
-        values[name] = found[name]
+    top = ceiling({bound.name: bound.value for bound in bounds})
+    if top is not None:
+        values[top[0]] = top[1]
     if memoryless is not None:
         values["memoryless"] = float(memoryless)
     return values

@@ -5,10 +5,9 @@ A mark is set on one score of the evaluation set: the normalised score (random 0
 adaptation score (memoryless 0, Bayes 1) or, on NMN-Navigation2D, which has no Bayes bound, the
 **oracle adaptation** ``(agent - memoryless) / (oracle - memoryless)``: 0 is the best policy that
 ignores its feedback, 1 the scripted oracle told the goal (a Monte Carlo mean on the same 1000
-tasks). Both adaptation scores are the harness's (:func:`evaluate.schema.adaptation_anchors`);
-a card scored before the harness normalised to the oracle gets the oracle's value through the
-harness's own :func:`evaluate.harness.make_normaliser` (:func:`card_normaliser`). The median
-seed is the lower median of the seeds' scores, so that it is a seed's.
+tasks). Both adaptation scores are the harness's, read off the card (a card scored before the
+harness normalised to the oracle has none). The median seed is the lower median of the seeds'
+scores, so that it is a seed's.
 
 The curve of a seed is its validation curve (100 tasks of the validation set, every 256k steps
 or so). A seed is **still rising** when its best validation came in the last quarter of its
@@ -18,14 +17,11 @@ budget and the mean of that quarter's validations is above the mean of the quart
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import numpy as np
 
-from evaluate.bounds import bounds
-from evaluate.harness import make_normaliser
-from evaluate.schema import Bound, Interval, adaptation_anchors, ceiling
+from evaluate.schema import Interval, ceiling
 from training.zoo import ZooCard
 
 Score = Literal["normalised", "adaptation", "oracle adaptation"]
@@ -44,34 +40,13 @@ MARKS: dict[str, tuple[Score, float]] = {
 MARKED_POLICIES = ("nmn", "rnn")
 
 
-@functools.cache
-def _bounds(env_id: str, n_tasks: int) -> tuple[Bound, ...]:
-    return tuple(bounds(env_id, n_tasks=n_tasks))
-
-
-def card_normaliser(card: ZooCard) -> dict[str, float]:
-    """The normaliser of the card's evaluation as the harness makes it now: the card's own where
-    it holds the 1 of the scales, else (a card scored before the harness normalised to the
-    oracle) :func:`evaluate.harness.make_normaliser` of the task's bounds on the card's
-    evaluation tasks (the oracle's mean return on them, where the task has no bayes value)."""
-    own = card.evaluation.normaliser
-    if ceiling(own) is not None:
-        return dict(own)
-    played = _bounds(card.env_id, card.evaluation.task_set.n_tasks)
-    return make_normaliser(played, own["random"], own.get("memoryless"))
-
-
 def adaptation_interval(card: ZooCard) -> tuple[Interval | None, str]:
     """The seed's adaptation score and its name: ``"adaptation"`` against the Bayes value where
     the task has one, ``"oracle adaptation"`` against the oracle where it has none (``None``
-    where neither is defined). The card's own score where the harness gave it one."""
-    normaliser = card_normaliser(card)
-    top, anchors = ceiling(normaliser), adaptation_anchors(normaliser)
+    where neither is defined)."""
+    top = ceiling(card.evaluation.normaliser)
     name: Score = "oracle adaptation" if top is not None and top[0] == "oracle" else "adaptation"
-    evaluated = card.evaluation.score
-    if evaluated.adaptation_score is not None or anchors is None:
-        return evaluated.adaptation_score, name
-    return evaluated.mean.on_scale(*anchors), name
+    return card.evaluation.score.adaptation_score, name
 
 
 def seed_score(card: ZooCard, score: Score) -> Interval | None:
