@@ -176,7 +176,8 @@ def moving_target_value(max_episode_steps: int, offset_limit: float = OFFSET_LIM
     linear in ``r``, so exactly) and :func:`moving_target_probe` minimises over ``a`` on each
     smooth piece (a grid, then a bounded scalar search to ``1e-12``). The value depends on
     ``T`` only through ``T = 1``, ``T = 2`` (the search after a capped miss has one step left)
-    and ``T >= 3``. For ``A = 15``: ``a* = 9.437...`` and ``V(T) = 10 T - 22.86...`` (``T >= 3``).
+    and ``T >= 3``. For ``A = 15``: ``a* = 7.5`` and ``V(T) = 10 T - 22.55`` (``T >= 3``; the
+    loss is ``22.55 + (a - 7.5)^2 / 15`` near the optimum).
 
     The hedged action is a supremum (``R^-``): the reference agent stays
     ``MOVING_TARGET_HEDGE_MARGIN`` inside the radius, which costs ``0.0875`` times the margin in

@@ -1,12 +1,13 @@
 """NMN-Bench1's exact Bayes bound: closed form vs brute force vs Monte Carlo of the bayes agent."""
 
+import re
 from functools import cache
 
 import numpy as np
 import pytest
 
 from evaluate import bounds
-from evaluate.exact import MOVING_TARGET_PROBE, moving_target_loss, moving_target_value
+from evaluate.exact import MOVING_TARGET_PROBE, moving_target_loss, moving_target_probe, moving_target_value
 from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.task_sets import task_set
@@ -55,6 +56,17 @@ def test_closed_form_values():
     assert moving_target_loss(MOVING_TARGET_PROBE) == pytest.approx(17.69375)
     assert moving_target_value(1) == pytest.approx(-3.95)
     assert moving_target_value(1400) == pytest.approx(14000 - 17.69375)
+
+
+def test_the_derivation_states_the_wider_offsets_values_it_computes():
+    """The docstring's worked example for ``offset_limit = 15`` is the probe and the loss that
+    :func:`moving_target_value` computes (to the digits it states)."""
+    text = " ".join(moving_target_value.__doc__.split())
+    stated = re.search(r"For ``A = 15``: ``a\* = ([0-9.]+?)(\.\.\.)?`` and ``V\(T\) = 10 T - ([0-9.]+?)(\.\.\.)?``", text)
+    assert stated, "the docstring no longer works the example of offset_limit = 15"
+    for value, computed in ((stated[1], moving_target_probe(400, 15.0)), (stated[3], 4000 - moving_target_value(400, 15.0))):
+        digits = len(value.partition(".")[2])
+        assert computed == pytest.approx(float(value), abs=10.0**-digits), (value, computed)
 
 
 def test_probe_minimises_the_integrated_loss():
