@@ -29,7 +29,15 @@ import json
 import threading
 from dataclasses import asdict, dataclass, field, replace
 
-from evaluate.schema import AgentScore, Bound, CurveUnit, EvaluationResult, Interval
+from evaluate.schema import (
+    AgentScore,
+    Bound,
+    CurveUnit,
+    EvaluationResult,
+    Interval,
+    adaptation_scale,
+    normalised_scale,
+)
 from leaderboard.store import Entry, Store
 from leaderboard.submission import (
     PLAYED_BY_BOARD,
@@ -78,6 +86,15 @@ class Table:
     def title(self) -> str:
         """The track's name: the env id, with its shift's name after a slash."""
         return self.env_id if self.shift is None else f"{self.env_id} / {self.shift}"
+
+    def scales(self) -> tuple[str, str]:
+        """What 0 and 1 mean on the track's normalised and adaptation scales (for the CLI and
+        the pages). They come from the newest entry's normaliser: a track with no entries has
+        none yet, which says nothing of the environment's bounds."""
+        if not self.rows:
+            empty = "none yet: this track has no entries (the board plays its references with the first)"
+            return empty, empty
+        return normalised_scale(self.normaliser, self.bounds), adaptation_scale(self.normaliser)
 
     @property
     def leader(self) -> Row | None:

@@ -59,7 +59,6 @@ from rich.text import Text
 
 from evaluate.model_options import add_model_arguments
 from evaluate.report import format_interval
-from evaluate.schema import adaptation_scale, normalised_scale
 from evaluate.shifts import get_shift
 from nmn_envs import check_env_id
 from leaderboard.board import Table, table
@@ -133,12 +132,9 @@ def print_table(board: Table, console: Console | None = None) -> None:
         )
         ranking.add_row(*(Text(cell) for cell in cells))  # Text: names are not rich markup
     console.print(ranking)
-    console.print(
-        f"normalised IQM: {normalised_scale(board.normaliser, board.bounds)}", markup=False, soft_wrap=True
-    )
-    console.print(
-        f"adaptation: {adaptation_scale(board.normaliser)}", markup=False, soft_wrap=True
-    )
+    normalised, adaptation = board.scales()
+    console.print(f"normalised IQM: {normalised}", markup=False, soft_wrap=True)
+    console.print(f"adaptation: {adaptation}", markup=False, soft_wrap=True)
     for bound in board.bounds:
         error = "" if bound.standard_error is None else f" ± {bound.standard_error:.2f} s.e."
         console.print(f"bound {bound.name} ({bound.kind}): {bound.value:.2f}{error}", markup=False)

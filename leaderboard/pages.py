@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 import jinja2
 
-from evaluate.schema import adaptation_scale, normalised_scale
 from leaderboard.board import Row, Table
 from leaderboard.plots import MIN_PHASE_SHOWN, SETTLED_FRACTION, adaptation_phase
 from leaderboard.submission import printable
@@ -92,13 +91,14 @@ def env_page(
     why they are ranked as they are, its bounds, the sortable ranking, the scales of its scores,
     the adaptation-curve plot and its models being played (``jobs``), with a tab per track: the
     main one and each of ``shifts``."""
+    scale, adaptation = board.scales()
     return _render(
         "env.html",
         links,
         board=board,
         tracks=[None, *shifts],
-        scale=normalised_scale(board.normaliser, board.bounds),
-        adaptation=adaptation_scale(board.normaliser),
+        scale=scale,
+        adaptation=adaptation,
         mean_disagrees=mean_disagreement(board),
         phase=adaptation_phase(board),
         settled_fraction=SETTLED_FRACTION,

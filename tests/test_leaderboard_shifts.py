@@ -143,3 +143,19 @@ def test_a_board_written_before_the_tracks_opens_with_its_entries_on_the_main_tr
     store = Store(old)
     assert [entry.shift for entry in store.entries(ENV)] == [""]
     store.close()
+
+
+def test_an_empty_track_says_it_has_no_entries_yet_not_that_its_env_has_no_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh board's track of NMN-Bench1's ``wider`` shift (which has an exact bayes value)
+    has no scale yet because it has no rows, and says so, on the command line and on its page."""
+    db = str(tmp_path / "fresh.sqlite")
+    assert main(["--db", db, "list", "--env", "NMN-Bench1-v0", "--shift", "wider"]) == 0
+    out = capsys.readouterr().out
+    assert "has no bayes or oracle value" not in out and "has no memoryless reference" not in out
+    assert "normalised IQM: none yet: this track has no entries" in out
+    assert "adaptation: none yet: this track has no entries" in out
+    with serving(Path(db)) as url, urllib.request.urlopen(f"{url}/env/NMN-Bench1-v0?shift=wider") as response:
+        page = response.read().decode()
+    assert "has no bayes or oracle value" not in page and "none yet: this track has no entries" in page
