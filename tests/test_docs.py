@@ -6,6 +6,7 @@ block of ``README.md`` and ``docs/`` as a user would paste it.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,10 @@ def test_the_site_builds_strictly_with_a_page_and_a_frame_per_environment(tmp_pa
     assert (site / "zoo" / "learning_curves.png").is_file()
     api = (site / "api" / "index.html").read_text()
     assert "evaluate.harness.evaluate" in api  # mkdocstrings rendered the API
+    # the site states the demo's time that the README states (one measurement, one text)
+    timed = re.search(r"took \*\*([^*]+)\*\*", (ROOT / "README.md").read_text())
+    assert timed, "the README no longer states how long make demo took"
+    assert f"took <strong>{timed[1]}</strong>" in (site / "getting-started" / "index.html").read_text()
 
 
 def test_every_python_block_of_the_readme_and_the_docs_runs(tmp_path: Path) -> None:
