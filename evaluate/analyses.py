@@ -142,18 +142,27 @@ def modulation_trace(
     return np.stack(probe.trace, axis=1), tasks
 
 
+def principal_direction(z: np.ndarray) -> np.ndarray:
+    """The unit direction of largest variance of the vectors of ``z`` (``(..., k)``), its largest
+    entry positive; the first unit vector when they do not vary.
+
+    The leading eigenvector of the ``k x k`` scatter matrix: the first right singular vector of
+    the centred vectors, at a fraction of an SVD of all of them (a second for 90,000 steps).
+    """
+    flat = z.reshape(-1, z.shape[-1]).astype(np.float64)
+    centred = flat - flat.mean(axis=0)
+    if not np.any(centred):
+        return np.eye(z.shape[-1])[0]
+    direction = np.linalg.eigh(centred.T @ centred)[1][:, -1]
+    return direction if direction[np.argmax(np.abs(direction))] > 0.0 else -direction
+
+
 def plot_modulation(
     z: np.ndarray, colour_values: np.ndarray, colour_label: str, path: Path
 ) -> None:
     """``z`` projected on its first principal component over time, one line per task."""
-    flat = z.reshape(-1, z.shape[-1])
-    centred = flat - flat.mean(axis=0)
-    direction = (
-        np.linalg.svd(centred, full_matrices=False)[2][0]
-        if np.any(centred)
-        else np.eye(z.shape[-1])[0]
-    )
-    projected = (z - flat.mean(axis=0)) @ direction
+    centre = z.reshape(-1, z.shape[-1]).mean(axis=0)
+    projected = (z - centre) @ principal_direction(z)
     figure, axes = plt.subplots(figsize=(8, 4.5))
     colours = plt.get_cmap("coolwarm")
     low, high = float(np.min(colour_values)), float(np.max(colour_values))

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from functools import cache
 
 import numpy as np
-from scipy import optimize
 
 from nmn_envs.envs.classic.bandit import PAIRED_PROBABILITIES
 from nmn_envs.envs.classic.harlow import REWARD
@@ -102,6 +101,10 @@ def _moving_target_search(offset_limit: float, steps: int) -> tuple[float, float
         # no miss reaches the cap: L is the quadratic of moving_target_value, minimised in closed form
         probe = min(max((_TWO_CANDIDATE_LOSS + offset_limit - _H) / 2.0, 0.0), span)
         return probe, moving_target_loss(probe, offset_limit, steps)
+    # only offsets wider than (C + R) / 2 (no registered env's) need SciPy's search, imported
+    # here: its import takes a second of every process that loads this module
+    from scipy import optimize
+
     kinks = sorted({0.0, span, *(p for p in (_C - offset_limit, offset_limit - (_C + _R) / 2) if 0 < p < span)})
     best = (np.inf, 0.0)
     for left, right in zip(kinks, kinks[1:]):

@@ -7,16 +7,19 @@ stratified bootstraps draw their indices from NumPy's global generator whatever 
 they are given; the subclasses here draw them from the bootstrap's own
 ``numpy.random.Generator`` instead, so that calls in several threads at once (the leaderboard
 server validates submissions in threads) neither share nor disturb any state.
+
+rliable and SciPy are imported when a bootstrap first runs, not with this module: their imports
+(arch, pandas, statsmodels, SciPy's statistics) take seconds, and an ``nmn-eval`` whose intervals
+all come from its cache needs none of them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from rliable import library as rly
-from rliable import metrics
-from scipy.stats import trim_mean
 
 from evaluate.schema import Interval
 
@@ -25,21 +28,29 @@ DEFAULT_SEED = 0
 CONFIDENCE = 0.95
 
 
-class _LocalStratifiedBootstrap(rly.StratifiedBootstrap):
-    """rliable's stratified bootstrap, drawing its indices from its own generator."""
+@functools.cache
+def _bootstraps() -> tuple[Any, Any]:
+    """rliable's stratified bootstrap and its independent variant, each subclassed to draw its
+    indices from its own generator (built once, on first use)."""
+    from rliable import library as rly
 
-    def update_indices(self) -> tuple[np.ndarray, ...]:
-        indices = self.generator.choice(self._num_items, self._args_shape, replace=True)
-        return (indices, *self._strata_indices)
+    class LocalStratifiedBootstrap(rly.StratifiedBootstrap):
+        """rliable's stratified bootstrap, drawing its indices from its own generator."""
 
+        def update_indices(self) -> tuple[np.ndarray, ...]:
+            indices = self.generator.choice(self._num_items, self._args_shape, replace=True)
+            return (indices, *self._strata_indices)
 
-class _LocalStratifiedIndependentBootstrap(rly.StratifiedIndependentBootstrap):
-    """rliable's independent stratified bootstrap, drawing its indices from its own generator."""
+    class LocalStratifiedIndependentBootstrap(rly.StratifiedIndependentBootstrap):
+        """rliable's independent stratified bootstrap, drawing its indices from its own
+        generator."""
 
-    def _get_indices(
-        self, num_runs: int, array_shape: tuple[int, ...], strata_indices: list[np.ndarray]
-    ) -> tuple[np.ndarray, ...]:
-        return (self.generator.choice(num_runs, array_shape, replace=True), *strata_indices)
+        def _get_indices(
+            self, num_runs: int, array_shape: tuple[int, ...], strata_indices: list[np.ndarray]
+        ) -> tuple[np.ndarray, ...]:
+            return (self.generator.choice(num_runs, array_shape, replace=True), *strata_indices)
+
+    return LocalStratifiedBootstrap, LocalStratifiedIndependentBootstrap
 
 
 def bootstrap_interval(
@@ -59,11 +70,8 @@ def bootstrap_interval(
         seed: seed of the bootstrap's own generator.
     """
     matrices = scores if isinstance(scores, list) else [scores]
-    bootstrap_class = (
-        _LocalStratifiedIndependentBootstrap
-        if isinstance(scores, list)
-        else _LocalStratifiedBootstrap
-    )
+    stratified, independent = _bootstraps()
+    bootstrap_class = independent if isinstance(scores, list) else stratified
     bootstrap = bootstrap_class(*matrices, seed=np.random.default_rng(seed))
     value = float(aggregate(*matrices))
     intervals = bootstrap.conf_int(
@@ -104,6 +112,8 @@ def mean_interval(
     returns: np.ndarray, reps: int = DEFAULT_REPS, seed: int = DEFAULT_SEED
 ) -> Interval:
     """Mean return with its 95% stratified-bootstrap confidence interval."""
+    from rliable import metrics
+
     return bootstrap_interval(score_column(returns), metrics.aggregate_mean, reps, seed)
 
 
@@ -154,12 +164,13 @@ def iqm_curve_intervals(
     runs = np.asarray(curves, dtype=np.float64)
     if runs.ndim != 2 or runs.shape[0] < 2 or not np.all(np.isfinite(runs)):
         raise ValueError("curve intervals need a finite (runs, points) array of at least two runs")
+    from scipy.stats import trim_mean
 
     def iqm_per_point(scores: np.ndarray) -> np.ndarray:
         # rliable's aggregate_iqm (a 25% trimmed mean over runs) at every point at once
         return trim_mean(scores.reshape(scores.shape[0], -1), proportiontocut=0.25, axis=0)
 
-    bootstrap = _LocalStratifiedBootstrap(runs[:, None, :], seed=np.random.default_rng(seed))
+    bootstrap = _bootstraps()[0](runs[:, None, :], seed=np.random.default_rng(seed))
     intervals = bootstrap.conf_int(iqm_per_point, reps=reps, size=CONFIDENCE, method="percentile")
     value = iqm_per_point(runs[:, None, :])
     return value, np.minimum(intervals[0], value), np.maximum(intervals[1], value)
@@ -193,7 +204,7 @@ def spread_ratio_interval(
     first, second = score_column(scores), score_column(baseline)
     if np.ptp(first) == 0.0 or np.ptp(second) == 0.0:
         raise ValueError("a ratio of spreads needs runs that differ in each set")
-    bootstrap = _LocalStratifiedIndependentBootstrap(first, second, seed=np.random.default_rng(seed))
+    bootstrap = _bootstraps()[1](first, second, seed=np.random.default_rng(seed))
     ratios = bootstrap.apply(lambda *resampled: np.array([_spread_ratio(*resampled)]), reps=reps)[:, 0]
     tail = 100.0 * (1.0 - CONFIDENCE) / 2.0
     low, high = np.percentile(ratios, [tail, 100.0 - tail], method="inverted_cdf")

@@ -15,14 +15,18 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from leaderboard.cli import main as leaderboard
 from leaderboard.cli import multipart_form
 from leaderboard.intake import MAX_MODEL_BYTES, CheckedModel, check_model
-from leaderboard.jobs import DuplicateModel, JobQueue
+from leaderboard.jobs import ClaimedJob, DuplicateModel, JobQueue
 from leaderboard.store import Store
 from leaderboard.submission import AgentCard, SubmissionError
+from leaderboard.validation import validate
 from leaderboard.verify import PRIVATE_SEED_ENV_VAR
 from leaderboard.web import create_app
+from leaderboard.worker import _board_play
 from policies.serialization import METADATA_FILE, WEIGHTS_FILE, read_metadata
+from tests.submissions import agent_submission
 
 ENV = "NMN-Bandit-v0"
 ZOO = Path(__file__).resolve().parent.parent / "policies" / "zoo" / ENV
@@ -233,3 +237,30 @@ def test_a_board_of_played_models_only_refuses_result_files(
     json_body = {"content-type": "application/json"}
     answer = app.post("/api/submissions", content=b"{}", headers=json_body)
     assert answer.status_code == 403 and "POST /api/models" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(("widths", "flagged"), [(0.0, False), (2.0, True)])
+def test_a_private_score_below_the_published_one_beyond_the_intervals_is_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], widths: float, flagged: bool
+) -> None:
+    """The private set's returns, all lower than the published ones by ``widths`` times the
+    widest published interval: the entry, its row on the page and ``list`` flag a drop beyond
+    both intervals, and only such a drop."""
+    stored = validate(agent_submission(name="reader"))
+    agent = stored.result.agent
+    drop = widths * max(agent.mean.high - agent.mean.low, agent.iqm.high - agent.iqm.low)
+    private = agent.model_copy(update={"returns": [value - drop for value in agent.returns]})
+    job = ClaimedJob(1, stored.result.env_id, stored.card, b"", "0" * 64, 1)
+    play = _board_play(job, stored, private)
+    assert play.private_flagged is flagged
+    assert (play.private_iqm.high < agent.iqm.low) is flagged
+
+    store = Store(tmp_path / "board.sqlite")
+    store.add(stored.model_copy(update={"played": play}))
+    page = TestClient(create_app(store), base_url="http://localhost").get(
+        f"/env/{stored.result.env_id}"
+    )
+    assert ("flagged: below the published score" in page.text) is flagged
+    assert leaderboard(["--db", str(tmp_path / "board.sqlite"), "list"]) == 0
+    assert ("FLAGGED" in capsys.readouterr().out) is flagged
+    store.close()

@@ -12,6 +12,7 @@ from evaluate.analyses import (
     STAY_FILE,
     lock_unlock,
     modulation_trace,
+    principal_direction,
     write_analyses,
 )
 from evaluate.references import reference
@@ -67,3 +68,19 @@ def test_write_analyses_plots_z_and_lock_unlock_for_nmn_agents(nmn_agent, tmp_pa
     assert "Lock/unlock" in markdown
     for name in (MODULATION_FILE, LOCK_FILE):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_modulation_plot_projects_z_on_its_first_principal_component():
+    """The direction of largest variance of every ``z`` of every step (the SVD's first right
+    singular vector of the centred trace), with one sign whatever the linear algebra library:
+    its largest entry is positive. A trace without variance projects on the first unit."""
+    rng = np.random.default_rng(0)
+    axis = rng.normal(size=20)
+    z = rng.normal(size=(64, 200, 1)) * 3.0 * axis + rng.normal(size=(64, 200, 20)) * 0.5
+    direction = principal_direction(z)
+    flat = z.reshape(-1, 20)
+    expected = np.linalg.svd(flat - flat.mean(axis=0), full_matrices=False)[2][0]
+    assert np.allclose(direction, expected) or np.allclose(direction, -expected)
+    assert direction[np.argmax(np.abs(direction))] > 0.0
+    assert np.allclose(principal_direction(-z), direction)
+    assert np.array_equal(principal_direction(np.ones((3, 5, 4))), np.eye(4)[0])

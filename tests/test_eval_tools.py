@@ -3,7 +3,10 @@ the validation curve in TensorBoard and the cache of deterministic players' roll
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -277,6 +280,34 @@ def test_a_corrupt_or_truncated_cache_is_a_miss_and_nothing_is_unpickled(tmp_pat
     np.savez(key[1], key=np.array(key[0]), step_rewards=np.array([_Marker(marker)], dtype=object))
     assert _without_time(evaluate("zoo:nmn", ENV_ID, **CACHED)) == _without_time(first)
     assert not marker.exists()
+
+
+WARM_RUN = """
+import sys
+from evaluate.cli import main
+main(sys.argv[1:])
+print(sorted(name for name in ("rliable", "scipy.optimize", "scipy.stats") if name in sys.modules))
+"""
+
+
+def test_a_second_nmn_eval_bootstraps_nothing_and_imports_no_bootstrap_library(
+    tmp_path, monkeypatch, capsys
+):
+    """Everything a warm run shows comes from the cache: its process never needs rliable's
+    bootstrap or SciPy's statistics and optimisers, whose imports alone took seconds of it."""
+    from evaluate.cache import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    command = [ENV_ID, "--agent", "zoo:nmn", "--baseline", "zoo:rnn", *CLI_FAST]
+    nmn_eval([*command, "--out", str(tmp_path / "a")])
+    capsys.readouterr()
+    warm = subprocess.run(
+        [sys.executable, "-c", WARM_RUN, *command, "--out", str(tmp_path / "b")],
+        capture_output=True, text=True, env=os.environ, check=False, timeout=600,
+    )
+    assert warm.returncode == 0, warm.stderr
+    assert warm.stdout.splitlines()[-1] == "[]"
+    assert (tmp_path / "a" / "report.md").read_text() == (tmp_path / "b" / "report.md").read_text()
 
 
 def test_nmn_eval_reads_the_analyses_of_an_nmn_agent_from_the_cache(tmp_path, monkeypatch, capsys):

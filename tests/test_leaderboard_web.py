@@ -81,7 +81,14 @@ def test_a_posted_submission_is_ranked_and_served_back(
     for row in table["rows"]:
         expected = (row["mean_return"]["value"] - memoryless) / (bayes - memoryless)
         assert row["adaptation_score"]["value"] == pytest.approx(expected, abs=1e-12)
-    assert "Adaptation score [95% CI]" in client.get(f"/env/{ENV}").text
+    # A result file's row is the submitter's word; the board's own rows are played by the board.
+    assert {row["agent"]: row["provenance"] for row in table["rows"]} == {
+        "my-agent": "self-reported",
+        **{name: "played by the board" for name in ("oracle", "bayes", "memoryless", "random")},
+    }
+    page = client.get(f"/env/{ENV}").text
+    assert "Adaptation score [95% CI]" in page
+    assert '<td class="provenance">self-reported</td>' in page
     assert {bound["name"] for bound in table["bounds"]} == {"bayes", "oracle"}
 
     served = client.get(f"/api/submissions/{created['id']}")
