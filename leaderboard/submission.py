@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -70,6 +71,9 @@ _IGNORABLE_RANGES = (
 # Latin letters and digits that pass for one another in most fonts (Unicode's confusables map
 # them to one prototype too): ``0racle`` and ``memoryIess`` read as the reference names.
 _ASCII_LOOK_ALIKES = str.maketrans({"0": "o", "1": "l", "I": "l", "|": "l"})
+_SMALL_CAPITAL = re.compile(r"LATIN LETTER SMALL CAPITAL ([A-Z])")
+"""Unicode's name of a small capital (``ᴀ``, ``ʙ``, ...): it reads as its Latin letter, but
+NFKC keeps it and the confusables map several of them to Cyrillic or Cherokee letters."""
 _ASCII_ALPHANUMERIC = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 RETURN_RELATIVE_TOLERANCE = 1e-9
 """Per-task returns that agree to this share of ``max(1, |return|)`` are the same result.
@@ -112,15 +116,17 @@ def name_key(name: str) -> str:
     """``name`` in the form names are compared in: two names with the same key read alike.
 
     NFKC-normalised (fullwidth and mathematical letters become plain ones), invisible
-    characters removed (:func:`invisible_characters`), each letter that Unicode's confusables
-    list as a homoglyph of a Latin letter or digit (Cyrillic ``а``, Greek ``ο``, ...) mapped
-    to it, Latin look-alikes (``0``/``o``, ``1``/``I``/``l``) to one, then case-folded.
+    characters removed (:func:`invisible_characters`), small capitals (``ʙᴀʏᴇꜱ``) mapped to
+    their letters, each letter that Unicode's confusables list as a homoglyph of a Latin
+    letter or digit (Cyrillic ``а``, Greek ``ο``, ...) mapped to it, Latin look-alikes (``0``/``o``, ``1``/``I``/``l``) to one, then case-folded.
     """
     from confusable_homoglyphs.confusables import confusables_data
 
     def latin(character: str) -> str:
         if character in _ASCII_ALPHANUMERIC:
             return character
+        if small_capital := _SMALL_CAPITAL.fullmatch(unicodedata.name(character, "")):
+            return small_capital.group(1).lower()
         for homoglyph in confusables_data.get(character, ()):
             if homoglyph["c"] in _ASCII_ALPHANUMERIC:
                 return homoglyph["c"]

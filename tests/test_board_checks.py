@@ -63,6 +63,8 @@ def refusal(document: Document) -> SubmissionError:
         ("memoryIess", "looks like the board's reference agent 'memoryless'"),
         ("\U0001d41b\U0001d41a\U0001d432\U0001d41e\U0001d42c", "reference agent 'bayes'"),
         ("z\u043e\u043e:nmn", "looks like the board's zoo agents"),
+        ("\u0299\u1d00\u028f\u1d07\ua731", "reference agent 'bayes'"),  # small capitals
+        ("\u1d0demoryless", "reference agent 'memoryless'"),  # a small capital M
     ],
 )
 def test_reference_names_spoofed_with_invisible_or_look_alike_characters_are_refused(
