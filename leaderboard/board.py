@@ -89,9 +89,9 @@ class Table:
 
     def scales(self) -> tuple[str, str]:
         """What 0 and 1 mean on the track's normalised and adaptation scales (for the CLI and
-        the pages). They come from the newest entry's normaliser: a track with no entries has
-        none yet, which says nothing of the environment's bounds."""
-        if not self.rows:
+        the pages). They come from the track's normaliser: a track that has never had an entry
+        has none yet, which says nothing of the environment's bounds."""
+        if not self.normaliser:
             empty = "none yet: this track has no entries (the board plays its references with the first)"
             return empty, empty
         return normalised_scale(self.normaliser, self.bounds), adaptation_scale(self.normaliser)
