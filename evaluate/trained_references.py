@@ -66,6 +66,7 @@ def load_reference_model(name: str, env_id: str, path: str | Path | None = None)
     """The model of the trained reference ``name`` of ``env_id``: the shipped one, or ``path``.
 
     Raises:
+        FileNotFoundError: the shipped model is missing (an incomplete install).
         ValueError: before any weight is read, for a reference the environment has no model
             for, or a file that is not a PPO model of ``env_id`` on the layout of ``name``
             (:data:`LAYOUTS`); then for weights or task fields that do not fit
@@ -77,6 +78,8 @@ def load_reference_model(name: str, env_id: str, path: str | Path | None = None)
             f"{env_id} has no trained {name} reference; trained references: "
             f"{ {env: list(names) for env, names in TRAINED_REFERENCES.items()} }"
         )
+    if path is None and not model_path(name, env_id).is_file():  # a broken install, not a missing agent
+        raise FileNotFoundError(f"the shipped {name} reference of {env_id}, {model_path(name, env_id)}, is missing")
     path = model_path(name, env_id) if path is None else Path(path)
     if not path.is_file():
         raise ValueError(f"the {name} reference of {env_id} has no model file {str(path)!r}")

@@ -578,7 +578,9 @@ def _blueprint(
                 f"{path}: the policy is told the task fields {metadata.task_fields}, but the tasks of "
                 f"{metadata.env_id} have the fields {fields}"
             )
-    observation_space = layout_spaces(metadata.env_id, env_kwargs, metadata.num_agents)[metadata.observation_layout]
+    observation_space = layout_spaces(metadata.env_id, env_kwargs, metadata.num_agents).get(metadata.observation_layout)
+    if observation_space is None:
+        raise ValueError(f"{path}: {metadata.env_id} has no {metadata.observation_layout!r} observation to act on")
     kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
     with th.device("meta"), _KeepOnMeta():
         skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
