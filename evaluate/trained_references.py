@@ -28,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from gymnasium import Env
 from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 import policies
@@ -44,7 +45,7 @@ TRAINED_REFERENCES: dict[str, tuple[str, ...]] = {
     "NMN-HalfCheetahVel-v0": ("oracle", "memoryless"),
 }
 """The reference agents each environment has as trained models."""
-LAYOUTS = {"oracle": "bare+task", "memoryless": "bare"}
+REFERENCE_LAYOUTS = {"oracle": "bare+task", "memoryless": "bare"}
 """The observation layout (:data:`policies.serialization.LAYOUTS`) each trained reference acts on."""
 WHAT = {
     "oracle": "PPO told the task (trained oracle: a ceiling estimate, not Bayes)",
@@ -69,7 +70,7 @@ def load_reference_model(name: str, env_id: str, path: str | Path | None = None)
         FileNotFoundError: the shipped model is missing (an incomplete install).
         ValueError: before any weight is read, for a reference the environment has no model
             for, or a file that is not a PPO model of ``env_id`` on the layout of ``name``
-            (:data:`LAYOUTS`); then for weights or task fields that do not fit
+            (:data:`REFERENCE_LAYOUTS`); then for weights or task fields that do not fit
             (:func:`policies.serialization.load_safe`).
     """
     held = TRAINED_REFERENCES.get(env_id, ())
@@ -84,11 +85,11 @@ def load_reference_model(name: str, env_id: str, path: str | Path | None = None)
     if not path.is_file():
         raise ValueError(f"the {name} reference of {env_id} has no model file {str(path)!r}")
     metadata = read_metadata(path)
-    if metadata.algorithm != "PPO" or metadata.env_id != env_id or metadata.observation_layout != LAYOUTS[name]:
+    if metadata.algorithm != "PPO" or metadata.env_id != env_id or metadata.observation_layout != REFERENCE_LAYOUTS[name]:
         raise ValueError(
             f"{path}: a {metadata.algorithm} model of {metadata.env_id} on the "
             f"{metadata.observation_layout!r} layout; the {name} reference of {env_id} is a PPO model "
-            f"of {env_id} on the {LAYOUTS[name]!r} layout"
+            f"of {env_id} on the {REFERENCE_LAYOUTS[name]!r} layout"
         )
     return load_safe(path)
 
@@ -111,7 +112,7 @@ class TrainedReference(Policy):
             f"`{trained_by(name, metadata.env_id, metadata.num_timesteps)}`, "
             f"weights sha256 {metadata.weights_sha256}"
         )
-        self.envs: list = []
+        self.envs: list[Env] = []
 
     def reset(self, env: VectorEnv) -> None:
         unwrapped = env.unwrapped
