@@ -65,7 +65,8 @@ def bound_lines(env_id: str) -> list[str]:
         + " and ".join(measured)
         + " on the evaluation set and reports their means with standard errors"
         + (" (`bayes` here is a belief planner, a reference that an agent can beat)." if "`bayes`" in measured
-           else "; there is no Bayes bound, so scores are mean returns.")
+           else "; there is no Bayes bound, so normalised scores run from random play (0) to the oracle's"
+           " mean return (1), a ceiling.")
     ]
 
 

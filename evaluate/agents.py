@@ -24,6 +24,8 @@ env returns it; the flattened observation, in the documented key order of
 :mod:`nmn_envs.wrappers`, for a flat ``Box`` space (trained through
 ``gymnasium.wrappers.FlattenObservation``); or the bare ``observation`` for a model trained on
 ``feedback=False`` (it sees no feedback, so it cannot adapt through it, and is scored as such).
+A model told the task (the ``bare+task`` layout of a trained oracle,
+:mod:`evaluate.trained_references`) is refused: only the ``oracle`` reference reads the task.
 With VecNormalize statistics (:mod:`evaluate.observation_statistics`) that input is normalised
 as in training.
 """
@@ -232,6 +234,11 @@ def as_policy(
         if isinstance(agent, (str, Path)):
             statistics_file = check_choice(agent, vec_normalize)
             model, name = load_model(agent, trust_pickle), name or model_name(Path(agent))
+            if getattr(getattr(model, "metadata", None), "observation_layout", None) == "bare+task":
+                raise ValueError(
+                    f"agent {str(agent)!r} is told the task (observation_layout 'bare+task'): no agent under "
+                    "test may see it; a trained oracle plays as the reference 'oracle'"
+                )
             if is_maml(model):
                 from evaluate.maml_agent import maml_agent
 

@@ -8,7 +8,9 @@
   and NMN-Bench3, ``kind="reference"``: the Monte Carlo mean of the belief planner of
   :mod:`evaluate.references` on the evaluation task set, with its standard error.
 * ``oracle``: an agent told the task (``kind="ceiling"``): exact where it is obvious, else
-  the Monte Carlo mean of the scripted oracle.
+  the Monte Carlo mean of the scripted oracle or, on the HalfCheetah tasks, of the trained one
+  (:mod:`evaluate.trained_references`: a ceiling estimate, its model named in the bound's
+  description).
 """
 
 from __future__ import annotations
@@ -166,21 +168,22 @@ def exact_bounds(env_id: str, **env_kwargs: Any) -> list[Bound]:
     return [] if derive is None else derive(episode_steps(env_id, env_kwargs), env_kwargs)
 
 
-def reference_bound(name: str, returns: np.ndarray) -> Bound:
+def reference_bound(name: str, returns: np.ndarray, description: str | None = None) -> Bound:
     """A bound estimated by the mean return of the reference agent ``name``, with its standard error.
 
     ``oracle`` gives a ``"ceiling"``; ``bayes`` (a belief planner where no exact value is
-    derived) gives a ``"reference"``.
+    derived) gives a ``"reference"``. ``description`` replaces the kind's own words (a trained
+    reference's, :func:`evaluate.trained_references.bound_description`).
     """
     returns = np.asarray(returns, dtype=np.float64)
     error = float(returns.std(ddof=1) / np.sqrt(returns.size)) if returns.size > 1 else None
-    kind, description = REFERENCE_KINDS[name]
+    kind, default_description = REFERENCE_KINDS[name]
     return Bound(
         name=name,
         kind=kind,
         value=float(returns.mean()),
         standard_error=error,
-        description=description,
+        description=description or default_description,
     )
 
 
@@ -217,6 +220,7 @@ def bounds(env_id: str, n_tasks: int = 200, **env_kwargs: Any) -> list[Bound]:
     from evaluate.references import reference
     from evaluate.rollout import play
     from evaluate.task_sets import task_set
+    from evaluate.trained_references import bound_description
 
     tasks, seeds = task_set(env_id, **env_kwargs).head(n_tasks)
     for name in missing_bounds(found):
@@ -224,7 +228,8 @@ def bounds(env_id: str, n_tasks: int = 200, **env_kwargs: Any) -> list[Bound]:
             policy = reference(name, env_id, **env_kwargs)
         except ValueError:  # the environment has no such agent (the kwargs are checked above)
             continue
-        found.append(reference_bound(name, play(policy, env_id, tasks, seeds, env_kwargs).returns))
+        returns = play(policy, env_id, tasks, seeds, env_kwargs).returns
+        found.append(reference_bound(name, returns, bound_description(policy)))
     return found
 
 

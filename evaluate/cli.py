@@ -36,8 +36,8 @@ in ``--out`` (``in_distribution/``, ``<shift>/``), and a table with one row per 
 normalised and adaptation scores against the shift's own bounds and the generalisation gap
 (in-distribution score minus shifted score, with its 95% CI). The in-distribution side is the
 distribution agents train on (on NMN-Harlow its training objects: the held-out ones are a shift);
-where an environment has no bayes value (NMN-Navigation2D) the 1 of both scales is the
-oracle ceiling.
+where an environment has no bayes value (NMN-Navigation2D, the HalfCheetah tasks) the 1 of both
+scales is the oracle ceiling.
 """
 
 from __future__ import annotations

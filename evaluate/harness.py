@@ -9,9 +9,9 @@ adaptation curves, the bounds, and for each agent the mean and IQM with 95% CIs,
 ``(agent - memoryless) / (bayes - memoryless)`` (what an agent earns beyond the best policy
 that ignores all feedback, see :func:`evaluate.schema.adaptation_anchors`), the regret
 ``bayes - agent`` and the probability of improvement over each baseline. Where the environment
-has no bayes value (NMN-Navigation2D) the oracle told the task is played as well and its mean
-return takes the bayes value's place as the 1 of both scores (:func:`make_normaliser`); there
-is no regret then.
+has no bayes value (NMN-Navigation2D, the HalfCheetah tasks) the oracle told the task is
+played as well and its mean return takes the bayes value's place as the 1 of both scores
+(:func:`make_normaliser`); there is no regret then.
 
 With ``num_agents=N > 1`` every agent plays each task in a team of ``N`` copies of itself who
 see each other (:mod:`nmn_envs.multiagent`); returns are the team's mean per agent. The result
@@ -69,6 +69,7 @@ from evaluate.task_sets import (
 )
 from evaluate.team_bounds import team_bounds
 from evaluate.team_references import TEAM_REFERENCES
+from evaluate.trained_references import TrainedReference, bound_description
 from nmn_envs.multiagent.team import check_multiagent_id, check_positive
 from policies.serialization import environment_spaces
 
@@ -340,6 +341,8 @@ def evaluate(
         key = None
         if store is not None and (reference_name or weights):
             fingerprint = {"reference": reference_name} if reference_name else {"weights": weights}
+            if isinstance(player, TrainedReference):  # a retrained reference replays nothing stale
+                fingerprint["weights"] = player.weights_sha256
             key = store.rollout_key(
                 fingerprint, env_id, env_kwargs, tasks_set.sha256, len(tasks), batch_size, agents
             )
@@ -359,6 +362,7 @@ def evaluate(
         found = []
     anchors = {*references, "random", "bayes", "memoryless"}
     rollouts: dict[str, Rollout] = {}
+    players: dict[str, Policy] = {}
 
     def play_references(names: set[str]) -> None:
         for name in REFERENCE_NAMES:
@@ -368,6 +372,7 @@ def evaluate(
                 player = reference(name, env_id, **env_kwargs)
             except ValueError:  # the environment has no such reference agent
                 continue
+            players[name] = player
             rollouts[name] = run(player, reference_name=name)
 
     play_references(anchors)
@@ -376,7 +381,8 @@ def evaluate(
     team_reference = TEAM_REFERENCES.get(env_id) if num_agents > 1 else None
     if team_reference is not None:
         try:
-            rollouts["team_bayes"] = run(team_reference(), reference_name="team_bayes")
+            players["team_bayes"] = team_reference()
+            rollouts["team_bayes"] = run(players["team_bayes"], reference_name="team_bayes")
         except ValueError:  # a variant the team agent does not play
             pass
     reused = isinstance(agent, str) and agent in rollouts and policy.name == agent
@@ -384,7 +390,7 @@ def evaluate(
     baseline_rollouts = {player.name: run(player) for player in baseline_policies}
 
     found += [
-        reference_bound(name, rollouts[name].returns)
+        reference_bound(name, rollouts[name].returns, bound_description(players[name]))
         for name in missing_bounds(found)
         if name in rollouts
     ]
@@ -428,7 +434,7 @@ def evaluate(
             for player in baseline_policies
         ],
         references=[
-            scored(_reference_player(name, env_id, env_kwargs), "reference", rollout)
+            scored(players[name], "reference", rollout)
             for name, rollout in rollouts.items()
             if (name in references or name in ("random", "team_bayes")) and not (reused and name == agent)
         ],
@@ -461,13 +467,6 @@ def team_score(
         normalised = entry.mean.on_scale(random, team_bound)
     gain = mean_interval(np.asarray(entry.returns) - alone_returns, reps, seed)
     return entry.model_copy(update={"team_normalised_score": normalised, "social_gain": gain})
-
-
-def _reference_player(name: str, env_id: str, env_kwargs: dict[str, Any]) -> Policy:
-    """The reference agent ``name`` (``team_bayes``: the team's) as the harness scores it."""
-    if name == "team_bayes":
-        return TEAM_REFERENCES[env_id]()
-    return reference(name, env_id, **env_kwargs)
 
 
 def _make_names_unique(players: list[tuple[Policy, Any]]) -> None:

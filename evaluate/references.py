@@ -11,6 +11,9 @@ own memory of what they played; only ``oracle`` reads the task.
 trial marks) and keeps no memory: it acts on the current base observation only. It is the 0
 of the adaptation score ``(agent - memoryless) / (bayes - memoryless)``: what an agent earns
 beyond it, it earns by adapting to the task.
+
+Where neither can be scripted (the HalfCheetah tasks), ``oracle`` and ``memoryless`` are trained
+models (:mod:`evaluate.trained_references`): PPO told the task, and PPO on the bare observation.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from evaluate.exact import (
 )
 from evaluate.oracles import ORACLES, _heading_action, wind_heading
 from evaluate.rollout import episode_length
+from evaluate.trained_references import TRAINED_REFERENCES, trained_reference
 from nmn_envs.envs.nmn import arena
 from nmn_envs.envs.nmn.moving_target import ACTION_SCALE, HIT_RADIUS, MAX_MISS_COST
 from nmn_envs.envs.nmn.wind_navigation import WIND_SPREAD
@@ -515,9 +519,11 @@ def reference(name: str, env_id: str, **env_kwargs: Any) -> Policy:
     """
     if name == "random":
         return RandomPolicy()
+    if name in TRAINED_REFERENCES.get(env_id, ()):
+        return trained_reference(name, env_id)
     if name == "oracle":
         if env_id not in ORACLES:
-            raise ValueError(f"no oracle for {env_id}; oracles exist for {sorted(ORACLES)}")
+            raise ValueError(f"no oracle for {env_id}; oracles exist for {_envs_with('oracle', ORACLES)}")
         return OraclePolicy(env_id)
     if name == "bayes":
         if env_id not in BAYES:
@@ -526,7 +532,12 @@ def reference(name: str, env_id: str, **env_kwargs: Any) -> Policy:
     if name == "memoryless":
         if env_id not in MEMORYLESS:
             raise ValueError(
-                f"no memoryless agent for {env_id}; memoryless agents exist for {sorted(MEMORYLESS)}"
+                f"no memoryless agent for {env_id}; memoryless agents exist for {_envs_with('memoryless', MEMORYLESS)}"
             )
         return MEMORYLESS[env_id]()
     raise ValueError(f"unknown reference agent {name!r}; reference agents: {list(REFERENCE_NAMES)}")
+
+
+def _envs_with(name: str, scripted: dict[str, Any]) -> list[str]:
+    """The environments that have the reference agent ``name``, scripted or trained."""
+    return sorted({*scripted, *(env_id for env_id, names in TRAINED_REFERENCES.items() if name in names)})

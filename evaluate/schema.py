@@ -41,7 +41,7 @@ too small to divide by."""
 
 CEILINGS = ("bayes", "oracle")
 """The values a normaliser's scales may take as their 1, first the one that takes precedence: the
-bayes value, else (NMN-Navigation2D, which has none) the oracle told the task."""
+bayes value, else (NMN-Navigation2D and the HalfCheetah tasks, which have none) the oracle told the task."""
 
 ORACLE_CEILING = "a ceiling: no agent that must find the task reaches it"
 """What the oracle's mean return is as the 1 of a scale (for reports and pages)."""
@@ -311,7 +311,7 @@ def ceiling(normaliser: Mapping[str, float]) -> tuple[Ceiling, float] | None:
     """The name and value of the 1 of a normaliser's scales, or ``None`` where it has neither.
 
     The bayes value takes precedence (it is the bound an agent that must find the task can
-    reach); a normaliser without one (NMN-Navigation2D) has the oracle's mean return, a ceiling
+    reach); a normaliser without one (NMN-Navigation2D, the HalfCheetah tasks) has the oracle's mean return, a ceiling
     no such agent reaches.
     """
     return next(((name, normaliser[name]) for name in CEILINGS if name in normaliser), None)
@@ -377,7 +377,7 @@ def normalised_scale(normaliser: Mapping[str, float], bounds: Sequence[Bound]) -
     1 is the value of :func:`ceiling`: the ``bayes`` value, the Bayes-optimal bound where it is
     exact, else (NMN-Bench2/3) the mean return of the ``bayes`` reference agent, a belief
     planner, which an agent may beat; or, where the environment has no bayes value
-    (NMN-Navigation2D), the mean return of the oracle told the task, a ceiling.
+    (NMN-Navigation2D, the HalfCheetah tasks), the mean return of the oracle told the task, a ceiling.
     """
     if normalised_anchors(normaliser) is None:
         return "no normalised scale: this environment has no bayes or oracle value above random play"

@@ -5,16 +5,18 @@ agents (``random``, ``oracle``, ``bayes``: the Bayes-optimal policy or, on NMN-B
 belief planner; ``memoryless``: the best policy that ignores all feedback) with the harness on
 the full published task set, and takes the bounds and the normaliser (random mean, bayes
 bound, memoryless mean: the anchors of the normalised and the adaptation score; where the
-environment has no bayes value, NMN-Navigation2D, the oracle's mean return in the bayes bound's
-place) from that run. The task set and the agents are seeded, so the run is the same on every machine; it is
+environment has no bayes value, NMN-Navigation2D and the HalfCheetah tasks, the oracle's mean
+return in the bayes bound's place: on the HalfCheetah tasks a trained oracle's, a ceiling
+estimate) from that run. The task set and the agents are seeded, so the run is the same on every machine; it is
 read from the cache of :mod:`evaluate.cache` after the first time on a machine, and done once
 per process and track (under a lock, so that concurrent requests wait for one run instead of
 starting several). A shift's track (:mod:`evaluate.shifts`) has references of its own: the
 same agents, told the shifted prior, on the shift's published task set.
 
 The **attainable range** of a per-task return is the environment's per-step reward range
-(``core.reward_range``, from the task's dynamics) times the meta-episode's steps: on
-NMN-Bench1 the top of it is exactly the oracle's ceiling (a hit at every step).
+(``core.reward_range``, from the task's dynamics, or the MuJoCo env's ``reward_range``, bounded by
+its speed limit) times the meta-episode's steps: on NMN-Bench1 the top of it is exactly the
+oracle's ceiling (a hit at every step).
 """
 
 from __future__ import annotations
@@ -96,8 +98,8 @@ def _compute(env_id: str, progress: bool, shift: str | None) -> BoardReferences:
     from evaluate import evaluate
 
     env = gym.make(env_id, **({} if shift is None else get_shift(env_id, shift).env_kwargs()))
-    core = getattr(env.unwrapped, "core", None)
-    low, high = core.reward_range if core is not None else (-math.inf, math.inf)
+    dynamics = getattr(env.unwrapped, "core", env.unwrapped)  # a native task's core, or a MuJoCo env
+    low, high = getattr(dynamics, "reward_range", (-math.inf, math.inf))
     env.close()
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{env_id} declares no finite reward range; the board cannot rank it")

@@ -17,20 +17,27 @@ trial starts inside one episode with ``info["trial_start"]``.
 
 ``gymnasium.wrappers.FlattenObservation`` turns the ``Dict`` into one vector, in the key
 order above: ``[observation..., prev_action..., prev_reward, trial_start]``.
+
+:class:`TaskObservationWrapper` does the opposite of hiding the task: it appends the task's
+fields to the bare observation (``feedback=False``), ``[observation..., task fields...]``, for a
+policy that is told the task (an oracle, a reference: agents under test never see it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium import Env, Wrapper, error, spaces
+from gymnasium import Env, ObservationWrapper, Wrapper, error, spaces
 from gymnasium.utils import RecordConstructorArgs
 from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import batch_space
 
 from nmn_envs.actions import check_actions, encode_actions, encoded_action_space
+from nmn_envs.tasks import Task
 
 
 def feedback_space(
@@ -255,3 +262,68 @@ class FeedbackVectorWrapper(VectorWrapper):
         for index, row in enumerate(rows):
             final_obs[row] = {key: values[index] for key, values in feedback.items()}
         return final_obs
+
+
+def task_class_of(env: Env) -> type[Task]:
+    """The :class:`~nmn_envs.tasks.Task` class of an environment of the suite (single env).
+
+    Raises:
+        ValueError: for an environment without a task distribution.
+    """
+    unwrapped = env.unwrapped
+    found = getattr(unwrapped, "task_class", None) or getattr(getattr(unwrapped, "core", None), "task_class", None)
+    if found is None:
+        raise ValueError(f"{unwrapped} has no task distribution (no task_class)")
+    return found
+
+
+def task_observation_space(observation_space: spaces.Box, task_class: type[Task]) -> spaces.Box:
+    """``observation_space`` with the fields of ``task_class`` appended, bounded by their supports.
+
+    Raises:
+        ValueError: for an observation space that is not a flat ``Box``.
+    """
+    if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
+        raise ValueError(f"the task is appended to a flat Box observation, got {observation_space}")
+    supports = [(field.metadata["low"], field.metadata["high"]) for field in dataclasses.fields(task_class)]
+    low, high = np.array(supports, dtype=observation_space.dtype).reshape(-1, 2).T
+    return spaces.Box(
+        np.concatenate([observation_space.low, low]),
+        np.concatenate([observation_space.high, high]),
+        dtype=observation_space.dtype,
+    )
+
+
+def task_observations(observations: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
+    """A batch of bare observations (shape ``(n, d)``) with the fields of each row's task appended,
+    in the order the task class declares them (shape ``(n, d + fields)``)."""
+    fields = np.array([[getattr(task, name) for name in task.field_names()] for task in tasks], dtype=np.float64)
+    observations = np.asarray(observations)
+    return np.concatenate([observations, fields.astype(observations.dtype)], axis=1)
+
+
+class TaskObservationWrapper(ObservationWrapper, RecordConstructorArgs):
+    """Append the task's fields to the observation of a bare environment of the suite.
+
+    The observation becomes ``[observation..., task fields...]`` (:func:`task_observations`), in
+    the space :func:`task_observation_space` gives: the fields are bounded by the supports their
+    :class:`~nmn_envs.tasks.Task` class declares. The task is read from the environment at every
+    step, so a task drawn at a reset is shown from that reset's observation on.
+
+    Args:
+        env: an environment of the suite with a flat ``Box`` observation, such as
+            ``gym.make("NMN-HalfCheetahVel-v0", feedback=False)``.
+
+    Example::
+
+        env = TaskObservationWrapper(gym.make("NMN-HalfCheetahVel-v0", feedback=False))
+        observation, _ = env.reset(seed=0)  # 17 joint values, then the target velocity
+    """
+
+    def __init__(self, env: Env) -> None:
+        RecordConstructorArgs.__init__(self)
+        ObservationWrapper.__init__(self, env)
+        self.observation_space = task_observation_space(env.observation_space, task_class_of(env))
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return task_observations(observation[None], [self.env.unwrapped.task])[0]

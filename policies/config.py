@@ -17,6 +17,11 @@ by its dotted path (``my_package.MyPolicy``, with ``policy: my_package.MyPolicy`
 Python-literal strings such as ``"dict(recurrent_sizes=[50], cell='gru')"`` (read here with
 :func:`ast.literal_eval` on each argument, never evaluated as code), and ``learning_rate`` may be
 ``"lin_<value>"``, a rate decaying linearly to zero over the run.
+
+The trained references (``nmn-train ENV --policy oracle`` or ``memoryless``: SB3 PPO with an MLP
+policy, see :mod:`training.train`) have their own file, ``policies/hyperparams/references/ppo.yml``,
+in rl-zoo's schema for one algorithm: an entry per environment id, which both references train with
+(:func:`load_reference_hyperparams`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 POLICY_NAMES = ("nmn", "rnn", "lstm")
 POLICY_CLASSES = {"nmn": "policies.NMNPolicy", "rnn": "policies.RNNPolicy", "lstm": "MultiInputLstmPolicy"}
 """The ``policy`` each entry names (rl-zoo imports a dotted path; ``lstm`` is sb3-contrib's own)."""
+REFERENCE_POLICIES = ("oracle", "memoryless")
+"""The references ``nmn-train`` trains with PPO: told the task, or the bare observation alone."""
+REFERENCE_HYPERPARAMS_FILE = HYPERPARAMS_DIR / "references" / "ppo.yml"
+REFERENCE_POLICY_CLASS = "MlpPolicy"
 LINEAR_PREFIX = "lin_"
 MAX_YAML_BYTES = 2**20
 """The largest hyperparameter or run config file read."""
@@ -162,6 +171,23 @@ def hyperparams_path(env_id: str) -> Path:
     return path if path.is_file() else HYPERPARAMS_DIR / "default.yml"
 
 
+def reward_normalisation(normalize: Any, field: str) -> bool:
+    """Whether rl-zoo's ``normalize`` entry scales rewards; observations may not be scaled (a saved
+    model acts on raw observations).
+
+    Raises:
+        ValueError: naming ``field``, for an entry that scales observations or is not a mapping.
+    """
+    if isinstance(normalize, bool):
+        if normalize:
+            raise ValueError(f"{field} may scale rewards only: dict(norm_obs=False, norm_reward=True)")
+        return False
+    normalize = literal_mapping(normalize, field)
+    if normalize.get("norm_obs", True):
+        raise ValueError(f"{field} may scale rewards only (norm_obs=False)")
+    return bool(normalize.get("norm_reward", True))
+
+
 def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
     """Validate the ``nmn``/``rnn``/``lstm`` entries of a file's content (``source`` names it)."""
     if not isinstance(entries, dict):
@@ -180,14 +206,7 @@ def parse_hyperparams(entries: Any, source: str) -> Hyperparams:
         if len(repr(kwargs)) > MAX_POLICY_KWARGS_CHARS:
             raise ValueError(f"{source}: {name}.policy_kwargs is over the limit of {MAX_POLICY_KWARGS_CHARS} characters")
         policy_kwargs[name] = literal_mapping(kwargs, f"{source}: {name}.policy_kwargs")
-        normalize = entry.pop("normalize", False)
-        if not isinstance(normalize, bool):
-            normalize = literal_mapping(normalize, f"{source}: {name}.normalize")
-            if normalize.get("norm_obs", True):
-                raise ValueError(f"{source}: {name}.normalize may scale rewards only (norm_obs=False)")
-            normalize = bool(normalize.get("norm_reward", True))
-        elif normalize:
-            raise ValueError(f"{source}: {name}.normalize may scale rewards only: dict(norm_obs=False, norm_reward=True)")
+        normalize = reward_normalisation(entry.pop("normalize", False), f"{source}: {name}.normalize")
         recipes.append({**entry, "normalize_reward": normalize})
     shared = recipes[0]
     own_recipes = {}
@@ -205,6 +224,33 @@ def load_hyperparams(env_id: str, path: str | Path | None = None) -> Hyperparams
     """Read and validate the hyperparameters of ``env_id`` (or those of the file ``path``)."""
     path = Path(path) if path is not None else hyperparams_path(env_id)
     return parse_hyperparams(read_yaml(path, "hyperparameter file"), str(path))
+
+
+def load_reference_hyperparams(env_id: str, path: str | Path | None = None) -> Hyperparams:
+    """The PPO recipe of ``env_id``'s trained references in ``path`` (default: the shipped
+    :data:`REFERENCE_HYPERPARAMS_FILE`), the same for :data:`REFERENCE_POLICIES`.
+
+    Raises:
+        ValueError: naming the file and the environments it has recipes for, or the first
+            problem of the entry.
+    """
+    path = Path(path) if path is not None else REFERENCE_HYPERPARAMS_FILE
+    entries = read_yaml(path, "reference hyperparameter file")
+    if not isinstance(entries, dict) or not isinstance(entries.get(env_id), dict):
+        listed = sorted(entries) if isinstance(entries, dict) else []
+        raise ValueError(f"{path}: no recipe for {env_id}; it has recipes for {listed}")
+    entry = dict(entries[env_id])
+    source = f"{path}: {env_id}"
+    policy = entry.pop("policy", None)
+    if policy != REFERENCE_POLICY_CLASS:
+        raise ValueError(f"{source}: policy must be {REFERENCE_POLICY_CLASS}, got {policy!r}")
+    kwargs = literal_mapping(entry.pop("policy_kwargs", {}), f"{source}.policy_kwargs")
+    normalize = reward_normalisation(entry.pop("normalize", False), f"{source}.normalize")
+    recipe = {**entry, "normalize_reward": normalize, "policy_kwargs": dict.fromkeys(REFERENCE_POLICIES, kwargs)}
+    try:
+        return Hyperparams.model_validate(recipe)
+    except ValidationError as error:
+        raise ValueError(f"{source}: {first_problem(error)}") from None
 
 
 def dump_hyperparams(hyperparams: Hyperparams, env_id: str) -> str:

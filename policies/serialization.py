@@ -12,10 +12,13 @@ of a model holds nothing that executes:
   ``{"class": "torch.nn.modules.activation.Tanh"}`` and resolved only inside
   :data:`ALLOWED_CLASS_MODULES`), the registered environment id and kwargs the spaces are
   rebuilt from (with ``num_agents`` above 1: the spaces of an agent of a team,
-  :mod:`nmn_envs.multiagent`), the observation layout (``dict``, ``flat`` for a model trained through
-  ``FlattenObservation``, or ``bare`` for a policy of the base observation alone), the training
-  steps, the SHA-256 of the weights and, for MAML, how the policy adapts
-  (:class:`policies.maml.Adaptation`: inner learning rate and steps);
+  :mod:`nmn_envs.multiagent`), the observation layout (:data:`LAYOUTS`: ``dict``, ``flat`` for a
+  model trained through ``FlattenObservation``, ``bare`` for a policy of the base observation alone
+  (MAML, or a PPO policy trained with ``feedback=False``), or ``bare+task`` for a PPO policy told
+  the task, whose fields follow the base observation
+  (:class:`nmn_envs.wrappers.TaskObservationWrapper`), with the names of those fields,
+  ``task_fields``), the training steps, the SHA-256 of the weights and, for MAML, how the policy
+  adapts (:class:`policies.maml.Adaptation`: inner learning rate and steps);
 - ``weights.pt``: the policy's ``state_dict``, read with ``torch.load(weights_only=True)``.
 
 Example::
@@ -63,6 +66,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from nmn_envs.multiagent import MAX_AGENTS
+from nmn_envs.tasks import Task
+from nmn_envs.wrappers import task_class_of, task_observation_space
 from policies.config import first_problem
 from policies.maml import Adaptation, GaussianMLPPolicy
 from policies.nmn import NMNPolicy
@@ -81,6 +86,17 @@ SIZE_KWARGS = ("net_arch", "recurrent_sizes", "latent_size", "lstm_hidden_size",
 """Policy kwargs that size layers: each of their numbers must be a positive integer."""
 
 Algorithm = Literal["RecurrentPPO", "PPO", "MAML"]
+Layout = Literal["dict", "flat", "bare", "bare+task"]
+LAYOUTS: tuple[Layout, ...] = ("dict", "flat", "bare", "bare+task")
+"""The observations a safe model's policy may act on: the env's feedback ``Dict``, that ``Dict``
+flattened, its base observation alone, or the base observation with the task's fields appended."""
+BARE_LAYOUTS: dict[Algorithm, tuple[Layout, ...]] = {
+    "RecurrentPPO": (),
+    "PPO": ("bare", "bare+task"),
+    "MAML": ("bare",),
+}
+"""The layouts of the bare task (one agent, no feedback) each algorithm may act on; MAML acts on
+nothing else."""
 POLICY_CLASSES: dict[Algorithm, dict[str, type[nn.Module]]] = {
     "RecurrentPPO": {
         "NMNPolicy": NMNPolicy,
@@ -118,18 +134,29 @@ class PolicyMetadata(BaseModel):
     env_id: str
     env_kwargs: dict[str, JsonValue] = Field(default_factory=dict)
     num_agents: int = Field(1, ge=1, le=MAX_AGENTS)
-    observation_layout: Literal["dict", "flat", "bare"]
+    observation_layout: Layout
+    task_fields: list[str] | None = Field(None, max_length=64)
     num_timesteps: int = Field(0, ge=0)
     weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     adaptation: Adaptation | None = None
 
     @model_validator(mode="after")
-    def _maml_adapts(self) -> PolicyMetadata:
+    def _layout_fits_the_algorithm(self) -> PolicyMetadata:
         maml = self.algorithm == "MAML"
         if maml != (self.adaptation is not None):
             raise ValueError("adaptation (inner_learning_rate, inner_steps, ...) is given exactly for MAML")
-        if maml != (self.observation_layout == "bare"):
+        if maml and self.observation_layout != "bare":
             raise ValueError("a MAML policy acts on the bare observation (observation_layout 'bare'), and only it")
+        layout = self.observation_layout
+        if layout in ("bare", "bare+task") and layout not in BARE_LAYOUTS[self.algorithm]:
+            allowed = BARE_LAYOUTS[self.algorithm]
+            raise ValueError(
+                f"a {self.algorithm} policy acts on observation_layout {list(allowed) or ['dict', 'flat']}, not {layout!r}"
+            )
+        if layout in ("bare", "bare+task") and self.num_agents != 1:
+            raise ValueError(f"observation_layout {layout!r} is the bare task of one agent: num_agents must be 1")
+        if (layout == "bare+task") != (self.task_fields is not None):
+            raise ValueError("task_fields (the task's fields appended to the observation) are given exactly for 'bare+task'")
         return self
 
 
@@ -206,15 +233,12 @@ def save_safe(
         for key, value in {**policy._get_constructor_parameters(), **model.policy_kwargs}.items()
         if key not in _BUILT_BY_ALGORITHM
     }
-    observation_space, _ = environment_spaces(env_id, env_kwargs, num_agents)
-    if policy.observation_space == observation_space:
-        layout = "dict"
-    elif policy.observation_space == spaces.flatten_space(observation_space):
-        layout = "flat"
-    else:
+    layouts = layout_spaces(env_id, env_kwargs, num_agents)
+    layout = next((name for name, space in layouts.items() if policy.observation_space == space), None)
+    if layout is None or (layout in ("bare", "bare+task") and layout not in BARE_LAYOUTS[algorithm]):  # type: ignore[index]
         raise ValueError(
-            f"the model's observation space {policy.observation_space} is not that of {env_id} "
-            f"({observation_space}), flattened or not"
+            f"the model's observation space {policy.observation_space} is none of the forms of {env_id}'s "
+            f"observation a {algorithm} policy may act on: {layouts}"
         )
     return _write(
         path,
@@ -226,6 +250,7 @@ def save_safe(
         env_kwargs=env_kwargs,
         num_agents=num_agents,
         observation_layout=layout,
+        task_fields=list(environment_task_class(env_id, env_kwargs).field_names()) if layout == "bare+task" else None,
         num_timesteps=int(model.num_timesteps),
     )
 
@@ -283,7 +308,7 @@ def _write(path: str | Path, policy: nn.Module, **metadata: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        unused = {"adaptation"} if record.adaptation is None else set()
+        unused = {name for name in ("adaptation", "task_fields") if getattr(record, name) is None}
         archive.writestr(METADATA_FILE, record.model_dump_json(indent=2, exclude=unused))
         archive.writestr(WEIGHTS_FILE, weights)
     return path
@@ -544,13 +569,18 @@ def _blueprint(
             not make it, or kwargs that do not build the policy.
     """
     _check_sizes(metadata.policy_kwargs, max_entries, bound, path)
-    observation_space, action_space = environment_spaces(
-        metadata.env_id, dict(metadata.env_kwargs), metadata.num_agents
-    )
-    if metadata.observation_layout == "flat":
-        observation_space = spaces.flatten_space(observation_space)
-    if metadata.observation_layout == "bare":
-        observation_space = observation_space["observation"]
+    env_kwargs = dict(metadata.env_kwargs)
+    _, action_space = environment_spaces(metadata.env_id, env_kwargs, metadata.num_agents)
+    if metadata.task_fields is not None:
+        fields = list(environment_task_class(metadata.env_id, env_kwargs).field_names())
+        if metadata.task_fields != fields:
+            raise ValueError(
+                f"{path}: the policy is told the task fields {metadata.task_fields}, but the tasks of "
+                f"{metadata.env_id} have the fields {fields}"
+            )
+    observation_space = layout_spaces(metadata.env_id, env_kwargs, metadata.num_agents).get(metadata.observation_layout)
+    if observation_space is None:
+        raise ValueError(f"{path}: {metadata.env_id} has no {metadata.observation_layout!r} observation to act on")
     kwargs = {key: _from_json(key, value) for key, value in metadata.policy_kwargs.items()}
     with th.device("meta"), _KeepOnMeta():
         skeleton = _build_policy(metadata, observation_space, action_space, kwargs, path)
@@ -666,6 +696,27 @@ def environment_spaces(
         raise ValueError(f"env_kwargs {env_kwargs} do not make {env_id}: {error}") from None
     env.close()
     return env.observation_space, env.action_space
+
+
+def environment_task_class(env_id: str, env_kwargs: dict[str, Any]) -> type[Task]:
+    """The task class of ``env_id``, whose fields a task observation appends, in its order."""
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        return task_class_of(env)
+    finally:
+        env.close()
+
+
+def layout_spaces(env_id: str, env_kwargs: dict[str, Any], num_agents: int = 1) -> dict[Layout, spaces.Space]:
+    """The observation space of each layout of :data:`LAYOUTS` for the suite's environment
+    ``env_id`` (the bare layouts for one agent only, of an env with a ``Dict`` observation)."""
+    observation_space, _ = environment_spaces(env_id, env_kwargs, num_agents)
+    found: dict[Layout, spaces.Space] = {"dict": observation_space, "flat": spaces.flatten_space(observation_space)}
+    if num_agents == 1 and isinstance(observation_space, spaces.Dict):
+        bare = found["bare"] = observation_space["observation"]
+        if isinstance(bare, spaces.Box) and len(bare.shape) == 1:
+            found["bare+task"] = task_observation_space(bare, environment_task_class(env_id, env_kwargs))
+    return found
 
 
 def _to_json(key: str, value: Any) -> JsonValue:

@@ -4,8 +4,19 @@ Usage::
 
     nmn-train NMN-Bench1-v0 --policy nmn --seed 0 --timesteps 2000000 --out runs/bench1-nmn-0
     nmn-train --resume runs/bench1-nmn-0        # after an interruption
+    nmn-train NMN-HalfCheetahVel-v0 --policy oracle --out runs/vel-oracle-0
 
-Hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`);
+``--policy oracle`` and ``--policy memoryless`` train the trained references of
+:mod:`evaluate.trained_references` with SB3 PPO and an MLP policy, through the same pipeline, on
+the bare task (``feedback=False``: one trial per episode, a fresh task at each reset): the oracle
+is told the task (:class:`nmn_envs.wrappers.TaskObservationWrapper`), the memoryless reference
+sees the bare observation alone. Their recipe is ``policies/hyperparams/references/ppo.yml``
+(:func:`policies.config.load_reference_hyperparams`). They skip the validation curve: the harness
+gives no agent the task, so it cannot play the oracle, and a reference is the end of its
+training, not a model picked on a validation set (the memoryless one is trained alike, for a like
+comparison); ``logs/`` holds the training curve (``rollout/ep_rew_mean``, per trial).
+
+Other hyperparameters come from ``policies/hyperparams/<ENV_ID>.yml`` (see :mod:`policies.config`);
 ``--timesteps`` defaults to the file's ``n_timesteps``. The run folder ``DIR`` receives
 ``config.yml`` (what was run), ``logs/run_<start step>/`` (TensorBoard events and
 ``progress.csv``), ``checkpoints/model_<step>_steps.safe.zip`` with
@@ -38,10 +49,12 @@ import torch as th
 import yaml
 from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
+from stable_baselines3 import PPO
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 from tqdm import TqdmExperimentalWarning
 
@@ -49,7 +62,17 @@ import nmn_envs
 from nmn_envs import check_env_id
 from nmn_envs.sb3_vec_env import make_sb3_team_vec_env, make_sb3_vec_env
 from nmn_envs.multiagent import MAX_AGENTS
-from policies.config import POLICY_NAMES, Hyperparams, first_problem, load_hyperparams, read_yaml
+from nmn_envs.wrappers import TaskObservationWrapper
+from policies.config import (
+    POLICY_NAMES,
+    REFERENCE_POLICIES,
+    REFERENCE_POLICY_CLASS,
+    Hyperparams,
+    first_problem,
+    load_hyperparams,
+    load_reference_hyperparams,
+    read_yaml,
+)
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 from policies.serialization import SAFE_SUFFIX, UnsafeModelError, load_safe, save_safe
@@ -72,16 +95,19 @@ VALIDATION_EVERY_UPDATES = 20
 
 
 def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
-    """The RecurrentPPO policy for ``policy`` (``nmn``, ``rnn``, ``lstm`` or ``package.module.Class``)."""
+    """The policy for ``policy``: RecurrentPPO's (``nmn``, ``rnn``, ``lstm`` or
+    ``package.module.Class``), or PPO's MLP for a trained reference (``oracle``, ``memoryless``)."""
     if "." in policy and isinstance(custom := pydoc.locate(policy), type):
         return custom
+    if policy in REFERENCE_POLICIES:
+        return REFERENCE_POLICY_CLASS
     if policy == "nmn":
         return NMNPolicy
     if policy == "rnn":
         return RNNPolicy
     if policy == "lstm":
         return "MultiInputLstmPolicy" if isinstance(observation_space, spaces.Dict) else "MlpLstmPolicy"
-    raise ValueError(f"unknown policy {policy!r}; choose one of {list(POLICY_NAMES)}")
+    raise ValueError(f"unknown policy {policy!r}; choose one of {[*POLICY_NAMES, *REFERENCE_POLICIES]}")
 
 
 class RunConfig(BaseModel):
@@ -131,17 +157,26 @@ def read_run_config(run_dir: str | Path) -> RunConfig:
         raise ValueError(f"{run_dir}: {CONFIG_FILE}: {first_problem(error, '(config)')}") from None
 
 
-def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams, agents: int = 1) -> VecEnv:
+def make_training_env(
+    env_id: str, seed: int, hyperparams: Hyperparams, agents: int = 1, policy: str | None = None
+) -> VecEnv:
     """``n_envs`` copies of ``env_id`` (sub-env ``i`` seeded ``seed + i``) as a monitored SB3 VecEnv.
 
     Tasks with a batched core step in the native vector env (many times faster than SB3's
-    ``DummyVecEnv``, with the same semantics); other ids go through ``make_vec_env``. With
+    ``DummyVecEnv``, with the same semantics); other ids go through ``make_vec_env``. A trained
+    reference (``policy`` in :data:`~policies.config.REFERENCE_POLICIES`) plays the bare task,
+    ``feedback=False``, the oracle told the task (:class:`~nmn_envs.wrappers.TaskObservationWrapper`). With
     ``normalize_reward`` the training reward is scaled by ``VecNormalize`` (observations stay raw,
     so a saved model acts without it). With ``agents > 1`` the ``n_envs`` sub-envs become teams
     of ``agents`` agents who share a task and see each other, one row each (parameter sharing).
     """
     n_envs, env_kwargs = hyperparams.n_envs, hyperparams.env_kwargs
-    if agents > 1:
+    if policy in REFERENCE_POLICIES:
+        wrapper = TaskObservationWrapper if policy == "oracle" else None
+        env = make_vec_env(
+            env_id, n_envs=n_envs, seed=seed, env_kwargs={**env_kwargs, "feedback": False}, wrapper_class=wrapper
+        )
+    elif agents > 1:
         team = make_sb3_team_vec_env(env_id, n_envs, agents, seed=seed, **env_kwargs)
         env: VecEnv = VecMonitor(team)
     elif env_id in nmn_envs.BENCHMARKS or env_id in nmn_envs.CLASSIC_TASKS:
@@ -155,13 +190,15 @@ def make_training_env(env_id: str, seed: int, hyperparams: Hyperparams, agents: 
 
 def build_model(
     env_id: str, policy: str, seed: int, hyperparams: Hyperparams, device: str = "cpu", agents: int = 1
-) -> RecurrentPPO:
-    """A fresh RecurrentPPO model of ``policy`` on ``env_id`` with ``hyperparams``."""
+) -> BaseAlgorithm:
+    """A fresh model of ``policy`` on ``env_id`` with ``hyperparams``: RecurrentPPO, or PPO for a
+    trained reference."""
     check_env_id(env_id)
-    env = make_training_env(env_id, seed, hyperparams, agents)
+    env = make_training_env(env_id, seed, hyperparams, agents, policy)
     policy_kwargs = hyperparams.policy_kwargs.get(policy, {})
+    algorithm = PPO if policy in REFERENCE_POLICIES else RecurrentPPO
     try:
-        return RecurrentPPO(
+        return algorithm(
             policy_class(policy, env.observation_space),
             env,
             policy_kwargs=policy_kwargs,
@@ -174,7 +211,7 @@ def build_model(
         raise ValueError(f"policy_kwargs {policy_kwargs} do not build the {policy} policy: {error}") from None
 
 
-def save_checkpoint(model: RecurrentPPO, folder: Path, config: RunConfig) -> Path:
+def save_checkpoint(model: BaseAlgorithm, folder: Path, config: RunConfig) -> Path:
     """Write the checkpoint of ``model`` at its step count into ``folder``; nothing in it executes.
 
     ``model_<steps>_steps.training.pt`` holds the optimizer's state, the update count and,
@@ -206,7 +243,7 @@ def save_checkpoint(model: RecurrentPPO, folder: Path, config: RunConfig) -> Pat
     return stem.with_name(stem.name + SAFE_SUFFIX)
 
 
-def restore_checkpoint(model: RecurrentPPO, checkpoint: Path, steps: int) -> None:
+def restore_checkpoint(model: BaseAlgorithm, checkpoint: Path, steps: int) -> None:
     """Load the safe checkpoint ``checkpoint`` (written by :func:`save_checkpoint` at ``steps``)
     into ``model``, built with the run's config; nothing is unpickled.
 
@@ -269,19 +306,21 @@ def default_eval_freq(hyperparams: Hyperparams) -> int:
     return VALIDATION_EVERY_UPDATES * hyperparams.n_envs * hyperparams.n_steps
 
 
-def learn(model: RecurrentPPO, run_dir: Path, config: RunConfig, checkpoint_freq: int, progress_bar: bool) -> None:
-    """Train ``model`` up to ``config.timesteps`` steps in all, logging, validating and
-    checkpointing into ``run_dir``."""
+def learn(model: BaseAlgorithm, run_dir: Path, config: RunConfig, checkpoint_freq: int, progress_bar: bool) -> None:
+    """Train ``model`` up to ``config.timesteps`` steps in all, logging, validating (not a trained
+    reference: see the module docstring) and checkpointing into ``run_dir``."""
     start = model.num_timesteps
     model.set_logger(configure(str(run_dir / "logs" / f"run_{start}"), LOG_FORMATS))
     checkpoints = SafeCheckpointCallback(max(checkpoint_freq // model.n_envs, 1), run_dir / CHECKPOINT_DIR, config)
     env_kwargs = config.hyperparams.env_kwargs
-    validation = ValidationCallback(
-        config.env_id, run_dir, config.eval_freq, config.validation_tasks, config.agents, env_kwargs
-    )
+    callbacks: list[BaseCallback] = [checkpoints]
+    if config.policy not in REFERENCE_POLICIES:
+        callbacks.append(
+            ValidationCallback(config.env_id, run_dir, config.eval_freq, config.validation_tasks, config.agents, env_kwargs)
+        )
     model.learn(
         total_timesteps=config.timesteps - start,
-        callback=[checkpoints, validation],
+        callback=callbacks,
         reset_num_timesteps=start == 0,
         progress_bar=progress_bar,
     )
@@ -303,19 +342,25 @@ def train(
     progress_bar: bool = True,
     device: str = "cpu",
     agents: int = 1,
-) -> RecurrentPPO:
+) -> BaseAlgorithm:
     """Train ``policy`` on ``env_id`` for ``timesteps`` environment steps into the folder ``out``.
 
     ``timesteps`` defaults to the hyperparameter file's ``n_timesteps``; ``eval_freq`` (steps
     between validations) to :func:`default_eval_freq`. ``agents > 1`` trains one policy shared
     by the agents of teams who face one task and see each other (:mod:`nmn_envs.multiagent`);
-    ``timesteps`` counts the steps of every agent.
+    ``timesteps`` counts the steps of every agent. A trained reference (``oracle``,
+    ``memoryless``) reads its recipe with :func:`~policies.config.load_reference_hyperparams`.
     """
     policy_class(policy, spaces.Box(0, 1))  # reject unknown policy names before any work
+    if policy in REFERENCE_POLICIES and agents != 1:
+        raise ValueError(f"the {policy} reference plays one agent per task: agents must be 1, got {agents!r}")
     run_dir = Path(out)
     if (run_dir / CONFIG_FILE).exists():
         raise ValueError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
-    hyperparams = load_hyperparams(env_id, hyperparams_file).for_policy(policy)
+    if policy in REFERENCE_POLICIES:
+        hyperparams = load_reference_hyperparams(env_id, hyperparams_file)
+    else:
+        hyperparams = load_hyperparams(env_id, hyperparams_file).for_policy(policy)
     timesteps = hyperparams.n_timesteps if timesteps is None else timesteps
     eval_freq = default_eval_freq(hyperparams) if eval_freq is None else eval_freq
     checked = (("timesteps", timesteps), ("eval_freq", eval_freq), ("validation_tasks", validation_tasks), ("agents", agents))
@@ -343,7 +388,7 @@ def resume(
     progress_bar: bool = True,
     device: str = "cpu",
     trust_pickle: bool = False,
-) -> RecurrentPPO:
+) -> BaseAlgorithm:
     """Continue the run in the folder ``out`` from its latest checkpoint.
 
     A safe checkpoint (:func:`save_checkpoint`) resumes without unpickling anything. A
@@ -382,11 +427,12 @@ def resume(
             restore_checkpoint(model, checkpoint, steps)
     else:
         warnings.warn(f"resuming from {checkpoint} with pickle: it can run any code its author put in it", UserWarning, stacklevel=2)
-        env = make_training_env(config.env_id, config.seed + steps, config.hyperparams, config.agents)
+        env = make_training_env(config.env_id, config.seed + steps, config.hyperparams, config.agents, config.policy)
         statistics = checkpoint.with_name(f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl")
         if isinstance(env, VecNormalize) and statistics.is_file():
             env = VecNormalize.load(str(statistics), env.venv)
-        model = RecurrentPPO.load(checkpoint, env=env, device=device)
+        algorithm = PPO if config.policy in REFERENCE_POLICIES else RecurrentPPO
+        model = algorithm.load(checkpoint, env=env, device=device)
     learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
 
@@ -394,7 +440,8 @@ def resume(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nmn-train",
-        description="Train an NMN or RNN policy with sb3-contrib RecurrentPPO.",
+        description="Train an NMN or RNN policy with sb3-contrib RecurrentPPO (or MAML, or a trained reference "
+        "with PPO: oracle, memoryless).",
         epilog="Checkpoints hold nothing that executes: the policy's safe form and the optimizer's and "
         "reward scaling's state as tensors. --resume reads them without unpickling; a run folder "
         "written before checkpoints took that form holds Stable-Baselines3 zips, which resume only "
@@ -402,8 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("env_id", nargs="?", help="registered environment id, e.g. NMN-Bench1-v0")
     parser.add_argument(
-        "--policy", choices=(*POLICY_NAMES, "maml"), default="nmn",
-        help="policy to train (default: nmn); maml trains MAML with TRPO (training.maml_train)",
+        "--policy", choices=(*POLICY_NAMES, *REFERENCE_POLICIES, "maml"), default="nmn",
+        help="policy to train (default: nmn); maml trains MAML with TRPO (training.maml_train); oracle "
+        "and memoryless train the references of the bare task with PPO, the oracle told the task",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
@@ -416,7 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --resume: also resume from a Stable-Baselines3 checkpoint (an older run folder), which "
         "is unpickled and can run code: only for a folder you trust",
     )
-    parser.add_argument("--hyperparams", help="YAML file to use instead of policies/hyperparams/<ENV_ID>.yml")
+    parser.add_argument(
+        "--hyperparams",
+        help="YAML file to use instead of policies/hyperparams/<ENV_ID>.yml (references/ppo.yml for oracle and memoryless)",
+    )
     parser.add_argument("--checkpoint-freq", type=int, default=100_000, help="environment steps between checkpoints")
     parser.add_argument(
         "--eval-freq", type=int,

@@ -32,6 +32,13 @@ TRIAL_STEPS = 200
 CONTROL_COST_WEIGHT = 0.05
 """MAML's control cost ``0.5 * 0.1 * |a|^2``, passed to HalfCheetah-v5 as ``ctrl_cost_weight``."""
 
+MAX_CONTROL_COST = CONTROL_COST_WEIGHT * 6
+"""The control cost of the largest action (all six torques at +-1)."""
+SPEED_LIMIT = 50.0
+"""The forward velocity the reward reads is clipped to ``[-50, 50]``: over three times what the
+fastest trained HalfCheetah runs, so that it never binds, yet it bounds every reward (the
+:attr:`HalfCheetahTaskEnv.reward_range` a leaderboard checks returns against)."""
+
 VELOCITY_RANGE = (0.0, 2.0)
 """MAML's target velocities: ``U[0, 2]``."""
 MAX_TARGET_VELOCITY = 4.0
@@ -120,7 +127,12 @@ class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
 
     @abstractmethod
     def forward_reward(self, velocity: float) -> float:
-        """The task's reward for the forward velocity ``velocity``."""
+        """The task's reward for the forward velocity ``velocity`` (within the speed limit)."""
+
+    @property
+    @abstractmethod
+    def reward_range(self) -> tuple[float, float]:
+        """The lowest and highest reward of one step, on any task of the distribution."""
 
     def check_task(self, task: Task) -> None:
         """Refuse a task outside the env's own support (every task of its class by default)."""
@@ -153,7 +165,8 @@ class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
             raise error.ResetNeeded("call reset() before step()")
         played = check_actions(np.asarray(action)[None], self.action_space, 1)[0]
         observation, _, terminated, truncated, info = self.cheetah.step(played)
-        reward = self.forward_reward(float(info["x_velocity"])) + float(info["reward_ctrl"])
+        velocity = min(max(float(info["x_velocity"]), -SPEED_LIMIT), SPEED_LIMIT)
+        reward = self.forward_reward(velocity) + float(info["reward_ctrl"])
         return observation, reward, terminated, truncated, self._public(info)
 
     @staticmethod
@@ -184,7 +197,9 @@ _ENV_DOC = """{summary}
     ``Box(-inf, inf, (17,), float64)``: HalfCheetah-v5's observation (without the x position).
 
     ## Rewards
-    {reward} minus the control cost ``0.05 * |a|^2``.
+    {reward} minus the control cost ``0.05 * |a|^2``. The forward velocity is clipped to
+    ``[-50, 50]`` (``SPEED_LIMIT``, far above any gait's), so that rewards lie in
+    ``reward_range``: {reward_range}.
 
     ## Starting State
     HalfCheetah-v5's noisy rest pose; {start}
@@ -213,6 +228,10 @@ class HalfCheetahDirEnv(HalfCheetahTaskEnv):
     def forward_reward(self, velocity: float) -> float:
         return self.task.direction * velocity
 
+    @property
+    def reward_range(self) -> tuple[float, float]:
+        return (-SPEED_LIMIT - MAX_CONTROL_COST, SPEED_LIMIT)
+
 
 class HalfCheetahVelEnv(HalfCheetahTaskEnv):
     task_class = HalfCheetahVelTask
@@ -238,12 +257,17 @@ class HalfCheetahVelEnv(HalfCheetahTaskEnv):
     def forward_reward(self, velocity: float) -> float:
         return -abs(velocity - self.task.target_velocity)
 
+    @property
+    def reward_range(self) -> tuple[float, float]:
+        return (-(SPEED_LIMIT + self.velocity_range[1]) - MAX_CONTROL_COST, 0.0)
+
 
 HalfCheetahDirEnv.__doc__ = _ENV_DOC.format(
     summary="NMN-HalfCheetahDir: run forward or backward, whichever the hidden task asks.",
     description="The HalfCheetah direction task of Finn et al. (2017), \"Model-agnostic "
     "meta-learning\". Each task is a direction, forward or backward, a fair coin.",
     reward="``direction * forward velocity``",
+    reward_range="``[-50.3, 50]``",
     start="the direction ``+1`` or ``-1`` with probability 1/2 each.",
     task='HalfCheetahDirTask | {"direction": 1 | -1}',
     arguments="",
@@ -253,6 +277,7 @@ HalfCheetahVelEnv.__doc__ = _ENV_DOC.format(
     description="The HalfCheetah velocity task of Finn et al. (2017), \"Model-agnostic "
     "meta-learning\". Each task is a target forward velocity.",
     reward="``-|forward velocity - target velocity|``",
+    reward_range="``[-(50 + high) - 0.3, 0]`` for targets in ``[low, high]``",
     start="the target velocity ``~ U[0, 2]`` (``U[low, high]`` with ``velocity_range``).",
     task='HalfCheetahVelTask | {"target_velocity": v}',
     arguments="""
