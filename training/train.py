@@ -110,6 +110,11 @@ def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
     raise ValueError(f"unknown policy {policy!r}; choose one of {[*POLICY_NAMES, *REFERENCE_POLICIES]}")
 
 
+def algorithm_class(policy: str) -> type[BaseAlgorithm]:
+    """The algorithm that trains ``policy``: PPO for a trained reference, else RecurrentPPO."""
+    return PPO if policy in REFERENCE_POLICIES else RecurrentPPO
+
+
 class RunConfig(BaseModel):
     """The ``config.yml`` of a run folder: what ``nmn-train`` runs, checked when it is read back."""
 
@@ -196,9 +201,8 @@ def build_model(
     check_env_id(env_id)
     env = make_training_env(env_id, seed, hyperparams, agents, policy)
     policy_kwargs = hyperparams.policy_kwargs.get(policy, {})
-    algorithm = PPO if policy in REFERENCE_POLICIES else RecurrentPPO
     try:
-        return algorithm(
+        return algorithm_class(policy)(
             policy_class(policy, env.observation_space),
             env,
             policy_kwargs=policy_kwargs,
@@ -431,8 +435,7 @@ def resume(
         statistics = checkpoint.with_name(f"{CHECKPOINT_PREFIX}_vecnormalize_{steps}_steps.pkl")
         if isinstance(env, VecNormalize) and statistics.is_file():
             env = VecNormalize.load(str(statistics), env.venv)
-        algorithm = PPO if config.policy in REFERENCE_POLICIES else RecurrentPPO
-        model = algorithm.load(checkpoint, env=env, device=device)
+        model = algorithm_class(config.policy).load(checkpoint, env=env, device=device)
     learn(model, run_dir, config, checkpoint_freq, progress_bar)
     return model
 
