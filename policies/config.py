@@ -1,7 +1,8 @@
 """Training hyperparameters per environment, read from the YAML files of ``policies/hyperparams``.
 
-One file per environment id (``NMN-Bench1-v0.yml``; ids without one use ``default.yml``), in
-rl-baselines3-zoo's schema, so that the same file drives ``nmn-train`` and rl-zoo::
+One file per environment id (``NMN-Bench1-v0.yml``), or per family of ids that share a recipe
+(``NMN-HalfCheetah.yml`` names each of its ids at its top level); ids without one use
+``default.yml``. The files are in rl-baselines3-zoo's schema, so that the same file drives ``nmn-train`` and rl-zoo::
 
     python -m rl_zoo3.train --algo ppo_lstm --env NMN-Bench1-v0 \\
         -conf policies/hyperparams/NMN-Bench1-v0.yml --gym-packages nmn_envs
@@ -166,9 +167,16 @@ RECIPE_FIELDS = tuple(name for name in Hyperparams.model_fields if name not in (
 
 
 def hyperparams_path(env_id: str) -> Path:
-    """The file that holds ``env_id``'s hyperparameters (``default.yml`` when it has none)."""
-    path = HYPERPARAMS_DIR / f"{env_id}.yml"
-    return path if path.is_file() else HYPERPARAMS_DIR / "default.yml"
+    """The file that holds ``env_id``'s hyperparameters: ``<env_id>.yml``, else the file that names
+    ``env_id`` at its top level (a family's recipe), else ``default.yml``."""
+    own = HYPERPARAMS_DIR / f"{env_id}.yml"
+    if own.is_file():
+        return own
+    for path in sorted(HYPERPARAMS_DIR.glob("*.yml")):
+        entries = read_yaml(path, "hyperparameter file")
+        if isinstance(entries, dict) and env_id in entries:
+            return path
+    return HYPERPARAMS_DIR / "default.yml"
 
 
 def reward_normalisation(normalize: Any, field: str) -> bool:

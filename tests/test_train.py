@@ -12,7 +12,7 @@ import torch as th
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
-from policies.config import HYPERPARAMS_DIR, dump_hyperparams, literal_mapping, load_hyperparams
+from policies.config import HYPERPARAMS_DIR, dump_hyperparams, hyperparams_path, literal_mapping, load_hyperparams
 from policies.serialization import load_safe
 from training.train import CONFIG_FILE, latest_checkpoint, main, resume, train
 from training.validation import BEST_MODEL_FILE, read_curve
@@ -29,6 +29,16 @@ def test_every_hyperparameter_file_is_valid() -> None:
     bench1 = load_hyperparams("NMN-Bench1-v0")
     assert (bench1.gamma, bench1.gae_lambda) == (0.998, 0.98)
     assert load_hyperparams("NMN-Bandit-v0") == load_hyperparams("default", HYPERPARAMS_DIR / "default.yml")
+
+
+def test_a_family_file_serves_every_id_it_names() -> None:
+    family = HYPERPARAMS_DIR / "NMN-HalfCheetah.yml"
+    ids = [key for key in yaml.safe_load(family.read_text()) if key.startswith("NMN-")]
+    assert sorted(ids) == ["NMN-HalfCheetahDir-v0", "NMN-HalfCheetahVel-v0"]
+    assert [hyperparams_path(env_id) for env_id in ids] == [family, family]
+    assert load_hyperparams("NMN-HalfCheetahDir-v0") == load_hyperparams("NMN-HalfCheetahVel-v0")
+    assert load_hyperparams("NMN-HalfCheetahDir-v0") != load_hyperparams("NMN-Bandit-v0")
+    assert hyperparams_path("NMN-Bench2-v0") == HYPERPARAMS_DIR / "NMN-Bench2-v0.yml"
 
 
 def test_a_misspelt_hyperparameter_is_rejected(tmp_path: Path, tiny_hyperparams: Path) -> None:
