@@ -15,6 +15,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env  # noqa: E402
 from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
 
 import nmn_envs  # noqa: E402
+from nmn_envs.envs.maml import half_cheetah  # noqa: E402
 from nmn_envs.envs.maml.half_cheetah import CONTROL_COST_WEIGHT, HalfCheetahDirTask, HalfCheetahVelTask  # noqa: E402
 
 CHEETAH_IDS = list(nmn_envs.MUJOCO_TASKS)
@@ -99,6 +100,18 @@ def test_task_distributions_and_bad_tasks():
         env = gym.make("NMN-HalfCheetahVel-v0")
         env.reset(seed=0)
         env.step(np.full(6, np.nan))
+
+
+def test_making_an_env_prints_no_deprecation_notice_and_passes_other_mujoco_warnings_on(capfd):
+    envs = [gym.make(env_id) for env_id in CHEETAH_IDS for _ in range(3)]
+    assert all(env.reset(seed=0) for env in envs)
+    printed = capfd.readouterr()
+    assert "settotalmass" not in printed.out + printed.err
+    with pytest.warns(RuntimeWarning, match="MuJoCo: Nan, Inf or huge value in QACC"):
+        half_cheetah._forward_mujoco_warning("Nan, Inf or huge value in QACC at DOF 0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        half_cheetah._forward_mujoco_warning(f"{half_cheetah.DEPRECATED_TOTAL_MASS} and will be removed")
 
 
 def test_sync_vectorisation():

@@ -15,6 +15,7 @@ import dataclasses
 import importlib.util
 import os
 import sys
+import warnings
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -34,6 +35,8 @@ CONTROL_COST_WEIGHT = 0.05
 
 MAX_CONTROL_COST = CONTROL_COST_WEIGHT * 6
 """The control cost of the largest action (all six torques at +-1)."""
+DEPRECATED_TOTAL_MASS = "compiler attribute 'settotalmass' is deprecated"
+"""MuJoCo's notice on HalfCheetah-v5's model (see :func:`_mujoco_half_cheetah`)."""
 SPEED_LIMIT = 50.0
 """The forward velocity the reward reads is clipped to ``[-50, 50]``: over three times what the
 fastest trained HalfCheetah runs, so that it never binds, yet it bounds every reward (the
@@ -97,9 +100,24 @@ def _mujoco_half_cheetah(render_mode: str | None) -> HalfCheetahEnv:
         )
     if render_mode is not None:
         headless_gl_backend()
+    import mujoco
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
-    return HalfCheetahEnv(ctrl_cost_weight=CONTROL_COST_WEIGHT, render_mode=render_mode)
+    # HalfCheetah-v5's model sets its total mass with the compiler attribute `settotalmass`, which
+    # MuJoCo 3.3+ warns is deprecated (it still applies it) every time the model is compiled:
+    # once per env, a thousand times in an evaluation. Only that notice is dropped; any other
+    # warning of the compilation reaches Python's warnings.
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(_forward_mujoco_warning)
+    try:
+        return HalfCheetahEnv(ctrl_cost_weight=CONTROL_COST_WEIGHT, render_mode=render_mode)
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
+def _forward_mujoco_warning(message: str) -> None:
+    if DEPRECATED_TOTAL_MASS not in message:
+        warnings.warn(f"MuJoCo: {message}", RuntimeWarning, stacklevel=2)
 
 
 class HalfCheetahTaskEnv(Env[np.ndarray, np.ndarray], ABC):
