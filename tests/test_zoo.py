@@ -224,5 +224,8 @@ def test_the_results_section_and_its_figures_regenerate_from_one_command(tmp_pat
         assert ">= " in mark and mark in text
         verdict = row.rstrip(" |").rsplit(" | ", 1)[1]
         assert f"| {env_id} | " in text and f" | {verdict} |" in text  # the same verdict as the full section
+    for env_id in ("NMN-HalfCheetahDir-v0", "NMN-HalfCheetahVel-v0"):  # reported beside them, without a mark
+        (row,) = [line for line in front.splitlines() if line.startswith(f"| {env_id} | ")]
+        assert all(f"| {env_id} | {LABELS[card.policy]} | {card.seed} | " in text for card in zoo.cards(env_id))
     with pytest.raises(SystemExit, match="no <!-- zoo-results --> ... <!-- /zoo-results --> markers"):
         nmn_zoo(["report", "--out", str(tmp_path / "again"), "--readme", str(tmp_path / "docs" / "results.md"), "--no-shifts"])
