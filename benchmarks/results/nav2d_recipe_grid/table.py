@@ -5,7 +5,8 @@ cards at git revision 95974f8. `narrow` and `narrow-norm` are the variants of
 sweeps/nav2d_recipe_grid.yml at 2M steps (seeds 0-2);
 `narrow-norm` is the recipe shipped in policies/hyperparams/NMN-Navigation2D-v0.yml, whose seeds
 1-4 trained with sweeps/zoo_nav2d.yml. `budget-6m` is that recipe at 6M steps, the NMN only
-(sweeps/nav2d_budget_grid.yml, seeds 0-4). Their validation.csv files lie beside this script as
+(sweeps/nav2d_budget_grid.yml, seeds 0-4). `wide` is that recipe with the NMN widened to the
+source's NMN-Bench2/3 sizes at 2M steps (sweeps/nav2d_nmn_wide_grid.yml, seeds 0-4). Their validation.csv files lie beside this script as
 <policy>-<variant>-seed<N>.csv. Every run was validated on the same 100 tasks of the validation
 set, mean actions. Oracle adaptation: (return - memoryless) / (oracle - memoryless), both
 references played here on those 100 tasks. Run from the repository root:
@@ -61,7 +62,7 @@ print(f"validation set, {VALIDATION_TASKS} tasks: memoryless {anchors['memoryles
 print("best / end: the curve's best and last mean return; adapt.: the end's oracle adaptation.\n")
 print(f"{'policy':<7}{'variant':<13}{'seed':>5}{'best':>9}{'end':>9}{'adapt.':>8}{'CPU min':>9}")
 for policy in ("nmn", "rnn"):
-    for variant in ("base", "narrow", "narrow-norm", "budget-6m"):
+    for variant in ("base", "narrow", "narrow-norm", "budget-6m", "wide"):
         ends = []
         for seed in range(5):
             run = base_curve(policy, seed) if variant == "base" else grid_curve(policy, variant, seed)
