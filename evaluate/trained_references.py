@@ -33,7 +33,7 @@ from gymnasium.vector import SyncVectorEnv, VectorEnv
 
 import policies
 from evaluate.policy import Observation, Policy
-from nmn_envs.wrappers import task_observations
+from nmn_envs.wrappers import task_fields, task_observations
 from policies.serialization import SafeModel, load_safe, read_metadata
 
 MODELS_DIR = Path(policies.__file__).resolve().parent / "zoo"
@@ -113,17 +113,26 @@ class TrainedReference(Policy):
             f"weights sha256 {metadata.weights_sha256}"
         )
         self.envs: list[Env] = []
+        self.fields = np.empty((0, 0))
+        """Each sub-environment's task fields, read at its meta-episode's start (a task holds
+        for a whole meta-episode)."""
 
     def reset(self, env: VectorEnv) -> None:
         unwrapped = env.unwrapped
         if not isinstance(unwrapped, SyncVectorEnv):
             raise ValueError(f"the trained {self.name} plays Gymnasium's SyncVectorEnv, got {type(unwrapped).__name__}")
         self.envs = list(unwrapped.envs)
+        self.fields = np.empty((0, 0))
 
     def act(self, observation: Observation, episode_start: np.ndarray) -> np.ndarray:
         inputs = np.asarray(observation["observation"])
         if self.name == "oracle":
-            inputs = task_observations(inputs, [env.unwrapped.task for env in self.envs])
+            started = np.flatnonzero(episode_start)
+            if len(self.fields) != len(self.envs):  # the first step after reset()
+                self.fields = task_fields([env.unwrapped.task for env in self.envs])
+            elif started.size:
+                self.fields[started] = task_fields([self.envs[row].unwrapped.task for row in started])
+            inputs = task_observations(inputs, self.fields)
         actions, _ = self.model.predict(inputs, deterministic=True)
         return actions
 

@@ -294,10 +294,16 @@ def task_observation_space(observation_space: spaces.Box, task_class: type[Task]
     )
 
 
-def task_observations(observations: np.ndarray, tasks: Sequence[Task]) -> np.ndarray:
+def task_fields(tasks: Sequence[Task]) -> np.ndarray:
+    """The fields of each task, in the order its class declares them (shape ``(n, fields)``)."""
+    return np.array([[getattr(task, name) for name in task.field_names()] for task in tasks], dtype=np.float64)
+
+
+def task_observations(observations: np.ndarray, tasks: Sequence[Task] | np.ndarray) -> np.ndarray:
     """A batch of bare observations (shape ``(n, d)``) with the fields of each row's task appended,
-    in the order the task class declares them (shape ``(n, d + fields)``)."""
-    fields = np.array([[getattr(task, name) for name in task.field_names()] for task in tasks], dtype=np.float64)
+    in the order the task class declares them (shape ``(n, d + fields)``); ``tasks`` may be the
+    fields already read (:func:`task_fields`)."""
+    fields = tasks if isinstance(tasks, np.ndarray) else task_fields(tasks)
     observations = np.asarray(observations)
     return np.concatenate([observations, fields.astype(observations.dtype)], axis=1)
 
