@@ -163,13 +163,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "report":
         if args.shift_tasks < 1:
             sys.exit(f"nmn-zoo: error: --shift-tasks must be a positive integer, got {args.shift_tasks}")
+        if args.replay_shifts and args.no_shifts:
+            sys.exit("nmn-zoo: error: --replay-shifts plays the shifts' gaps, which --no-shifts leaves as they are: give one")
         readme = None if args.no_readme else args.readme
         try:
             if args.shifts_only:
-                print(write_shift_results(args.out, readme, n_tasks=args.shift_tasks))
+                print(write_shift_results(args.out, readme, n_tasks=args.shift_tasks, replay=args.replay_shifts))
             else:
                 shift_tasks = None if args.no_shifts else args.shift_tasks
-                print(write_results(args.out, readme, shift_tasks=shift_tasks))
+                print(write_results(args.out, readme, shift_tasks=shift_tasks, replay_shifts=args.replay_shifts))
         except ValueError as problem:
             sys.exit(f"nmn-zoo: error: {problem}")
         return

@@ -44,7 +44,7 @@ from evaluate.rollout import play
 from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval, spread_ratio_interval
 from evaluate.task_sets import SET_SIZE, task_set
 from nmn_bench.zoo_marks import adaptation_interval, marks_table
-from nmn_bench.zoo_shifts import seed_gaps, shift_section
+from nmn_bench.zoo_shifts import GapStore, seed_gaps, shift_section
 from training import zoo
 from training.zoo import ZooCard
 
@@ -52,6 +52,7 @@ DOCS_DIR = Path("docs/zoo")
 README = Path("README.md")
 START, END = "<!-- zoo-results -->", "<!-- /zoo-results -->"
 SHIFT_MARKERS = ("<!-- zoo-shifts -->", "<!-- /zoo-shifts -->")
+GAP_STORE = "shift_gaps.json"
 TASKS = (
     "NMN-Bench1-v0", "NMN-Bench2-v0", "NMN-Bench3-v0", "NMN-Bandit-v0",
     "NMN-TwoStep-v0", "NMN-Harlow-v0", "NMN-Navigation2D-v0",
@@ -389,11 +390,19 @@ def splice(readme: Path, text: str, markers: tuple[str, str] = (START, END)) -> 
 
 
 def write_shift_results(
-    out: Path = DOCS_DIR, readme: Path | None = README, tasks: Sequence[str] = TASKS, n_tasks: int = SET_SIZE
+    out: Path = DOCS_DIR,
+    readme: Path | None = README,
+    tasks: Sequence[str] = TASKS,
+    n_tasks: int = SET_SIZE,
+    replay: bool = False,
 ) -> str:
     """Write the zoo's generalisation gaps on every shift (:mod:`nmn_bench.zoo_shifts`) into
-    ``out/shifts.md`` and their short table into the README; return the section."""
-    gaps_by_task = {env_id: gaps for env_id in tasks if (gaps := seed_gaps(env_id, zoo.cards(env_id), n_tasks, REPS))}
+    ``out/shifts.md`` and their short table into the README; return the section. The seeds' gaps
+    are kept in ``out/shift_gaps.json`` and read back from there (``replay``: every gap played again)."""
+    store = GapStore(out / GAP_STORE, replay)
+    gaps_by_task = {
+        env_id: gaps for env_id in tasks if (gaps := seed_gaps(env_id, zoo.cards(env_id), n_tasks, REPS, store))
+    }
     if not gaps_by_task:
         raise ValueError("the zoo holds no models of a task with shifts: nothing to report")
     full, short = shift_section(gaps_by_task, n_tasks, REPS)
@@ -409,6 +418,7 @@ def write_results(
     readme: Path | None = README,
     tasks: Sequence[str] = TASKS,
     shift_tasks: int | None = SET_SIZE,
+    replay_shifts: bool = False,
 ) -> str:
     """Write the results section and figures into ``out`` and the headline table into the README,
     then the shifts' (:func:`write_shift_results`, ``shift_tasks`` tasks per set; ``None``: leave
@@ -417,7 +427,7 @@ def write_results(
     if not cards_by_task:
         raise ValueError("the zoo holds no models: nothing to report")
     if shift_tasks is not None:
-        write_shift_results(out, readme, tasks, shift_tasks)
+        write_shift_results(out, readme, tasks, shift_tasks, replay_shifts)
     out.mkdir(parents=True, exist_ok=True)
     plot_learning_curves(cards_by_task, out / "learning_curves.png")
     analyses = []
@@ -444,6 +454,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-readme", action="store_true", help="leave the README alone")
     parser.add_argument(
         "--shift-tasks", type=int, default=SET_SIZE, help="tasks of each set the shifts' gaps are played on"
+    )
+    parser.add_argument(
+        "--replay-shifts",
+        action="store_true",
+        help=f"play every seed on every shift again instead of reading the gaps kept in {GAP_STORE}"
+        " (after a change to an environment's or a policy's code)",
     )
     sections = parser.add_mutually_exclusive_group()
     sections.add_argument(

@@ -9,14 +9,25 @@ Per shift, the RNN's mean gap minus the NMN's, with a 95% bootstrap CI across se
 keeps more of its score; the shifts whose task changes within a meta-episode
 (:attr:`evaluate.shifts.Shift.readapt`) test the NMN paper's claim that neuromodulation helps an
 agent readapt, and :func:`verdict` reads that claim off them.
+
+Every seed's gap is kept, as it is computed, in a :class:`GapStore`: a JSON file beside the
+report (``docs/zoo/shift_gaps.json``), committed with it like the zoo's cards. A report replays
+only the seeds whose model file, shift or set size differ from a stored gap's, so that shipping
+new seeds of one task replays that task's seeds alone, and an interrupted report loses nothing
+it had finished. A change to an environment's or a policy's code is not in that key: replay
+everything then (``nmn-zoo report --replay-shifts``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from evaluate.generalisation import generalisation_gap, scores
 from evaluate.harness import evaluate
@@ -25,6 +36,7 @@ from evaluate.schema import EvaluationResult, GeneralisationGap, Interval
 from evaluate.shifts import Shift, shifts
 from evaluate.stats import DEFAULT_REPS, bootstrap_interval, score_column
 from evaluate.task_sets import SET_SIZE, in_distribution_kwargs
+from training import zoo
 from training.zoo import ZooCard
 
 COMPARED = ("nmn", "rnn")
@@ -43,19 +55,128 @@ class SeedGap:
     gap: GeneralisationGap
 
 
-def seed_gaps(env_id: str, held: Sequence[ZooCard], n_tasks: int = SET_SIZE, reps: int = DEFAULT_REPS) -> list[SeedGap]:
-    """Every compared seed of ``held`` on every shift of ``env_id`` (none for an env without shifts)."""
+class StoredGap(BaseModel):
+    """One seed's gap on one shift as a report computed it, with what it was computed from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    env_id: str
+    shift: str
+    shift_kwargs: dict[str, Any] = Field(description="the shift's env kwargs when the gap was played")
+    policy: str
+    seed: int = Field(ge=0)
+    model_sha256: str = Field(description="sha256 of the zoo model file that played")
+    n_tasks: int = Field(gt=0)
+    reps: int = Field(gt=0)
+    inside: Interval | None
+    shifted: Interval | None
+    gap: GeneralisationGap
+
+    def key(self) -> tuple[str, str, str, int]:
+        """Which seed on which shift this gap is of."""
+        return _key(self.env_id, self.shift, self.policy, self.seed)
+
+
+def _key(env_id: str, shift: str, policy: str, seed: int, **_: Any) -> tuple[str, str, str, int]:
+    return env_id, shift, policy, seed
+
+
+class StoredGaps(BaseModel):
+    """The file of a :class:`GapStore`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gaps: list[StoredGap]
+
+
+def model_sha256(card: ZooCard) -> str:
+    """sha256 of the zoo model file of ``card``."""
+    path, _ = zoo.find(card.name, card.env_id)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class GapStore:
+    """The seeds' gaps kept in a JSON file (see the module docstring); ``replay`` ignores the
+    gaps already there (each one is replaced as it is played again).
+
+    Raises:
+        ValueError: for a file that is not a store of gaps (it names the file and what is wrong).
+    """
+
+    def __init__(self, path: Path, replay: bool = False) -> None:
+        self.path = path
+        self.replay = replay
+        self.gaps: dict[tuple[str, str, str, int], StoredGap] = {}
+        if path.exists():
+            try:
+                stored = StoredGaps.model_validate_json(path.read_text())
+            except ValueError as problem:
+                raise ValueError(f"{path} is not a store of shift gaps ({problem}); remove it to replay every gap") from None
+            self.gaps = {gap.key(): gap for gap in stored.gaps}
+
+    def find(self, wanted: dict[str, Any]) -> StoredGap | None:
+        """The stored gap whose fields equal ``wanted``'s (a seed on a shift, played from the same
+        model file, shift kwargs, set size and reps), if any and not replaying."""
+        stored = self.gaps.get(_key(**wanted))
+        if self.replay or stored is None:
+            return None
+        return stored if all(getattr(stored, field) == value for field, value in wanted.items()) else None
+
+    def keep(self, gap: StoredGap) -> None:
+        """Store ``gap`` (replacing that seed's on that shift) and write the file at once."""
+        self.gaps[gap.key()] = gap
+        self.write()
+
+    def prune(self, env_id: str, kept: Sequence[SeedGap]) -> None:
+        """Drop ``env_id``'s stored gaps of seeds or shifts that ``kept`` does not hold."""
+        wanted = {(env_id, each.shift.name, each.card.policy, each.card.seed) for each in kept}
+        self.gaps = {key: gap for key, gap in self.gaps.items() if key[0] != env_id or key in wanted}
+        self.write()
+
+    def write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ordered = [self.gaps[key] for key in sorted(self.gaps)]
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(StoredGaps(gaps=ordered).model_dump_json(indent=1) + "\n")
+        partial.replace(self.path)
+
+
+def seed_gaps(
+    env_id: str,
+    held: Sequence[ZooCard],
+    n_tasks: int = SET_SIZE,
+    reps: int = DEFAULT_REPS,
+    store: GapStore | None = None,
+) -> list[SeedGap]:
+    """Every compared seed of ``held`` on every shift of ``env_id`` (none for an env without
+    shifts), read from ``store`` where it holds the gap and played (then kept there) where not."""
     found = shifts(env_id)
     gaps = []
     for card in (card for card in held if card.policy in COMPARED):
+        digest = model_sha256(card)
+        inside: EvaluationResult | None = None
 
         def run(shift: str | None, kwargs: dict) -> EvaluationResult:
             return evaluate(card.name, env_id, n_tasks=n_tasks, env_kwargs=kwargs, shift=shift, reps=reps, cache=True)
 
-        inside = run(None, in_distribution_kwargs(env_id)) if found else None
         for name, shift in found.items():
-            shifted = run(name, {})
-            gaps.append(SeedGap(shift, card, scores(inside)[0], scores(shifted)[0], generalisation_gap(inside, shifted)))
+            wanted = dict(
+                env_id=env_id, shift=name, shift_kwargs=shift.env_kwargs(), policy=card.policy, seed=card.seed,
+                model_sha256=digest, n_tasks=n_tasks, reps=reps,
+            )
+            stored = None if store is None else store.find(wanted)
+            if stored is None:
+                if inside is None:
+                    inside = run(None, in_distribution_kwargs(env_id))
+                shifted = run(name, {})
+                stored = StoredGap(
+                    **wanted, inside=scores(inside)[0], shifted=scores(shifted)[0], gap=generalisation_gap(inside, shifted)
+                )
+                if store is not None:
+                    store.keep(stored)
+            gaps.append(SeedGap(shift, card, stored.inside, stored.shifted, stored.gap))
+    if store is not None:
+        store.prune(env_id, gaps)
     return gaps
 
 
