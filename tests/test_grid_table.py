@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evaluate.references import reference
+from evaluate.rollout import play
+from evaluate.task_sets import validation_set
 from training import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,3 +66,21 @@ def test_the_base_rows_are_the_zoos_cards_at_a_revision() -> None:
     cards = sorted((card for card in zoo.cards("NMN-Harlow-v0") if card.policy == "rnn"), key=lambda card: card.seed)
     assert [curve.seed for curve in base] == [card.seed for card in cards]
     assert [curve.scores for curve in base] == [[point.score for point in card.curve] for card in cards]
+
+
+def test_a_task_without_a_bayes_bound_is_scored_against_the_oracle_on_request(tmp_path: Path) -> None:
+    env_id = "NMN-Navigation2D-v0"
+    memoryless, oracle = grid_table.oracle_anchors(env_id)
+    tasks, seeds = validation_set(env_id).head(grid_table.VALIDATION_TASKS)
+    assert memoryless == pytest.approx(float(play(reference("memoryless", env_id), env_id, tasks, seeds).returns.mean()))
+    assert oracle > memoryless
+    path = tmp_path / f"{env_id}-nmn-wide-seed0.csv"
+    with path.open("w", newline="") as handle:  # what training writes on a task without a Bayes bound
+        writer = csv.writer(handle)
+        writer.writerow(["steps", "minutes", "cpu_minutes", "mean_return", "normalised_score"])
+        for k, value in enumerate((memoryless, (memoryless + oracle) / 2, oracle)):
+            writer.writerow([1000 * (k + 1), 1.0, 2.0, value, "nan"])
+    with pytest.raises(ValueError, match="no normalised score .* use --score oracle-adaptation"):
+        grid_table.grid_curves(tmp_path)
+    (curve,) = grid_table.grid_curves(tmp_path, "oracle-adaptation")
+    assert curve.scores == pytest.approx([0.0, 0.5, 1.0])

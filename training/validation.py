@@ -36,9 +36,12 @@ SAFE_BEST_MODEL_FILE = "best_model.safe.zip"
 COLUMNS = ("steps", "minutes", "cpu_minutes", "mean_return", "normalised_score")
 
 
-def read_curve(run_dir: str | Path) -> list[dict[str, float]]:
-    """The rows of a run's ``validation.csv`` (empty when it has none yet)."""
-    path = Path(run_dir) / VALIDATION_FILE
+def read_curve(run: str | Path) -> list[dict[str, float]]:
+    """The rows of a run's ``validation.csv``, given its run folder or the file itself (a copy
+    under another name); empty when there is none yet."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / VALIDATION_FILE
     if not path.is_file():
         return []
     with path.open() as file:
