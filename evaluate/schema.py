@@ -364,10 +364,13 @@ def adaptation_scale(normaliser: Mapping[str, float]) -> str:
         )
     if "memoryless" not in normaliser or normalised_anchors(normaliser) is None:
         return "not defined: this environment has no memoryless reference or no bayes or oracle value"
-    return (
-        "not defined: the best policy that ignores all feedback comes within "
-        f"{ADAPTATION_MIN_GAP:.0%} of the {top[0]} value, leaving nothing to measure adaptation by"
+    memoryless, one = normaliser["memoryless"], top[1]
+    where = (
+        f"scores above the {top[0]} value ({memoryless:.2f} against {one:.2f})"
+        if memoryless >= one
+        else f"comes within {ADAPTATION_MIN_GAP:.0%} of the {top[0]} value"
     )
+    return f"not defined: the best policy that ignores all feedback {where}, leaving nothing to measure adaptation by"
 
 
 def normalised_scale(normaliser: Mapping[str, float], bounds: Sequence[Bound]) -> str:

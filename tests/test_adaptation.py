@@ -12,7 +12,7 @@ from evaluate.exact import moving_target_memoryless_value
 from evaluate.references import MEMORYLESS, REFERENCE_NAMES, reference
 from evaluate.report import markdown
 from evaluate.rollout import make_vector_env, play
-from evaluate.schema import ADAPTATION_MIN_GAP, EvaluationResult, adaptation_anchors
+from evaluate.schema import ADAPTATION_MIN_GAP, EvaluationResult, adaptation_anchors, adaptation_scale
 from evaluate.task_sets import SET_SIZE, task_set
 
 
@@ -126,6 +126,10 @@ def test_no_adaptation_score_where_memoryless_comes_too_close_to_bayes() -> None
     assert adaptation_anchors({"random": 0.0, "bayes": 10.0, "memoryless": 10.0}) is None
     assert adaptation_anchors({"random": 0.0, "bayes": 10.0, "memoryless": 12.0}) is None
     assert adaptation_anchors({"random": 0.0, "bayes": 10.0}) is None
+    # the text says which: too close, or a memoryless reference that scores above the ceiling
+    assert "comes within 1% of the bayes value" in adaptation_scale({"random": 0.0, "bayes": 10.0, "memoryless": close})
+    above = adaptation_scale({"random": -509.9, "oracle": -333.13, "memoryless": -312.1})
+    assert "scores above the oracle value (-312.10 against -333.13)" in above and "within" not in above
 
 
 def test_older_results_without_the_adaptation_score_still_load(bench2: EvaluationResult) -> None:
