@@ -134,6 +134,8 @@ class GapStore:
         self.write()
 
     def write(self) -> None:
+        """Write every stored gap, ordered by task, shift, policy and seed (a whole new file
+        replaces the old one, so an interruption leaves either)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ordered = [self.gaps[key] for key in sorted(self.gaps)]
         partial = self.path.with_suffix(".partial")
