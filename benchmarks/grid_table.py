@@ -40,12 +40,10 @@ import numpy as np
 from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.task_sets import validation_set
-from training.validation import read_curve
+from training.validation import VALIDATION_TASKS, read_curve
 
 CURVE_NAME = re.compile(r"(?P<env>NMN-[A-Za-z0-9]+-v\d+)-(?P<policy>[a-z]+)-(?P<variant>[A-Za-z0-9_.-]+)-seed(?P<seed>\d+)\.csv")
 BASE = "base"
-VALIDATION_TASKS = 100
-"""Tasks of the validation set that training plays at each validation (and the anchors here)."""
 SCORES = ("normalised", "oracle-adaptation")
 
 
@@ -187,9 +185,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ordered = sorted(base + grid, key=lambda curve: (curve.env_id, curve.policy, curve.variant != BASE, curve.variant, curve.seed))
     if args.score == "oracle-adaptation":
         anchors = "; ".join(
-            f"{env_id}: memoryless {memoryless:.2f}, oracle {oracle:.2f}"
+            "{}: memoryless {:.2f}, oracle {:.2f}".format(env_id, *oracle_anchors(env_id))
             for env_id in sorted({curve.env_id for curve in ordered})
-            for memoryless, oracle in [oracle_anchors(env_id)]
         )
         scale = f"oracle adaptation, (return - memoryless) / (oracle - memoryless),\nthe references played here ({anchors})"
     else:

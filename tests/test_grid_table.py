@@ -15,6 +15,7 @@ from evaluate.references import reference
 from evaluate.rollout import play
 from evaluate.task_sets import validation_set
 from training import zoo
+from training.validation import VALIDATION_TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("grid_table", ROOT / "benchmarks" / "grid_table.py")
@@ -71,7 +72,7 @@ def test_the_base_rows_are_the_zoos_cards_at_a_revision() -> None:
 def test_a_task_without_a_bayes_bound_is_scored_against_the_oracle_on_request(tmp_path: Path) -> None:
     env_id = "NMN-Navigation2D-v0"
     memoryless, oracle = grid_table.oracle_anchors(env_id)
-    tasks, seeds = validation_set(env_id).head(grid_table.VALIDATION_TASKS)
+    tasks, seeds = validation_set(env_id).head(VALIDATION_TASKS)
     assert memoryless == pytest.approx(float(play(reference("memoryless", env_id), env_id, tasks, seeds).returns.mean()))
     assert oracle > memoryless
     path = tmp_path / f"{env_id}-nmn-wide-seed0.csv"

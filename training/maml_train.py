@@ -51,7 +51,7 @@ from training.runs import (
     git_revision,
     latest_checkpoint,
 )
-from training.validation import SAFE_BEST_MODEL_FILE, ValidationCurve
+from training.validation import SAFE_BEST_MODEL_FILE, VALIDATION_TASKS, ValidationCurve
 
 TRAINING_SEED_LIMIT = 10**9
 """Reset seeds of training trajectories stay below the evaluation seeds (:mod:`evaluate.task_sets`)."""
@@ -210,7 +210,7 @@ def train_maml(
     hyperparams_file: str | Path | None = None,
     checkpoint_freq: int = 100_000,
     eval_freq: int | None = None,
-    validation_tasks: int = 100,
+    validation_tasks: int = VALIDATION_TASKS,
     progress_bar: bool = True,
 ) -> GaussianMLPPolicy:
     """Train MAML on ``env_id`` for ``timesteps`` environment steps into the folder ``out``.

@@ -88,7 +88,7 @@ from training.runs import (
     git_revision,
     latest_checkpoint,
 )
-from training.validation import ValidationCallback
+from training.validation import VALIDATION_TASKS, ValidationCallback
 
 VALIDATION_EVERY_UPDATES = 20
 """Default validation period, in updates (``n_envs * n_steps`` environment steps each)."""
@@ -342,7 +342,7 @@ def train(
     hyperparams_file: str | Path | None = None,
     checkpoint_freq: int = 100_000,
     eval_freq: int | None = None,
-    validation_tasks: int = 100,
+    validation_tasks: int = VALIDATION_TASKS,
     progress_bar: bool = True,
     device: str = "cpu",
     agents: int = 1,
@@ -477,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"environment steps between validations (default: {VALIDATION_EVERY_UPDATES} updates)",
     )
     parser.add_argument(
-        "--validation-tasks", type=int, default=100, help="validation tasks played each time (default: 100)"
+        "--validation-tasks", type=int, default=VALIDATION_TASKS, help=f"validation tasks played each time (default: {VALIDATION_TASKS})"
     )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument(

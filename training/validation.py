@@ -34,6 +34,8 @@ VALIDATION_FILE = "validation.csv"
 BEST_MODEL_FILE = "best_model.zip"
 SAFE_BEST_MODEL_FILE = "best_model.safe.zip"
 COLUMNS = ("steps", "minutes", "cpu_minutes", "mean_return", "normalised_score")
+VALIDATION_TASKS = 100
+"""Tasks of the validation set a run plays at each validation, unless told otherwise."""
 
 
 def read_curve(run: str | Path) -> list[dict[str, float]]:
@@ -61,7 +63,7 @@ class ValidationCurve:
     A resumed run continues the file: the best score and the minutes carry over.
     """
 
-    def __init__(self, env_id: str, run_dir: str | Path, n_tasks: int = 100, num_agents: int = 1) -> None:
+    def __init__(self, env_id: str, run_dir: str | Path, n_tasks: int = VALIDATION_TASKS, num_agents: int = 1) -> None:
         if n_tasks < 1:
             raise ValueError(f"n_tasks must be positive, got {n_tasks}")
         self.env_id = env_id
@@ -149,7 +151,7 @@ class ValidationCallback(BaseCallback):
         env_id: str,
         run_dir: str | Path,
         eval_freq: int,
-        n_tasks: int = 100,
+        n_tasks: int = VALIDATION_TASKS,
         num_agents: int = 1,
         env_kwargs: dict | None = None,
     ) -> None:
