@@ -93,6 +93,10 @@ class NeuromodulatedNetwork(nn.Module):
         cell: ``"gru"`` or ``"lstm"``.
         activation: ``"clip"`` (``clip(pre, -1, 1)``) or ``"sigmoid"`` for hidden layers.
         output_gain: scale of the output layer's initial weights ``W``.
+        scale_output_offset: scale the output layer's offset path (``W_b`` and ``b``) by
+            ``output_gain`` too, so that with a small gain the first outputs are near 0 whatever
+            ``z`` is, as with SB3's heads. Without it that path keeps PyTorch's initialisation and
+            the actor's first action mean is of the order of 0.1 (see :class:`NMNPolicy`).
     """
 
     num_layers = 1
@@ -108,6 +112,7 @@ class NeuromodulatedNetwork(nn.Module):
         cell: Cell,
         activation: Activation,
         output_gain: float = 1.0,
+        scale_output_offset: bool = False,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -124,7 +129,11 @@ class NeuromodulatedNetwork(nn.Module):
             NeuromodulatedLinear(n_in, n_out, modulation_size) for n_in, n_out in zip(widths, widths[1:])
         )
         with th.no_grad():
-            self.layers[-1].weight.weight.mul_(output_gain)
+            output = self.layers[-1]
+            output.weight.weight.mul_(output_gain)
+            if scale_output_offset:
+                output.shift.weight.mul_(output_gain)
+                output.shift.bias.mul_(output_gain)
         self.activation = ACTIVATIONS[activation]
 
     @property
@@ -166,6 +175,11 @@ class NMNPolicy(StackedRecurrentPolicy):
         state_dependent_std: the actor outputs the log-std of ``Box`` actions at every step (the
             source's head, default) instead of SB3's state-independent parameter.
         max_log_std: upper bound of that log-std (see :class:`~policies.recurrent.StackedRecurrentPolicy`).
+        scale_output_offset: start the actor's output near 0, as SB3's action head does (its gain
+            0.01 then scales the output layer's offset ``b + z W_b`` as well as ``W``). Off by
+            default, which keeps the recipes trained before it: there the offset path keeps
+            PyTorch's initialisation and the first action mean is of the order of 0.1 (a
+            ``Box(-0.1, 0.1)`` action starts at its edge; the first logits are not uniform).
         kwargs: the other arguments of ``ActorCriticPolicy`` (``log_std_init``,
             ``optimizer_class``, ``optimizer_kwargs``, ...).
     """
@@ -180,9 +194,11 @@ class NMNPolicy(StackedRecurrentPolicy):
         main_sizes: Sequence[int] = (10,),
         cell: Cell = "gru",
         activation: Activation = "clip",
+        scale_output_offset: bool = False,
         **kwargs: Any,
     ) -> None:
         self.modulation_size = modulation_size
+        self.scale_output_offset = bool(scale_output_offset)
         self.main_sizes = check_sizes("main_sizes", main_sizes)
         self.activation = activation
         # The output layer of each network is its head: no dense layers after it.
@@ -209,6 +225,7 @@ class NMNPolicy(StackedRecurrentPolicy):
                 self.cell,
                 self.activation,
                 output_gain,
+                self.scale_output_offset,
             )
 
         # Gains follow SB3's initialisation of the action and value heads.
@@ -222,4 +239,6 @@ class NMNPolicy(StackedRecurrentPolicy):
         for fixed in ("net_arch", "activation_fn"):
             del data[fixed]
         data.update(modulation_size=self.modulation_size, main_sizes=self.main_sizes, activation=self.activation)
+        if self.scale_output_offset:
+            data.update(scale_output_offset=True)
         return data

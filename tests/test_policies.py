@@ -331,6 +331,27 @@ def test_max_log_std_caps_the_action_std_and_is_kept_by_the_model(cls: type, tmp
         make_policy(cls, max_log_std=2.0)
 
 
+def test_scaled_output_offset_starts_the_nmn_action_mean_near_zero_like_the_rnn_head() -> None:
+    def first_means(cls: type, **kwargs) -> th.Tensor:
+        th.manual_seed(3)
+        policy = make_policy(cls, "NMN-Navigation2D-v0", **kwargs)
+        state = (th.zeros(1, 16, policy.lstm_actor.hidden_size),) * 2
+        observations = {
+            key: th.as_tensor(np.stack([space.sample() for _ in range(16)]), dtype=th.float32)
+            for key, space in policy.observation_space.spaces.items()
+        }
+        distribution, _ = policy.get_distribution(observations, state, th.ones(16))
+        return distribution.distribution.mean.abs()
+
+    # PyTorch's initialisation of the offset path b + z W_b puts the first mean near the edge of
+    # the Box(-0.1, 0.1) action; SB3's head gain 0.01, applied to that path too, puts it near 0.
+    assert first_means(NMNPolicy).mean() > 0.02
+    assert first_means(NMNPolicy, scale_output_offset=True).max() < 0.01
+    assert first_means(RNNPolicy).max() < 0.01
+    assert make_policy(NMNPolicy, scale_output_offset=True)._get_constructor_parameters()["scale_output_offset"]
+    assert "scale_output_offset" not in make_policy(NMNPolicy)._get_constructor_parameters()
+
+
 @pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
 def test_state_independent_std_stays_an_option(cls: type) -> None:
     policy = make_policy(cls, state_dependent_std=False, log_std_init=-1.0)
