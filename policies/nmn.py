@@ -96,7 +96,8 @@ class NeuromodulatedNetwork(nn.Module):
         scale_output_offset: scale the output layer's offset path (``W_b`` and ``b``) by
             ``output_gain`` too, so that with a small gain the first outputs are near 0 whatever
             ``z`` is, as with SB3's heads. Without it that path keeps PyTorch's initialisation and
-            the actor's first action mean is of the order of 0.1 (see :class:`NMNPolicy`).
+            the actor's first action mean is a few hundredths to a tenth in size (see
+            :class:`NMNPolicy`).
     """
 
     num_layers = 1
@@ -178,8 +179,9 @@ class NMNPolicy(StackedRecurrentPolicy):
         scale_output_offset: start the actor's output near 0, as SB3's action head does (its gain
             0.01 then scales the output layer's offset ``b + z W_b`` as well as ``W``). Off by
             default, which keeps the recipes trained before it: there the offset path keeps
-            PyTorch's initialisation and the first action mean is of the order of 0.1 (a
-            ``Box(-0.1, 0.1)`` action starts at its edge; the first logits are not uniform).
+            PyTorch's initialisation and the first action mean is a few hundredths to a tenth in
+            size (a ``Box(-0.1, 0.1)`` action starts near its edge; the first logits are not
+            uniform).
         kwargs: the other arguments of ``ActorCriticPolicy`` (``log_std_init``,
             ``optimizer_class``, ``optimizer_kwargs``, ...).
     """
