@@ -49,6 +49,12 @@ def adaptation_interval(card: ZooCard) -> tuple[Interval | None, str]:
     return card.evaluation.score.adaptation_score, name
 
 
+def adapts(interval: Interval) -> bool:
+    """Whether a seed's adaptation score, with its 95% CI, lies wholly above 0: the seed beats
+    the best policy that ignores its feedback."""
+    return interval.low > 0.0
+
+
 def seed_score(card: ZooCard, score: Score) -> Interval | None:
     """A seed's score on the evaluation set with its 95% CI over the tasks (``None`` where the
     task does not define it)."""

@@ -43,7 +43,7 @@ from evaluate.report import format_interval
 from evaluate.rollout import play
 from evaluate.stats import improvement_interval, iqm_curve_intervals, mean_interval, spread_ratio_interval
 from evaluate.task_sets import task_set
-from nmn_bench.zoo_marks import adaptation_interval, marks_table
+from nmn_bench.zoo_marks import adaptation_interval, adapts, marks_table
 from nmn_bench.zoo_shifts import GapStore, seed_gaps, shift_section
 from training import zoo
 from training.zoo import ZooCard
@@ -168,7 +168,7 @@ def seed_adaptation_rows(env_id: str, held: list[ZooCard]) -> list[str]:
     rows = []
     for card in sorted(held, key=lambda card: (card.policy, card.seed)):
         interval, name = adaptation_interval(card)
-        verdict = "not defined" if interval is None else ("adapts" if interval.low > 0.0 else "**does not adapt**")
+        verdict = "not defined" if interval is None else ("adapts" if adapts(interval) else "**does not adapt**")
         if interval is not None and name != "adaptation":
             verdict += f" ({name})"
         rows.append(f"| {env_id} | {LABELS[card.policy]} | {card.seed} | {format_interval(interval, 3)} | {verdict} |")
