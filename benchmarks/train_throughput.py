@@ -30,6 +30,7 @@ Usage::
 
     python benchmarks/train_throughput.py                       # NMN-Bench1-v0, 4 updates
     python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --policies nmn --repeats 5 --before-epochs 10
+    python benchmarks/train_throughput.py --env-id NMN-Bench2-v0 --policies nmn --epochs 5 --before-epochs 10
 """
 
 from __future__ import annotations
@@ -92,18 +93,25 @@ def main(argv: list[str] | None = None) -> None:
         "--policies", nargs="+", choices=POLICIES, default=list(POLICIES), help="setups to run (default: all)"
     )
     parser.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs an update of the setups with today's code, a candidate recipe's n_epochs (default: the file's)",
+    )
+    parser.add_argument(
         "--before-epochs",
         type=int,
         help="epochs an update of the setups as trained before (PyTorch recurrence): the recipe's"
         " former n_epochs, 10 for NMN-Bench2 (default: the file's)",
     )
     args = parse_positive(parser, argv, ["updates", "repeats", "threads"])
-    if args.before_epochs is not None and args.before_epochs <= 0:
-        parser.error("--before-epochs must be positive")
+    for option in ("epochs", "before_epochs"):
+        if getattr(args, option) is not None and getattr(args, option) <= 0:
+            parser.error(f"--{option.replace('_', '-')} must be positive")
     th.set_num_threads(args.threads)
     keep_freed_memory()
 
-    hyperparams = load_hyperparams(args.env_id).model_copy(update={"target_kl": None})
+    recipe = {"target_kl": None} if args.epochs is None else {"target_kl": None, "n_epochs": args.epochs}
+    hyperparams = load_hyperparams(args.env_id).model_copy(update=recipe)
     before = hyperparams
     today = TODAY
     if args.before_epochs is not None:
