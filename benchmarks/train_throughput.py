@@ -3,8 +3,8 @@ recurrence, side by side in one run.
 
 Every setup trains RecurrentPPO on the same environment for the same budget of env steps with
 the same number of envs, rollout length, minibatch size and epochs (those of
-``policies/hyperparams/<ENV_ID>.yml``; the KL target is switched off so that every setup runs
-all its epochs) and the same torch threads:
+``policies/hyperparams/<ENV_ID>.yml``, or ``--epochs``; the KL target is switched off so that
+every setup runs all its epochs) and the same torch threads:
 
 * ``stock lstm / DummyVecEnv``: sb3-contrib's ``MlpLstmPolicy`` (the file's parameter-matched
   LSTM sizes) on SB3's ``DummyVecEnv`` of single envs (``FlattenObservation`` gives the flat layout it needs), the
