@@ -24,9 +24,10 @@ def benchmark_parser(description: str, repeats: int) -> argparse.ArgumentParser:
 def parse_positive(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, names: Sequence[str]
 ) -> argparse.Namespace:
-    """Parse ``argv``, refusing (with the option's name) any of ``names`` that is not positive."""
+    """Parse ``argv``, refusing (with the option's name) any of ``names`` that is given and not
+    positive (an optional option left unset, ``None``, passes)."""
     args = parser.parse_args(argv)
-    bad = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) <= 0]
+    bad = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None and getattr(args, name) <= 0]
     if bad:
         parser.error(f"{', '.join(bad)} must be positive")
     return args

@@ -103,15 +103,12 @@ def main(argv: list[str] | None = None) -> None:
         help="epochs an update of the setups as trained before (PyTorch recurrence): the recipe's"
         " former n_epochs, 10 for NMN-Bench2 (default: the file's)",
     )
-    args = parse_positive(parser, argv, ["updates", "repeats", "threads"])
-    for option in ("epochs", "before_epochs"):
-        if getattr(args, option) is not None and getattr(args, option) <= 0:
-            parser.error(f"--{option.replace('_', '-')} must be positive")
+    args = parse_positive(parser, argv, ["updates", "repeats", "threads", "epochs", "before_epochs"])
     th.set_num_threads(args.threads)
     keep_freed_memory()
 
-    recipe = {"target_kl": None} if args.epochs is None else {"target_kl": None, "n_epochs": args.epochs}
-    hyperparams = load_hyperparams(args.env_id).model_copy(update=recipe)
+    hyperparams = load_hyperparams(args.env_id)
+    hyperparams = hyperparams.model_copy(update={"target_kl": None, "n_epochs": args.epochs or hyperparams.n_epochs})
     before = hyperparams
     today = TODAY
     if args.before_epochs is not None:
