@@ -1,4 +1,5 @@
-"""Analyses: two-step stay probabilities, and the NMN agent's signal z (trace, lock/unlock)."""
+"""Analyses: two-step stay probabilities, NMN-Bench3 steering, and the NMN agent's signal z
+(trace, lock/unlock)."""
 
 import gymnasium as gym
 import numpy as np
@@ -10,14 +11,17 @@ from evaluate.analyses import (
     LOCK_FILE,
     MODULATION_FILE,
     STAY_FILE,
+    STEERING_FILE,
     lock_unlock,
     modulation_trace,
     principal_direction,
     write_analyses,
 )
 from evaluate.references import reference
+from evaluate.steering import DIRECTION_BINS, heading_errors, steering
 
 BENCH1 = "NMN-Bench1-v0"
+BENCH3 = "NMN-Bench3-v0"
 
 
 def test_the_bayes_agent_shows_the_model_based_stay_signature(tmp_path):
@@ -84,3 +88,30 @@ def test_the_modulation_plot_projects_z_on_its_first_principal_component():
     assert direction[np.argmax(np.abs(direction))] > 0.0
     assert np.allclose(principal_direction(-z), direction)
     assert np.array_equal(principal_direction(np.ones((3, 5, 4))), np.eye(4)[0])
+
+
+def test_heading_errors_measure_the_angle_to_the_good_target_across_due_west():
+    # the good target due west (first pair) or due east (second pair) of the agent
+    west = np.array([-1.0, 0.0, 1.0, 0.0])
+    actions = np.array([[1.0], [-1.0], [0.0], [0.5], [3.0]])  # west, west, east, north, clipped west
+    direction, error = heading_errors(np.tile(west, (5, 1)), actions, np.zeros(5))
+    np.testing.assert_allclose(np.abs(direction), np.pi)
+    np.testing.assert_allclose(error, [0.0, 0.0, np.pi, np.pi / 2, 0.0], atol=1e-12)
+    _, error = heading_errors(np.tile(west, (5, 1)), actions, np.ones(5))  # the east target is good
+    np.testing.assert_allclose(error, [np.pi, np.pi, 0.0, np.pi / 2, np.pi], atol=1e-12)
+
+
+def test_the_belief_planner_steers_all_round_and_the_feedback_free_rule_hits_both_targets(tmp_path):
+    short = {"max_episode_steps": 500}
+    planner = write_analyses(reference("bayes", BENCH3), BENCH3, 8, tmp_path, short)
+    measured = {name: steering(reference(name, BENCH3), 8, short) for name in ("bayes", "memoryless")}
+    assert np.nanmax(measured["bayes"].mean_error) < 45.0  # it heads for the good target, west too
+    assert measured["bayes"].good_hits > 3 * measured["bayes"].bad_hits
+    assert measured["memoryless"].bad_hits > 0.5 * measured["memoryless"].good_hits  # it cannot tell them apart
+    assert measured["bayes"].steps == 400  # the first fifth is left out
+    assert f"good {measured['bayes'].good_hits:.1f}, bad {measured['bayes'].bad_hits:.1f}" in planner
+    (row,) = [line for line in planner.splitlines() if line.startswith("| mean error |")]
+    cells = [float(cell) for cell in row.strip("| ").split("|")[1:]]
+    np.testing.assert_allclose(cells, measured["bayes"].mean_error, atol=0.05)
+    assert len(cells) == DIRECTION_BINS
+    assert (tmp_path / STEERING_FILE).read_bytes().startswith(b"\x89PNG")
