@@ -307,7 +307,7 @@ def write_analyses(
     """Run the analyses that apply to ``policy`` on ``env_id``; write their plots; return Markdown.
 
     NMN-TwoStep: the stay-probability table. NMN-Bench3: the steering table, on at most
-    :data:`STEERED_TASKS` meta-episodes. An NMN agent on an environment of the suite:
+    :data:`STEERED_TASKS` meta-episodes whose targets do not swap. An NMN agent on an environment of the suite:
     ``z`` over time coloured by the task's first field, and (on the ids with a batched core,
     whose task it switches) the lock/unlock experiment; with a ``cache``, the arrays of both
     studies of a mean-action model are read from it when they were computed before.
@@ -315,7 +315,7 @@ def write_analyses(
     sections = []
     if env_id == TWO_STEP_ID:
         sections.append(stay_probability_report(policy, n_tasks, out, env_kwargs))
-    if env_id == TWO_TARGETS_ID:
+    if env_id == TWO_TARGETS_ID and not (env_kwargs or {}).get("swap_steps"):
         sections.append(steering_report(policy, min(n_tasks, STEERED_TASKS), out, env_kwargs))
     if isinstance(policy, PredictPolicy) and is_neuromodulated(policy):
         traced = min(n_tasks, 64)

@@ -48,7 +48,9 @@ class Steering:
     steps: int
 
 
-def heading_errors(observations: np.ndarray, actions: np.ndarray, good_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def heading_errors(
+    observations: np.ndarray, actions: np.ndarray, good_target: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The good target's direction and the heading's angle from it, both in radians.
 
     Args:
@@ -68,7 +70,14 @@ def heading_errors(observations: np.ndarray, actions: np.ndarray, good_target: n
 
 
 def steering(policy: Policy, n_tasks: int, env_kwargs: dict[str, Any] | None = None) -> Steering:
-    """Play ``policy`` on the first ``n_tasks`` tasks of NMN-Bench3's evaluation set and measure its steering."""
+    """Play ``policy`` on the first ``n_tasks`` tasks of NMN-Bench3's evaluation set and measure its steering.
+
+    Raises:
+        ValueError: for ``swap_steps`` in ``env_kwargs``: the good target would change under the
+            measurement, which reads it from the task.
+    """
+    if (env_kwargs or {}).get("swap_steps"):
+        raise ValueError("steering reads the good target from the task: it measures no run whose targets swap (swap_steps)")
     tasks, seeds = task_set(TWO_TARGETS_ID, **(env_kwargs or {})).head(n_tasks)
     rollout = play(policy, TWO_TARGETS_ID, tasks, seeds, env_kwargs, record=True)
     rewards = rollout.step_rewards

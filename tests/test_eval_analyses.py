@@ -115,3 +115,11 @@ def test_the_belief_planner_steers_all_round_and_the_feedback_free_rule_hits_bot
     np.testing.assert_allclose(cells, measured["bayes"].mean_error, atol=0.05)
     assert len(cells) == DIRECTION_BINS
     assert (tmp_path / STEERING_FILE).read_bytes().startswith(b"\x89PNG")
+
+
+def test_steering_refuses_targets_that_swap_and_the_report_leaves_it_out(tmp_path):
+    swapping = {"max_episode_steps": 50, "swap_steps": [25]}
+    with pytest.raises(ValueError, match=r"measures no run whose targets swap \(swap_steps\)"):
+        steering(reference("bayes", BENCH3), 2, swapping)
+    assert "Steering" not in write_analyses(reference("bayes", BENCH3), BENCH3, 2, tmp_path, swapping)
+    assert not (tmp_path / STEERING_FILE).exists()
