@@ -12,8 +12,7 @@ carries an all-zero ``c``.
 built by a subclass, rebuilds the optimizer so that the new modules train, runs a whole
 minibatch sequence in one recurrent call (the actor's and the critic's GRUs as one recurrence,
 see :mod:`policies.gru`), gives Gaussian actions a standard deviation that the actor outputs at
-every step (the source's head) and, for headings, a mean without a seam, and saves its own
-constructor arguments.
+every step (the source's head), and saves its own constructor arguments.
 """
 
 from __future__ import annotations
@@ -148,13 +147,6 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     state-independent ``log_std`` parameter is used. A model saved with the latter loads into
     either: its weights say which head it has.
 
-    With ``angular_mean`` a ``Box(-1, 1)`` action is read as a heading ``theta = pi * a`` (as on
-    NMN-Bench2/3): the actor outputs a vector ``(u, v)`` per action dimension in place of the
-    mean, and the mean is its angle, ``atan2(v, 1 + u) / pi`` (``0`` when the outputs are 0).
-    The headings just left and right of ``theta = pi`` are then close outputs, where a network
-    that outputs ``a`` itself must jump from ``1`` to ``-1`` between them, and steers towards
-    ``theta = 0`` on the way.
-
     Dict observations are flattened by SB3's :class:`CombinedExtractor` (one vector, keys in
     the space's order), other observations by :class:`FlattenExtractor`.
     """
@@ -170,17 +162,11 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         latent_size: int,
         state_dependent_std: bool = True,
         max_log_std: float = LOG_STD_BOUNDS[1],
-        angular_mean: bool = False,
         **kwargs: Any,
     ) -> None:
         if not LOG_STD_BOUNDS[0] < max_log_std <= LOG_STD_BOUNDS[1]:
             raise ValueError(f"max_log_std must lie in ({LOG_STD_BOUNDS[0]}, {LOG_STD_BOUNDS[1]}], got {max_log_std!r}")
-        if angular_mean and not is_unit_box(action_space):
-            raise ValueError(
-                f"angular_mean reads a Box(-1, 1) action as a heading pi * a; got the action space {action_space}"
-            )
         self.max_log_std = float(max_log_std)
-        self.angular_mean = bool(angular_mean)
         self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
         self.cell = cell
         self.state_dependent_std = bool(state_dependent_std)
@@ -206,21 +192,15 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         """Whether the actor outputs the log-std of a Gaussian action (see the class docstring)."""
         return self.state_dependent_std and isinstance(self.action_dist, DiagGaussianDistribution)
 
-    @property
-    def actor_outputs_per_action(self) -> int:
-        """What the actor outputs per action dimension: the mean (``(u, v)`` with
-        ``angular_mean``), then, with the source's head, the log-std's ``s``."""
-        return (2 if self.angular_mean else 1) + (1 if self.std_from_actor else 0)
-
     def _build_networks(self) -> None:
         """Build the action head and the recurrent networks, then the optimizer over them all."""
-        if self.actor_outputs_per_action > 1:
+        if self.std_from_actor:
             action_size = self.action_net.out_features
-            self.action_net = nn.Linear(self.mlp_extractor.latent_dim_pi, self.actor_outputs_per_action * action_size)
+            self.action_net = nn.Linear(self.mlp_extractor.latent_dim_pi, 2 * action_size)
             if self.ortho_init:
                 self.init_weights(self.action_net, gain=0.01)
-        if self.std_from_actor and "log_std" in self._parameters:
-            del self.log_std
+            if "log_std" in self._parameters:
+                del self.log_std
         self._build_recurrent_networks()
         # The parent built its optimizer over the modules replaced above: rebuild it.
         self.optimizer = self.optimizer_class(self.parameters(), lr=self.lr_schedule(1), **self.optimizer_kwargs)
@@ -251,8 +231,6 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell, state_dependent_std=self.state_dependent_std)
         if self.max_log_std != LOG_STD_BOUNDS[1]:
             data.update(max_log_std=self.max_log_std)
-        if self.angular_mean:
-            data.update(angular_mean=True)
         return data
 
     @abstractmethod
@@ -260,13 +238,10 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         """Set ``lstm_actor`` and ``lstm_critic`` (and change the heads where needed)."""
 
     def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
-        if self.actor_outputs_per_action == 1:
-            return super()._get_action_dist_from_latent(latent_pi)
-        outputs = self.action_net(latent_pi).chunk(self.actor_outputs_per_action, dim=-1)
-        mean = th.atan2(outputs[1], 1.0 + outputs[0]) / th.pi if self.angular_mean else outputs[0]
         if not self.std_from_actor:
-            return self.action_dist.proba_distribution(mean, self.log_std)
-        log_std = th.clamp(self.log_std_init + 0.5 * outputs[-1], LOG_STD_BOUNDS[0], self.max_log_std)
+            return super()._get_action_dist_from_latent(latent_pi)
+        mean, scale = self.action_net(latent_pi).chunk(2, dim=-1)
+        log_std = th.clamp(self.log_std_init + 0.5 * scale, LOG_STD_BOUNDS[0], self.max_log_std)
         return self.action_dist.proba_distribution(mean, log_std)
 
     def forward(
@@ -324,11 +299,6 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
             return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
         output, lstm_states = lstm(*inputs)
         return flatten_sequences(output), lstm_states
-
-
-def is_unit_box(space: spaces.Space) -> bool:
-    """Whether ``space`` is a ``Box`` whose every bound is -1 below and 1 above."""
-    return isinstance(space, spaces.Box) and bool((space.low == -1.0).all() and (space.high == 1.0).all())
 
 
 def whole_sequences(

@@ -28,10 +28,9 @@ class RNNPolicy(StackedRecurrentPolicy):
         cell: ``"gru"`` (the source's choice) or ``"lstm"``.
         net_arch: dense layers after the recurrent stack (the same for actor and critic,
             separate weights).
-        kwargs: ``state_dependent_std`` (default ``True``), ``max_log_std`` and ``angular_mean``
-            (see :class:`~policies.recurrent.StackedRecurrentPolicy`) and the other arguments of
-            ``ActorCriticPolicy`` (``activation_fn``, ``log_std_init``, ``ortho_init``,
-            ``optimizer_class``, ...).
+        kwargs: ``state_dependent_std`` (see :class:`~policies.recurrent.StackedRecurrentPolicy`,
+            default ``True``) and the other arguments of ``ActorCriticPolicy`` (``activation_fn``,
+            ``log_std_init``, ``ortho_init``, ``optimizer_class``, ...).
     """
 
     def __init__(

@@ -20,7 +20,6 @@ from policies import NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolic
 from policies.config import load_hyperparams
 from policies.nmn import NeuromodulatedLinear, base_observation_slice
 from policies.recurrent import LOG_STD_BOUNDS
-from policies.serialization import load_safe, save_safe
 from training.train import policy_class
 
 BENCH2_NMN = {"recurrent_sizes": (100, 75), "modulation_size": 45, "main_sizes": (30, 10)}
@@ -351,58 +350,6 @@ def test_scaled_output_offset_starts_the_nmn_action_mean_near_zero_like_the_rnn_
     assert first_means(RNNPolicy).max() < 0.01
     assert make_policy(NMNPolicy, scale_output_offset=True)._get_constructor_parameters()["scale_output_offset"]
     assert "scale_output_offset" not in make_policy(NMNPolicy)._get_constructor_parameters()
-
-
-def actor_means(policy: StackedRecurrentPolicy, outputs: th.Tensor) -> th.Tensor:
-    """The Gaussian means the policy's head gives for the actor ``outputs`` (one row each)."""
-    if isinstance(policy.action_net, th.nn.Linear):  # the RNN's head: pass the outputs through
-        with th.no_grad():
-            policy.action_net.weight.copy_(th.eye(*policy.action_net.weight.shape))
-            policy.action_net.bias.zero_()
-        outputs = th.nn.functional.pad(outputs, (0, policy.mlp_extractor.latent_dim_pi - outputs.shape[1]))
-    return policy._get_action_dist_from_latent(outputs).distribution.mean
-
-
-@pytest.mark.parametrize("state_dependent_std", [True, False])
-@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
-def test_an_angular_mean_has_no_seam_where_the_heading_wraps(cls: type, state_dependent_std: bool) -> None:
-    policy = make_policy(cls, "NMN-Bench3-v0", angular_mean=True, state_dependent_std=state_dependent_std)
-    assert policy.actor_outputs_per_action == 2 + state_dependent_std
-    scale = [0.0] if state_dependent_std else []
-    # (u, v) on both sides of the direction pi, then no output, then a quarter turn's worth
-    outputs = th.tensor([[-2.0, 1e-4, *scale], [-2.0, -1e-4, *scale], [0.0, 0.0, *scale], [0.0, 1.0, *scale]])
-    means = actor_means(policy, outputs)[:, 0]
-    th.testing.assert_close(means, th.tensor([1.0, -1.0, 0.0, 0.25]), atol=1e-4, rtol=0.0)
-    headings = th.stack([th.cos(th.pi * means[:2]), th.sin(th.pi * means[:2])], dim=1)
-    assert th.linalg.vector_norm(headings[0] - headings[1]) < 1e-3  # close outputs, close headings
-    anywhere = th.randn(256, outputs.shape[1], generator=th.Generator().manual_seed(0)) * 5
-    assert actor_means(policy, anywhere).abs().max() <= 1.0
-
-
-@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
-def test_an_angular_mean_needs_actions_in_the_unit_box(cls: type) -> None:
-    for env_id in ("NMN-Bandit-v0", "NMN-Navigation2D-v0"):  # Discrete(2), Box(-0.1, 0.1, (2,))
-        with pytest.raises(ValueError, match=r"angular_mean reads a Box\(-1, 1\) action as a heading pi \* a; got"):
-            make_policy(cls, env_id, angular_mean=True)
-
-
-@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
-def test_an_angular_mean_trains_and_is_kept_by_the_safe_form(cls: type, tmp_path) -> None:
-    model = small_model(cls, "NMN-Bench3-v0", policy_kwargs={"angular_mean": True, "state_dependent_std": False})
-    before = [parameter.detach().clone() for parameter in model.policy.action_net.parameters()] or [
-        parameter.detach().clone() for parameter in model.policy.lstm_actor.parameters()
-    ]
-    model.learn(80)
-    after = list(model.policy.action_net.parameters()) or list(model.policy.lstm_actor.parameters())
-    assert any(not th.equal(old, new) for old, new in zip(before, after))
-    assert model.policy._get_constructor_parameters()["angular_mean"] is True
-    assert "angular_mean" not in make_policy(cls, "NMN-Bench3-v0")._get_constructor_parameters()
-    loaded = load_safe(save_safe(model, tmp_path / "angular.safe.zip", env_id="NMN-Bench3-v0"))
-    assert loaded.policy.angular_mean
-    observation = model.env.reset()
-    starts = np.ones(3, dtype=bool)
-    expected = model.predict(observation, None, starts, deterministic=True)[0]
-    np.testing.assert_array_equal(loaded.predict(observation, None, starts, deterministic=True)[0], expected)
 
 
 @pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
