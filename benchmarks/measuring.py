@@ -27,7 +27,8 @@ def parse_positive(
     """Parse ``argv``, refusing (with the option's name) any of ``names`` that is given and not
     positive (an optional option left unset, ``None``, passes)."""
     args = parser.parse_args(argv)
-    bad = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) is not None and getattr(args, name) <= 0]
+    values = {name: getattr(args, name) for name in names}
+    bad = [f"--{name.replace('_', '-')}" for name, value in values.items() if value is not None and value <= 0]
     if bad:
         parser.error(f"{', '.join(bad)} must be positive")
     return args

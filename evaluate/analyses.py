@@ -31,7 +31,7 @@ from evaluate.agents import PredictPolicy
 from evaluate.policy import Policy
 from evaluate.cache import ResultCache, cached_study
 from evaluate.rollout import has_native_vector_env, make_vector_env, play
-from evaluate.steering import TWO_TARGETS_ID, Steering, steering
+from evaluate.steering import TWO_TARGETS_ID, Steering, steering, targets_swap
 from evaluate.task_sets import task_set
 from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, StayTable, stay_table
 
@@ -315,7 +315,7 @@ def write_analyses(
     sections = []
     if env_id == TWO_STEP_ID:
         sections.append(stay_probability_report(policy, n_tasks, out, env_kwargs))
-    if env_id == TWO_TARGETS_ID and not (env_kwargs or {}).get("swap_steps"):
+    if env_id == TWO_TARGETS_ID and not targets_swap(env_kwargs):
         sections.append(steering_report(policy, min(n_tasks, STEERED_TASKS), out, env_kwargs))
     if isinstance(policy, PredictPolicy) and is_neuromodulated(policy):
         traced = min(n_tasks, 64)

@@ -33,19 +33,28 @@ class Steering:
     """What :func:`steering` measured, after the first :data:`ADAPTED_FROM` of each meta-episode.
 
     Attributes:
-        sector_starts: the first angle of each sector of the good target's direction, degrees.
         mean_error: the mean angle between the heading and the good target's direction in each
-            sector, over the steps the agent moved, degrees (``NaN`` for a sector none fell in).
+            of :data:`DIRECTION_BINS` sectors of that direction (see :attr:`sector_starts`), over
+            the steps the agent moved, degrees (``NaN`` for a sector none fell in).
         good_hits: mean hits of the good target per meta-episode, whole meta-episode.
         bad_hits: mean hits of the bad target per meta-episode, whole meta-episode.
         steps: the steps measured per meta-episode.
     """
 
-    sector_starts: np.ndarray
     mean_error: np.ndarray
     good_hits: float
     bad_hits: float
     steps: int
+
+    @property
+    def sector_starts(self) -> np.ndarray:
+        """The first angle of each sector of the good target's direction, degrees."""
+        return np.linspace(-180.0, 180.0, len(self.mean_error) + 1)[:-1]
+
+
+def targets_swap(env_kwargs: dict[str, Any] | None) -> bool:
+    """Whether NMN-Bench3 with ``env_kwargs`` swaps its targets within a meta-episode (``swap_steps``)."""
+    return bool((env_kwargs or {}).get("swap_steps"))
 
 
 def heading_errors(
@@ -76,7 +85,7 @@ def steering(policy: Policy, n_tasks: int, env_kwargs: dict[str, Any] | None = N
         ValueError: for ``swap_steps`` in ``env_kwargs``: the good target would change under the
             measurement, which reads it from the task.
     """
-    if (env_kwargs or {}).get("swap_steps"):
+    if targets_swap(env_kwargs):
         raise ValueError("steering reads the good target from the task: it measures no run whose targets swap (swap_steps)")
     tasks, seeds = task_set(TWO_TARGETS_ID, **(env_kwargs or {})).head(n_tasks)
     rollout = play(policy, TWO_TARGETS_ID, tasks, seeds, env_kwargs, record=True)
@@ -92,7 +101,6 @@ def steering(policy: Policy, n_tasks: int, env_kwargs: dict[str, Any] | None = N
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_error = np.degrees(totals / counts)
     return Steering(
-        sector_starts=np.degrees(edges[:-1]),
         mean_error=mean_error,
         good_hits=float(np.mean(np.sum(rewards == GOOD_REWARD, axis=1))),
         bad_hits=float(np.mean(np.sum(rewards == BAD_REWARD, axis=1))),
