@@ -176,6 +176,8 @@ class NMNPolicy(StackedRecurrentPolicy):
         state_dependent_std: the actor outputs the log-std of ``Box`` actions at every step (the
             source's head, default) instead of SB3's state-independent parameter.
         max_log_std: upper bound of that log-std (see :class:`~policies.recurrent.StackedRecurrentPolicy`).
+        heading_action: read a ``Box(-1, 1)`` action as a heading ``pi * a``, with a mean and a
+            Gaussian on the circle (see :class:`~policies.recurrent.StackedRecurrentPolicy`).
         scale_output_offset: start the actor's output near 0, as SB3's action head does (its gain
             0.01 then scales the output layer's offset ``b + z W_b`` as well as ``W``). Off by
             default, which keeps the recipes trained before it: there the offset path keeps

@@ -12,7 +12,8 @@ carries an all-zero ``c``.
 built by a subclass, rebuilds the optimizer so that the new modules train, runs a whole
 minibatch sequence in one recurrent call (the actor's and the critic's GRUs as one recurrence,
 see :mod:`policies.gru`), gives Gaussian actions a standard deviation that the actor outputs at
-every step (the source's head), and saves its own constructor arguments.
+every step (the source's head) and, for headings, a Gaussian on the circle, and saves its own
+constructor arguments.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
 from policies.gru import SequenceGRU, run_grus
+from policies.heading import WrappedGaussianDistribution, heading_mean
 
 Cell = Literal["gru", "lstm"]
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": SequenceGRU, "lstm": nn.LSTM}
@@ -147,6 +149,13 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     state-independent ``log_std`` parameter is used. A model saved with the latter loads into
     either: its weights say which head it has.
 
+    With ``heading_action`` a ``Box(-1, 1)`` action is read as a heading ``theta = pi * a`` (as
+    on NMN-Bench2/3; see :mod:`policies.heading`): the actor outputs a vector ``(u, v)`` per
+    action dimension in place of the mean, the mean is its angle (:func:`~policies.heading.heading_mean`),
+    and the Gaussian is wrapped around the circle
+    (:class:`~policies.heading.WrappedGaussianDistribution`). Neither the mean nor the density
+    then jumps at due west, where a mean on the line must jump from ``1`` to ``-1``.
+
     Dict observations are flattened by SB3's :class:`CombinedExtractor` (one vector, keys in
     the space's order), other observations by :class:`FlattenExtractor`.
     """
@@ -162,11 +171,17 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         latent_size: int,
         state_dependent_std: bool = True,
         max_log_std: float = LOG_STD_BOUNDS[1],
+        heading_action: bool = False,
         **kwargs: Any,
     ) -> None:
         if not LOG_STD_BOUNDS[0] < max_log_std <= LOG_STD_BOUNDS[1]:
             raise ValueError(f"max_log_std must lie in ({LOG_STD_BOUNDS[0]}, {LOG_STD_BOUNDS[1]}], got {max_log_std!r}")
+        if heading_action and not is_unit_box(action_space):
+            raise ValueError(
+                f"heading_action reads a Box(-1, 1) action as a heading pi * a; got the action space {action_space}"
+            )
         self.max_log_std = float(max_log_std)
+        self.heading_action = bool(heading_action)
         self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
         self.cell = cell
         self.state_dependent_std = bool(state_dependent_std)
@@ -192,15 +207,23 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         """Whether the actor outputs the log-std of a Gaussian action (see the class docstring)."""
         return self.state_dependent_std and isinstance(self.action_dist, DiagGaussianDistribution)
 
+    @property
+    def actor_outputs_per_action(self) -> int:
+        """What the actor outputs per action dimension: the mean (``(u, v)`` with
+        ``heading_action``), then, with the source's head, the log-std's ``s``."""
+        return (2 if self.heading_action else 1) + (1 if self.std_from_actor else 0)
+
     def _build_networks(self) -> None:
         """Build the action head and the recurrent networks, then the optimizer over them all."""
-        if self.std_from_actor:
+        if self.heading_action:
+            self.action_dist = WrappedGaussianDistribution(self.action_dist.action_dim)
+        if self.actor_outputs_per_action > 1:
             action_size = self.action_net.out_features
-            self.action_net = nn.Linear(self.mlp_extractor.latent_dim_pi, 2 * action_size)
+            self.action_net = nn.Linear(self.mlp_extractor.latent_dim_pi, self.actor_outputs_per_action * action_size)
             if self.ortho_init:
                 self.init_weights(self.action_net, gain=0.01)
-            if "log_std" in self._parameters:
-                del self.log_std
+        if self.std_from_actor and "log_std" in self._parameters:
+            del self.log_std
         self._build_recurrent_networks()
         # The parent built its optimizer over the modules replaced above: rebuild it.
         self.optimizer = self.optimizer_class(self.parameters(), lr=self.lr_schedule(1), **self.optimizer_kwargs)
@@ -231,6 +254,8 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell, state_dependent_std=self.state_dependent_std)
         if self.max_log_std != LOG_STD_BOUNDS[1]:
             data.update(max_log_std=self.max_log_std)
+        if self.heading_action:
+            data.update(heading_action=True)
         return data
 
     @abstractmethod
@@ -238,10 +263,13 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         """Set ``lstm_actor`` and ``lstm_critic`` (and change the heads where needed)."""
 
     def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
-        if not self.std_from_actor:
+        if self.actor_outputs_per_action == 1:
             return super()._get_action_dist_from_latent(latent_pi)
-        mean, scale = self.action_net(latent_pi).chunk(2, dim=-1)
-        log_std = th.clamp(self.log_std_init + 0.5 * scale, LOG_STD_BOUNDS[0], self.max_log_std)
+        outputs = self.action_net(latent_pi).chunk(self.actor_outputs_per_action, dim=-1)
+        mean = heading_mean(outputs[0], outputs[1]) if self.heading_action else outputs[0]
+        if not self.std_from_actor:
+            return self.action_dist.proba_distribution(mean, self.log_std)
+        log_std = th.clamp(self.log_std_init + 0.5 * outputs[-1], LOG_STD_BOUNDS[0], self.max_log_std)
         return self.action_dist.proba_distribution(mean, log_std)
 
     def forward(
@@ -299,6 +327,11 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
             return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
         output, lstm_states = lstm(*inputs)
         return flatten_sequences(output), lstm_states
+
+
+def is_unit_box(space: spaces.Space) -> bool:
+    """Whether ``space`` is a ``Box`` whose every bound is -1 below and 1 above."""
+    return isinstance(space, spaces.Box) and bool((space.low == -1.0).all() and (space.high == 1.0).all())
 
 
 def whole_sequences(

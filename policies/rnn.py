@@ -28,9 +28,10 @@ class RNNPolicy(StackedRecurrentPolicy):
         cell: ``"gru"`` (the source's choice) or ``"lstm"``.
         net_arch: dense layers after the recurrent stack (the same for actor and critic,
             separate weights).
-        kwargs: ``state_dependent_std`` (see :class:`~policies.recurrent.StackedRecurrentPolicy`,
-            default ``True``) and the other arguments of ``ActorCriticPolicy`` (``activation_fn``,
-            ``log_std_init``, ``ortho_init``, ``optimizer_class``, ...).
+        kwargs: ``state_dependent_std`` (default ``True``), ``max_log_std`` and ``heading_action``
+            (see :class:`~policies.recurrent.StackedRecurrentPolicy`) and the other arguments of
+            ``ActorCriticPolicy`` (``activation_fn``, ``log_std_init``, ``ortho_init``,
+            ``optimizer_class``, ...).
     """
 
     def __init__(

@@ -19,7 +19,9 @@ from nmn_envs.sb3_vec_env import make_sb3_vec_env
 from policies import NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolicy
 from policies.config import load_hyperparams
 from policies.nmn import NeuromodulatedLinear, base_observation_slice
+from policies.heading import WrappedGaussianDistribution
 from policies.recurrent import LOG_STD_BOUNDS
+from policies.serialization import load_safe, save_safe
 from training.train import policy_class
 
 BENCH2_NMN = {"recurrent_sizes": (100, 75), "modulation_size": 45, "main_sizes": (30, 10)}
@@ -199,7 +201,12 @@ def test_predict_resets_the_carried_state_at_episode_start(cls: type, kwargs: di
     assert not np.array_equal(carried, fresh)  # control: the carried state does matter
 
 
-@pytest.mark.parametrize(("cls", "kwargs"), OUR_POLICIES[:3], ids=POLICY_IDS[:3])
+HEADING_POLICIES = [(NMNPolicy, {"heading_action": True}), (RNNPolicy, {"heading_action": True})]
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"), OUR_POLICIES[:3] + HEADING_POLICIES, ids=[*POLICY_IDS[:3], "nmn-heading", "rnn-heading"]
+)
 def test_evaluate_actions_reproduces_the_rollout(cls: type, kwargs: dict) -> None:
     model = small_model(cls, policy_kwargs=kwargs)
     model._setup_learn(10_000, callback=None)
@@ -350,6 +357,70 @@ def test_scaled_output_offset_starts_the_nmn_action_mean_near_zero_like_the_rnn_
     assert first_means(RNNPolicy).max() < 0.01
     assert make_policy(NMNPolicy, scale_output_offset=True)._get_constructor_parameters()["scale_output_offset"]
     assert "scale_output_offset" not in make_policy(NMNPolicy)._get_constructor_parameters()
+
+
+def actor_latent(policy: StackedRecurrentPolicy, outputs: th.Tensor) -> th.Tensor:
+    """The latent whose head gives the actor ``outputs`` (one row each): the NMN's output layer is
+    its head; the RNN's linear head is set to pass its latent's first entries through."""
+    if not isinstance(policy.action_net, th.nn.Linear):
+        return outputs
+    with th.no_grad():
+        policy.action_net.weight.copy_(th.eye(*policy.action_net.weight.shape))
+        policy.action_net.bias.zero_()
+    return th.nn.functional.pad(outputs, (0, policy.mlp_extractor.latent_dim_pi - outputs.shape[1]))
+
+
+def actor_means(policy: StackedRecurrentPolicy, outputs: th.Tensor) -> th.Tensor:
+    """The Gaussian means the policy's head gives for the actor ``outputs`` (one row each)."""
+    return policy._get_action_dist_from_latent(actor_latent(policy, outputs)).distribution.mean
+
+
+@pytest.mark.parametrize("state_dependent_std", [True, False])
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_a_heading_action_has_its_mean_and_density_on_the_circle(cls: type, state_dependent_std: bool) -> None:
+    policy = make_policy(cls, "NMN-Bench3-v0", heading_action=True, state_dependent_std=state_dependent_std)
+    assert policy.actor_outputs_per_action == 2 + state_dependent_std
+    assert isinstance(policy.action_dist, WrappedGaussianDistribution)
+    assert policy.std_from_actor == state_dependent_std
+    scale = [0.0] if state_dependent_std else []
+    # (u, v) on both sides of the direction pi, then no output, then a quarter turn's worth
+    outputs = th.tensor([[-2.0, 1e-4, *scale], [-2.0, -1e-4, *scale], [0.0, 0.0, *scale], [0.0, 1.0, *scale]])
+    th.testing.assert_close(actor_means(policy, outputs)[:, 0], th.tensor([1.0, -1.0, 0.0, 0.25]), atol=1e-4, rtol=0.0)
+    anywhere = th.randn(256, outputs.shape[1], generator=th.Generator().manual_seed(0)) * 5
+    assert actor_means(policy, anywhere).abs().max() <= 1.0
+    distribution = policy._get_action_dist_from_latent(actor_latent(policy, outputs[:2]))
+    due_west = th.tensor([[0.9999], [-0.9999]])
+    th.testing.assert_close(distribution.log_prob(due_west)[0], distribution.log_prob(due_west)[1], atol=1e-3, rtol=0.0)
+
+
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_a_heading_action_needs_actions_in_the_unit_box(cls: type) -> None:
+    for env_id in ("NMN-Bandit-v0", "NMN-Navigation2D-v0"):  # Discrete(2), Box(-0.1, 0.1, (2,))
+        with pytest.raises(ValueError, match=r"heading_action reads a Box\(-1, 1\) action as a heading pi \* a; got"):
+            make_policy(cls, env_id, heading_action=True)
+
+
+@pytest.mark.parametrize("state_dependent_std", [True, False])
+@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+def test_a_heading_action_trains_and_is_kept_by_the_safe_form(cls: type, state_dependent_std: bool, tmp_path) -> None:
+    kwargs = {"heading_action": True, "state_dependent_std": state_dependent_std}
+    model = small_model(cls, "NMN-Bench3-v0", policy_kwargs=kwargs)
+    before = [parameter.detach().clone() for parameter in model.policy.parameters()]
+    model.learn(80)
+    assert any(not th.equal(old, new) for old, new in zip(before, model.policy.parameters()))
+    assert model.logger.name_to_value["train/entropy_loss"] != 0.0  # estimated from the log-probabilities
+    assert model.policy._get_constructor_parameters()["heading_action"] is True
+    assert "heading_action" not in make_policy(cls, "NMN-Bench3-v0")._get_constructor_parameters()
+    loaded = load_safe(save_safe(model, tmp_path / "heading.safe.zip", env_id="NMN-Bench3-v0"))
+    assert loaded.policy.heading_action and isinstance(loaded.policy.action_dist, WrappedGaussianDistribution)
+    observation = model.env.reset()
+    starts = np.ones(3, dtype=bool)
+    for deterministic in (True, False):
+        th.manual_seed(5)
+        expected = model.predict(observation, None, starts, deterministic=deterministic)[0]
+        assert np.all((expected >= -1.0) & (expected < 1.0))
+        th.manual_seed(5)
+        np.testing.assert_array_equal(loaded.predict(observation, None, starts, deterministic=deterministic)[0], expected)
 
 
 @pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
