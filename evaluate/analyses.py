@@ -1,10 +1,10 @@
-"""Analyses of the source designs: the two-step stay probabilities, NMN-Bench3 steering, and NMN
-agents' signal ``z``.
+"""Analyses of the source designs: the two-step stay probabilities, NMN-Bench2/3 steering, and
+NMN agents' signal ``z``.
 
 * :func:`stay_probability_report`: the stay-probability table of NMN-Two-Step (common /
   uncommon x rewarded / unrewarded) and its bar plot: the model-based signature.
-* :func:`steering_report`: an agent's heading error on NMN-Bench3 by the good target's
-  direction, and its hits of either target (:mod:`evaluate.steering`).
+* :func:`steering_report`: an agent's heading error on NMN-Bench2/3 by the oracle's heading,
+  and its hits of each target (:mod:`evaluate.steering`).
 * :func:`modulation_trace` and :func:`plot_modulation`: the neuromodulatory signal ``z`` of an
   NMN agent over a meta-episode, one line per task coloured by the task's hidden parameter.
 * :func:`lock_unlock`: adapt, then freeze ``z`` and switch the task, then release ``z``. An
@@ -31,7 +31,7 @@ from evaluate.agents import PredictPolicy
 from evaluate.policy import Policy
 from evaluate.cache import ResultCache, cached_study
 from evaluate.rollout import has_native_vector_env, make_vector_env, play
-from evaluate.steering import TWO_TARGETS_ID, Steering, steering, targets_swap
+from evaluate.steering import HIT_REWARDS, Steering, steering, task_changes
 from evaluate.task_sets import task_set
 from evaluate.two_step_analysis import OUTCOMES, TRANSITIONS, StayTable, stay_table
 
@@ -90,34 +90,36 @@ def write_stay_table(table: StayTable, name: str, n_tasks: int, out: Path) -> st
     )
 
 
-# ------------------------------------------------------------------------------ NMN-Bench3
-def steering_report(policy: Policy, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None) -> str:
-    """Play ``policy`` on NMN-Bench3, write its heading-error plot; return the Markdown table."""
-    return write_steering(steering(policy, n_tasks, env_kwargs), policy.name, n_tasks, out)
+# ------------------------------------------------------------------------------ NMN-Bench2/3
+def steering_report(
+    policy: Policy, env_id: str, n_tasks: int, out: Path, env_kwargs: dict[str, Any] | None = None
+) -> str:
+    """Play ``policy`` on NMN-Bench2 or NMN-Bench3, write its heading-error plot; return the Markdown table."""
+    return write_steering(steering(policy, env_id, n_tasks, env_kwargs), policy.name, env_id, n_tasks, out)
 
 
-def write_steering(measured: Steering, name: str, n_tasks: int, out: Path) -> str:
+def write_steering(measured: Steering, name: str, env_id: str, n_tasks: int, out: Path) -> str:
     """Write the bar plot of ``measured``'s heading errors into ``out``; return them as Markdown."""
     width = 360.0 / len(measured.sector_starts)
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.bar(measured.sector_starts + width / 2, measured.mean_error, width * 0.9)
     axes.set_xticks(np.append(measured.sector_starts, 180.0))
-    axes.set_xlabel("direction of the good target (degrees; 0 east, +-180 west)")
+    axes.set_xlabel("the oracle's heading (degrees; 0 east, +-180 west)")
     axes.set_ylabel("mean heading error (degrees)")
     axes.set_ylim(0.0, 180.0)
-    axes.set_title(f"Steering of {name} on NMN-Bench3 ({n_tasks} meta-episodes)")
+    axes.set_title(f"Steering of {name} on {env_id} ({n_tasks} meta-episodes)")
     figure.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     figure.savefig(out / STEERING_FILE, dpi=110)
     plt.close(figure)
     sectors = [f"{start:.0f} to {start + width:.0f}" for start in measured.sector_starts]
     errors = [f"{error:.1f}" for error in measured.mean_error]
+    hits = ", ".join(f"{target} {count:.1f}" for target, count in measured.hits.items())
     return (
-        f"Steering of {name} on NMN-Bench3 ({n_tasks} meta-episodes, their last {measured.steps} steps): "
-        "mean angle between the heading and the good target's direction, by that direction "
-        f"(degrees; 0 east, +-180 west; {STEERING_FILE}). Hits per meta-episode: "
-        f"good {measured.good_hits:.1f}, bad {measured.bad_hits:.1f}.\n\n"
-        "| direction | " + " | ".join(sectors) + " |\n"
+        f"Steering of {name} on {env_id} ({n_tasks} meta-episodes, their last {measured.steps} steps): "
+        "mean angle between the agent's heading and the oracle's, by the oracle's heading "
+        f"(degrees; 0 east, +-180 west; {STEERING_FILE}). Hits per meta-episode: {hits}.\n\n"
+        "| oracle's heading | " + " | ".join(sectors) + " |\n"
         "|---|" + "---|" * len(sectors) + "\n"
         "| mean error | " + " | ".join(errors) + " |\n"
     )
@@ -306,8 +308,8 @@ def write_analyses(
 ) -> str:
     """Run the analyses that apply to ``policy`` on ``env_id``; write their plots; return Markdown.
 
-    NMN-TwoStep: the stay-probability table. NMN-Bench3: the steering table, on at most
-    :data:`STEERED_TASKS` meta-episodes whose targets do not swap. An NMN agent on an environment of the suite:
+    NMN-TwoStep: the stay-probability table. NMN-Bench2/3: the steering table, on at most
+    :data:`STEERED_TASKS` meta-episodes whose task does not change. An NMN agent on an environment of the suite:
     ``z`` over time coloured by the task's first field, and (on the ids with a batched core,
     whose task it switches) the lock/unlock experiment; with a ``cache``, the arrays of both
     studies of a mean-action model are read from it when they were computed before.
@@ -315,8 +317,8 @@ def write_analyses(
     sections = []
     if env_id == TWO_STEP_ID:
         sections.append(stay_probability_report(policy, n_tasks, out, env_kwargs))
-    if env_id == TWO_TARGETS_ID and not targets_swap(env_kwargs):
-        sections.append(steering_report(policy, min(n_tasks, STEERED_TASKS), out, env_kwargs))
+    if env_id in HIT_REWARDS and not task_changes(env_id, env_kwargs):
+        sections.append(steering_report(policy, env_id, min(n_tasks, STEERED_TASKS), out, env_kwargs))
     if isinstance(policy, PredictPolicy) and is_neuromodulated(policy):
         traced = min(n_tasks, 64)
         tasks_set = task_set(env_id, **(env_kwargs or {}))

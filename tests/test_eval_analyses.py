@@ -21,6 +21,7 @@ from evaluate.references import reference
 from evaluate.steering import DIRECTION_BINS, heading_errors, steering
 
 BENCH1 = "NMN-Bench1-v0"
+BENCH2 = "NMN-Bench2-v0"
 BENCH3 = "NMN-Bench3-v0"
 
 
@@ -90,26 +91,25 @@ def test_the_modulation_plot_projects_z_on_its_first_principal_component():
     assert np.array_equal(principal_direction(np.ones((3, 5, 4))), np.eye(4)[0])
 
 
-def test_heading_errors_measure_the_angle_to_the_good_target_across_due_west():
-    # the good target due west (first pair) or due east (second pair) of the agent
-    west = np.array([-1.0, 0.0, 1.0, 0.0])
+def test_heading_errors_measure_the_angle_to_the_oracle_s_heading_across_due_west():
     actions = np.array([[1.0], [-1.0], [0.0], [0.5], [3.0]])  # west, west, east, north, clipped west
-    direction, error = heading_errors(np.tile(west, (5, 1)), actions, np.zeros(5))
+    direction, error = heading_errors(np.full((5, 1), -1.0), actions)  # the oracle heads due west
     np.testing.assert_allclose(np.abs(direction), np.pi)
     np.testing.assert_allclose(error, [0.0, 0.0, np.pi, np.pi / 2, 0.0], atol=1e-12)
-    _, error = heading_errors(np.tile(west, (5, 1)), actions, np.ones(5))  # the east target is good
+    _, error = heading_errors(np.zeros((5, 1)), actions)  # the oracle heads east
     np.testing.assert_allclose(error, [np.pi, np.pi, 0.0, np.pi / 2, np.pi], atol=1e-12)
 
 
 def test_the_belief_planner_steers_all_round_and_the_feedback_free_rule_hits_both_targets(tmp_path):
     short = {"max_episode_steps": 500}
     planner = write_analyses(reference("bayes", BENCH3), BENCH3, 8, tmp_path, short)
-    measured = {name: steering(reference(name, BENCH3), 8, short) for name in ("bayes", "memoryless")}
-    assert np.nanmax(measured["bayes"].mean_error) < 45.0  # it heads for the good target, west too
-    assert measured["bayes"].good_hits > 3 * measured["bayes"].bad_hits
-    assert measured["memoryless"].bad_hits > 0.5 * measured["memoryless"].good_hits  # it cannot tell them apart
+    measured = {name: steering(reference(name, BENCH3), BENCH3, 8, short) for name in ("bayes", "memoryless")}
+    assert np.nanmax(measured["bayes"].mean_error) < 1.0  # once it knows the good target it is the oracle
+    assert measured["bayes"].hits["good"] > 3 * measured["bayes"].hits["bad"]
+    assert measured["memoryless"].hits["bad"] > 0.5 * measured["memoryless"].hits["good"]  # it cannot tell them apart
+    assert np.nanmin(measured["memoryless"].mean_error) > 5.0  # many of its trips are to the bad target
     assert measured["bayes"].steps == 400  # the first fifth is left out
-    assert f"good {measured['bayes'].good_hits:.1f}, bad {measured['bayes'].bad_hits:.1f}" in planner
+    assert f"good {measured['bayes'].hits['good']:.1f}, bad {measured['bayes'].hits['bad']:.1f}" in planner
     (row,) = [line for line in planner.splitlines() if line.startswith("| mean error |")]
     cells = [float(cell) for cell in row.strip("| ").split("|")[1:]]
     np.testing.assert_allclose(cells, measured["bayes"].mean_error, atol=0.05)
@@ -117,9 +117,25 @@ def test_the_belief_planner_steers_all_round_and_the_feedback_free_rule_hits_bot
     assert (tmp_path / STEERING_FILE).read_bytes().startswith(b"\x89PNG")
 
 
-def test_steering_refuses_targets_that_swap_and_the_report_leaves_it_out(tmp_path):
+def test_on_bench2_the_wind_planner_steers_as_the_oracle_and_the_feedback_free_rule_does_not(tmp_path):
+    short = {"max_episode_steps": 500}
+    report = write_analyses(reference("bayes", BENCH2), BENCH2, 8, tmp_path, short)
+    measured = {name: steering(reference(name, BENCH2), BENCH2, 8, short) for name in ("bayes", "memoryless")}
+    assert np.nanmax(measured["bayes"].mean_error) < 1.0  # it has inferred the wind
+    assert np.nanmin(measured["memoryless"].mean_error) > 2.0  # it ignores the wind's drift
+    assert measured["bayes"].hits["target"] > measured["memoryless"].hits["target"]
+    assert f"Hits per meta-episode: target {measured['bayes'].hits['target']:.1f}." in report
+    assert (tmp_path / STEERING_FILE).read_bytes().startswith(b"\x89PNG")
+
+
+def test_steering_refuses_a_task_that_changes_and_the_report_leaves_it_out(tmp_path):
     swapping = {"max_episode_steps": 50, "swap_steps": [25]}
-    with pytest.raises(ValueError, match=r"measures no run whose targets swap \(swap_steps\)"):
-        steering(reference("bayes", BENCH3), 2, swapping)
+    with pytest.raises(ValueError, match=r"measures no run whose task changes \(swap_steps\)"):
+        steering(reference("bayes", BENCH3), BENCH3, 2, swapping)
     assert "Steering" not in write_analyses(reference("bayes", BENCH3), BENCH3, 2, tmp_path, swapping)
     assert not (tmp_path / STEERING_FILE).exists()
+    windy = {"max_episode_steps": 50, "wind_switch_steps": [25]}
+    with pytest.raises(ValueError, match=r"whose task changes \(target_switch_steps, wind_switch_steps\)"):
+        steering(reference("bayes", BENCH2), BENCH2, 2, windy)
+    with pytest.raises(ValueError, match=r"steering measures \['NMN-Bench2-v0', 'NMN-Bench3-v0'\], not 'NMN-Bench1-v0'"):
+        steering(reference("bayes", BENCH1), BENCH1, 2)
