@@ -21,10 +21,14 @@ from stable_baselines3.common.distributions import DiagGaussianDistribution
 
 CIRCLE = 2.0
 """Length of the circle of actions: ``a`` and ``a + 2`` are one heading."""
+MAX_LOG_STD = 1.0
+"""The widest Gaussian wrapped (std 2.7, as :data:`policies.recurrent.LOG_STD_BOUNDS` allows the
+source's head): wrapped, it is uniform on the circle within 1e-15 already, and a wider one is
+taken at this width, so that :data:`WRAPS` terms hold its density."""
 WRAPS = 6
 """The density sums ``a + 2k`` for ``|k| <= WRAPS``: for a mean in ``[-1, 1]`` the terms left
-out lie more than 11 units from it, 4 standard deviations of the widest Gaussian the policies
-allow (:data:`policies.recurrent.LOG_STD_BOUNDS`), and hold less than 1e-4 of its mass."""
+out lie more than 11 units from it, 4 standard deviations of the widest Gaussian wrapped
+(:data:`MAX_LOG_STD`), and hold less than 1e-4 of its mass."""
 
 
 def wrap(actions: th.Tensor) -> th.Tensor:
@@ -42,11 +46,14 @@ class WrappedGaussianDistribution(DiagGaussianDistribution):
     """Diagonal Gaussian wrapped around the circle ``[-1, 1)`` of each action dimension.
 
     The parameters are those of :class:`DiagGaussianDistribution` (a mean, which may lie
-    anywhere, and a log-std); samples and the mode are wrapped into ``[-1, 1)``; the
+    anywhere, and a log-std, taken at most :data:`MAX_LOG_STD`); samples and the mode are wrapped into ``[-1, 1)``; the
     log-probability is that of the wrapped density (see the module docstring). The entropy has
     no closed form: :meth:`entropy` returns ``None``, and SB3's PPO then estimates it from the
     log-probabilities of the actions taken.
     """
+
+    def proba_distribution(self, mean_actions: th.Tensor, log_std: th.Tensor) -> WrappedGaussianDistribution:
+        return super().proba_distribution(mean_actions, th.clamp(log_std, max=MAX_LOG_STD))
 
     def log_prob(self, actions: th.Tensor) -> th.Tensor:
         turns = CIRCLE * th.arange(-WRAPS, WRAPS + 1, dtype=actions.dtype, device=actions.device)

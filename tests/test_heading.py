@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch as th
 
-from policies.heading import WrappedGaussianDistribution, heading_mean, wrap
+from policies.heading import MAX_LOG_STD, WrappedGaussianDistribution, heading_mean, wrap
 
 th.set_num_threads(1)
 
@@ -22,7 +22,7 @@ def test_wrap_brings_every_action_into_the_half_open_box() -> None:
     th.testing.assert_close(wrap(actions), th.tensor([-1.0, -1.0, -0.5, 0.0, 0.999, -1.0, 0.5, -1.0]))
 
 
-@pytest.mark.parametrize("log_std", [-3.0, -1.0, 0.0, 1.0])
+@pytest.mark.parametrize("log_std", [-3.0, -1.0, 0.0, 1.0, 4.0])
 @pytest.mark.parametrize("mean", [0.0, 0.9, -1.0])
 def test_the_density_integrates_to_one_over_the_circle(mean: float, log_std: float) -> None:
     grid = th.linspace(-1.0, 1.0, 40_001, dtype=th.float64)
@@ -36,6 +36,14 @@ def test_the_density_is_one_heading_s_all_round() -> None:
     log_prob = distribution.log_prob(th.tensor([[-0.9], [1.1], [0.999999], [-0.999999]], dtype=th.float64))
     th.testing.assert_close(log_prob[0], log_prob[1])  # -0.9 and 1.1 are one heading
     th.testing.assert_close(log_prob[2], log_prob[3], atol=1e-4, rtol=0.0)  # no jump at due west
+
+
+def test_a_wider_gaussian_is_taken_at_the_widest_width_already_uniform() -> None:
+    grid = th.linspace(-1.0, 1.0, 101, dtype=th.float64)[:, None]
+    for log_std in (MAX_LOG_STD, 4.0):
+        density = th.exp(wrapped([0.3] * len(grid), log_std).log_prob(grid))
+        th.testing.assert_close(density, th.full_like(density, 0.5), atol=1e-4, rtol=0.0)
+    assert float(wrapped(0.3, 4.0).distribution.stddev) == pytest.approx(np.exp(MAX_LOG_STD))
 
 
 def test_a_narrow_wrapped_gaussian_is_the_gaussian_away_from_the_seam() -> None:
