@@ -32,7 +32,8 @@ out lie more than 11 units from it, 4 standard deviations of the widest Gaussian
 
 
 def wrap(actions: th.Tensor) -> th.Tensor:
-    """``actions`` brought into ``[-1, 1)`` by whole turns of :data:`CIRCLE`."""
+    """``actions`` brought into ``[-1, 1)`` by whole turns of :data:`CIRCLE` (a value a hair below
+    a turn may round to ``1``, the same heading as ``-1`` and inside the action box)."""
     return th.remainder(actions + 1.0, CIRCLE) - 1.0
 
 
@@ -46,10 +47,10 @@ class WrappedGaussianDistribution(DiagGaussianDistribution):
     """Diagonal Gaussian wrapped around the circle ``[-1, 1)`` of each action dimension.
 
     The parameters are those of :class:`DiagGaussianDistribution` (a mean, which may lie
-    anywhere, and a log-std, taken at most :data:`MAX_LOG_STD`); samples and the mode are wrapped into ``[-1, 1)``; the
-    log-probability is that of the wrapped density (see the module docstring). The entropy has
-    no closed form: :meth:`entropy` returns ``None``, and SB3's PPO then estimates it from the
-    log-probabilities of the actions taken.
+    anywhere, and a log-std, taken at most :data:`MAX_LOG_STD`); samples and the mode are wrapped
+    into ``[-1, 1)``; the log-probability is that of the wrapped density (see the module
+    docstring). The entropy has no closed form: :meth:`entropy` returns ``None``, and SB3's PPO
+    then estimates it from the log-probabilities of the actions taken.
     """
 
     def proba_distribution(self, mean_actions: th.Tensor, log_std: th.Tensor) -> WrappedGaussianDistribution:
