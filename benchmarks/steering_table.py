@@ -19,6 +19,7 @@ import argparse
 from evaluate import catalogues
 from evaluate.agents import as_policy
 from evaluate.steering import HIT_REWARDS, steering
+from measuring import parse_positive
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,16 +27,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("env_id", choices=sorted(HIT_REWARDS))
     parser.add_argument("agents", nargs="+", help="catalogued names (zoo:nmn@seed0) or model files")
     parser.add_argument("--n-tasks", type=int, default=32, help="evaluation tasks played (default 32, as nmn-eval)")
-    args = parser.parse_args(argv)
-    if args.n_tasks < 1:
-        parser.error(f"--n-tasks must be at least 1, got {args.n_tasks}")
+    args = parse_positive(parser, argv, ["n_tasks"])
     print(f"# python benchmarks/steering_table.py {args.env_id} {' '.join(args.agents)} --n-tasks {args.n_tasks}")
     print("agent | hits per meta-episode | mean error (degrees) by the oracle's heading, -180 to 180 in 45-degree sectors")
     for agent in args.agents:
         path, name = catalogues.find(agent, args.env_id) if ":" in agent else (agent, None)
         measured = steering(as_policy(path, name=name), args.env_id, args.n_tasks)
-        hits = ", ".join(f"{target} {count:.1f}" for target, count in measured.hits.items())
-        print(f"{name or agent} | {hits} | " + " ".join(f"{error:5.1f}" for error in measured.mean_error), flush=True)
+        print(f"{name or agent} | {measured.hits_text} | " + " ".join(f"{error:5.1f}" for error in measured.mean_error), flush=True)
 
 
 if __name__ == "__main__":

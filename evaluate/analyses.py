@@ -114,11 +114,10 @@ def write_steering(measured: Steering, name: str, env_id: str, n_tasks: int, out
     plt.close(figure)
     sectors = [f"{start:.0f} to {start + width:.0f}" for start in measured.sector_starts]
     errors = [f"{error:.1f}" for error in measured.mean_error]
-    hits = ", ".join(f"{target} {count:.1f}" for target, count in measured.hits.items())
     return (
         f"Steering of {name} on {env_id} ({n_tasks} meta-episodes, their last {measured.steps} steps): "
         "mean angle between the agent's heading and the oracle's, by the oracle's heading "
-        f"(degrees; 0 east, +-180 west; {STEERING_FILE}). Hits per meta-episode: {hits}.\n\n"
+        f"(degrees; 0 east, +-180 west; {STEERING_FILE}). Hits per meta-episode: {measured.hits_text}.\n\n"
         "| oracle's heading | " + " | ".join(sectors) + " |\n"
         "|---|" + "---|" * len(sectors) + "\n"
         "| mean error | " + " | ".join(errors) + " |\n"

@@ -64,6 +64,11 @@ class Steering:
         """The first angle of each sector of the oracle's heading, degrees."""
         return np.linspace(-180.0, 180.0, len(self.mean_error) + 1)[:-1]
 
+    @property
+    def hits_text(self) -> str:
+        """The hits per meta-episode as text, ``"good 537.1, bad 116.0"``."""
+        return ", ".join(f"{target} {count:.1f}" for target, count in self.hits.items())
+
 
 def task_changes(env_id: str, env_kwargs: dict[str, Any] | None) -> bool:
     """Whether ``env_id`` with ``env_kwargs`` changes its task within a meta-episode."""
