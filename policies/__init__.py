@@ -12,14 +12,19 @@ Example::
     model.learn(100_000)
 
 ``nmn-train`` (:mod:`training.train`) trains with the per-environment hyperparameters of
-``policies/hyperparams``; the ``lstm`` baseline there is sb3-contrib's own LSTM policy.
+``policies/hyperparams``; the ``lstm`` baseline there is sb3-contrib's own LSTM policy
+(:class:`LSTMPolicy`, which may take the package's heads).
 """
 
+from policies.action_head import HeadedRecurrentPolicy
+from policies.lstm import LSTMPolicy
 from policies.nmn import NeuromodulatedLinear, NeuromodulatedNetwork, NMNPolicy
 from policies.recurrent import RecurrentStack, StackedRecurrentPolicy
 from policies.rnn import RNNPolicy
 
 __all__ = [
+    "HeadedRecurrentPolicy",
+    "LSTMPolicy",
     "NMNPolicy",
     "NeuromodulatedLinear",
     "NeuromodulatedNetwork",

@@ -37,8 +37,9 @@ from stable_baselines3.common.utils import LinearSchedule
 
 HYPERPARAMS_DIR = Path(__file__).parent / "hyperparams"
 POLICY_NAMES = ("nmn", "rnn", "lstm")
-POLICY_CLASSES = {"nmn": "policies.NMNPolicy", "rnn": "policies.RNNPolicy", "lstm": "MultiInputLstmPolicy"}
-"""The ``policy`` each entry names (rl-zoo imports a dotted path; ``lstm`` is sb3-contrib's own)."""
+POLICY_CLASSES = {"nmn": "policies.NMNPolicy", "rnn": "policies.RNNPolicy", "lstm": "policies.LSTMPolicy"}
+"""The ``policy`` each entry names (rl-zoo imports a dotted path; ``lstm`` is sb3-contrib's own
+LSTM policy with the package's heads)."""
 REFERENCE_POLICIES = ("oracle", "memoryless")
 """The references ``nmn-train`` trains with PPO: told the task, or the bare observation alone."""
 REFERENCE_HYPERPARAMS_FILE = HYPERPARAMS_DIR / "references" / "ppo.yml"

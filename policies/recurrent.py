@@ -9,38 +9,34 @@ states of all its layers side by side into one vector of ``hidden_size = sum(siz
 carries an all-zero ``c``.
 
 :class:`StackedRecurrentPolicy` is the policy base: it swaps the parent's LSTMs for networks
-built by a subclass, rebuilds the optimizer so that the new modules train, runs a whole
-minibatch sequence in one recurrent call (the actor's and the critic's GRUs as one recurrence,
-see :mod:`policies.gru`), gives Gaussian actions a standard deviation that the actor outputs at
-every step (the source's head) and, for headings, a Gaussian on the circle, and saves its own
-constructor arguments.
+built by a subclass (the optimizer is rebuilt over them, see :mod:`policies.action_head`, whose
+heads it takes, the source's by default), runs a whole minibatch sequence in one recurrent call
+(the actor's and the critic's GRUs as one recurrence, see :mod:`policies.gru`), and saves its
+own constructor arguments.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch as th
 from gymnasium import spaces
 from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
-from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution
-from stable_baselines3.common.torch_layers import CombinedExtractor, FlattenExtractor
+from stable_baselines3.common.distributions import Distribution
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 
+from policies.action_head import HeadedRecurrentPolicy
 from policies.gru import SequenceGRU, run_grus
-from policies.heading import WrappedGaussianDistribution, heading_mean
 
 Cell = Literal["gru", "lstm"]
 CELLS: dict[str, type[nn.RNNBase]] = {"gru": SequenceGRU, "lstm": nn.LSTM}
 RecurrentState = tuple[th.Tensor, th.Tensor]
 SOURCE_LOG_STD_INIT = -0.5
 """The source's Gaussian head: log-variance = output - 1, so log-std = -0.5 + output / 2."""
-LOG_STD_BOUNDS = (-5.0, 1.0)
-"""Bounds of a state-dependent log-std (std from 0.0067 to 2.7 in units of the action box)."""
 LSTM_ARGUMENTS = {"lstm_hidden_size", "n_lstm_layers", "shared_lstm", "enable_critic_lstm", "lstm_kwargs"}
 
 
@@ -130,7 +126,7 @@ def run_stacks(
     return xs, [(th.cat(h, dim=-1), th.cat(c, dim=-1)) for h, c in zip(hidden, cells)]
 
 
-class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
+class StackedRecurrentPolicy(HeadedRecurrentPolicy):
     """Base of the policies of this package: separate actor and critic recurrent networks.
 
     ``recurrent_sizes`` and ``cell`` describe the recurrent stack (see :class:`RecurrentStack`);
@@ -140,24 +136,9 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
     with the interface of :class:`RecurrentStack` (``input_size``, ``hidden_size``,
     ``num_layers = 1``, ``forward(x, (h, c))``, ``recurrent`` and ``read_out``).
 
-    With ``state_dependent_std`` (the default, the source's head) a ``Box`` action's Gaussian
-    takes its log standard deviation from the actor at every step, like its mean: the actor's
-    output has twice the action's size, ``[mean, s]``, and ``log_std = log_std_init + s / 2``
-    bounded to :data:`LOG_STD_BOUNDS` (``log_std_init`` defaults to the source's
-    :data:`SOURCE_LOG_STD_INIT`; ``max_log_std`` lowers the upper bound, which forces the mean,
-    not the noise, to do the searching). Exploration can then depend on the history. Without it, SB3's
-    state-independent ``log_std`` parameter is used. A model saved with the latter loads into
-    either: its weights say which head it has.
-
-    With ``heading_action`` a ``Box(-1, 1)`` action is read as a heading ``theta = pi * a`` (as
-    on NMN-Bench2/3; see :mod:`policies.heading`): the actor outputs a vector ``(u, v)`` per
-    action dimension in place of the mean, the mean is its angle (:func:`~policies.heading.heading_mean`),
-    and the Gaussian is wrapped around the circle
-    (:class:`~policies.heading.WrappedGaussianDistribution`). Neither the mean nor the density
-    then jumps at due west, where a mean on the line must jump from ``1`` to ``-1``.
-
-    Dict observations are flattened by SB3's :class:`CombinedExtractor` (one vector, keys in
-    the space's order), other observations by :class:`FlattenExtractor`.
+    The action heads are :class:`~policies.action_head.HeadedRecurrentPolicy`'s; here
+    ``state_dependent_std`` defaults to ``True`` and ``log_std_init`` to
+    :data:`SOURCE_LOG_STD_INIT`: the source's head.
     """
 
     def __init__(
@@ -170,77 +151,26 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
         cell: Cell,
         latent_size: int,
         state_dependent_std: bool = True,
-        max_log_std: float = LOG_STD_BOUNDS[1],
-        heading_action: bool = False,
         **kwargs: Any,
     ) -> None:
-        if not LOG_STD_BOUNDS[0] < max_log_std <= LOG_STD_BOUNDS[1]:
-            raise ValueError(f"max_log_std must lie in ({LOG_STD_BOUNDS[0]}, {LOG_STD_BOUNDS[1]}], got {max_log_std!r}")
-        if heading_action and not is_unit_box(action_space):
-            raise ValueError(
-                f"heading_action reads a Box(-1, 1) action as a heading pi * a; got the action space {action_space}"
-            )
-        self.max_log_std = float(max_log_std)
-        self.heading_action = bool(heading_action)
         self.recurrent_sizes = check_sizes("recurrent_sizes", recurrent_sizes)
         self.cell = cell
-        self.state_dependent_std = bool(state_dependent_std)
-        if kwargs.get("use_sde"):
-            raise ValueError(f"{type(self).__name__} does not support gSDE (use_sde=True)")
         unsupported = sorted(LSTM_ARGUMENTS & kwargs.keys())
         if unsupported:
             raise ValueError(
                 f"{type(self).__name__} does not take {unsupported}: its actor and critic have"
                 " separate recurrent networks, sized by recurrent_sizes and cell"
             )
-        if isinstance(observation_space, spaces.Dict):
-            kwargs.setdefault("features_extractor_class", CombinedExtractor)
-        else:
-            kwargs.setdefault("features_extractor_class", FlattenExtractor)
         kwargs.setdefault("log_std_init", SOURCE_LOG_STD_INIT)
-        super().__init__(observation_space, action_space, lr_schedule, lstm_hidden_size=latent_size, **kwargs)
-        self._build_networks()
+        super().__init__(
+            observation_space,
+            action_space,
+            lr_schedule,
+            state_dependent_std=state_dependent_std,
+            lstm_hidden_size=latent_size,
+            **kwargs,
+        )
         self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
-
-    @property
-    def std_from_actor(self) -> bool:
-        """Whether the actor outputs the log-std of a Gaussian action (see the class docstring)."""
-        return self.state_dependent_std and isinstance(self.action_dist, DiagGaussianDistribution)
-
-    @property
-    def actor_outputs_per_action(self) -> int:
-        """What the actor outputs per action dimension: the mean (``(u, v)`` with
-        ``heading_action``), then, with the source's head, the log-std's ``s``."""
-        return (2 if self.heading_action else 1) + (1 if self.std_from_actor else 0)
-
-    def _build_networks(self) -> None:
-        """Build the action head and the recurrent networks, then the optimizer over them all."""
-        if self.heading_action:
-            self.action_dist = WrappedGaussianDistribution(self.action_dist.action_dim)
-        if self.actor_outputs_per_action > 1:
-            action_size = self.action_net.out_features
-            self.action_net = nn.Linear(self.mlp_extractor.latent_dim_pi, self.actor_outputs_per_action * action_size)
-            if self.ortho_init:
-                self.init_weights(self.action_net, gain=0.01)
-        if self.std_from_actor and "log_std" in self._parameters:
-            del self.log_std
-        self._build_recurrent_networks()
-        # The parent built its optimizer over the modules replaced above: rebuild it.
-        self.optimizer = self.optimizer_class(self.parameters(), lr=self.lr_schedule(1), **self.optimizer_kwargs)
-
-    def _build(self, lr_schedule: Schedule) -> None:
-        self.lr_schedule = lr_schedule
-        super()._build(lr_schedule)
-
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
-        """Load weights; those of a state-independent log-std switch the head to that form."""
-        if "log_std" in state_dict and self.std_from_actor:
-            self.state_dependent_std = False
-            self.action_net, self.log_std = self.action_dist.proba_distribution_net(
-                latent_dim=self.mlp_extractor.latent_dim_pi, log_std_init=self.log_std_init
-            )
-            self._build_networks()
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def set_training_mode(self, mode: bool) -> None:
         """SB3's switch between training and evaluation mode, skipped when the policy is in
@@ -251,26 +181,12 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell, state_dependent_std=self.state_dependent_std)
-        if self.max_log_std != LOG_STD_BOUNDS[1]:
-            data.update(max_log_std=self.max_log_std)
-        if self.heading_action:
-            data.update(heading_action=True)
+        data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell)
         return data
 
     @abstractmethod
     def _build_recurrent_networks(self) -> None:
         """Set ``lstm_actor`` and ``lstm_critic`` (and change the heads where needed)."""
-
-    def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> Distribution:
-        if self.actor_outputs_per_action == 1:
-            return super()._get_action_dist_from_latent(latent_pi)
-        outputs = self.action_net(latent_pi).chunk(self.actor_outputs_per_action, dim=-1)
-        mean = heading_mean(outputs[0], outputs[1]) if self.heading_action else outputs[0]
-        if not self.std_from_actor:
-            return self.action_dist.proba_distribution(mean, self.log_std)
-        log_std = th.clamp(self.log_std_init + 0.5 * outputs[-1], LOG_STD_BOUNDS[0], self.max_log_std)
-        return self.action_dist.proba_distribution(mean, log_std)
 
     def forward(
         self, obs: PyTorchObs, lstm_states: RNNStates, episode_starts: th.Tensor, deterministic: bool = False
@@ -327,11 +243,6 @@ class StackedRecurrentPolicy(RecurrentActorCriticPolicy):
             return RecurrentActorCriticPolicy._process_sequence(features, lstm_states, episode_starts, lstm)
         output, lstm_states = lstm(*inputs)
         return flatten_sequences(output), lstm_states
-
-
-def is_unit_box(space: spaces.Space) -> bool:
-    """Whether ``space`` is a ``Box`` whose every bound is -1 below and 1 above."""
-    return isinstance(space, spaces.Box) and bool((space.low == -1.0).all() and (space.high == 1.0).all())
 
 
 def whole_sequences(

@@ -70,6 +70,7 @@ from nmn_envs.tasks import Task
 from nmn_envs.wrappers import task_class_of, task_observation_space
 from policies.config import first_problem
 from policies.maml import Adaptation, GaussianMLPPolicy
+from policies.lstm import LSTMPolicy
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 
@@ -101,6 +102,7 @@ POLICY_CLASSES: dict[Algorithm, dict[str, type[nn.Module]]] = {
     "RecurrentPPO": {
         "NMNPolicy": NMNPolicy,
         "RNNPolicy": RNNPolicy,
+        "LSTMPolicy": LSTMPolicy,
         "MlpLstmPolicy": RecurrentActorCriticPolicy,
         "MultiInputLstmPolicy": RecurrentMultiInputActorCriticPolicy,
     },

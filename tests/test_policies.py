@@ -16,11 +16,11 @@ from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import set_random_seed
 
 from nmn_envs.sb3_vec_env import make_sb3_vec_env
-from policies import NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolicy
+from policies import LSTMPolicy, NMNPolicy, RecurrentStack, RNNPolicy, StackedRecurrentPolicy
 from policies.config import load_hyperparams
 from policies.nmn import NeuromodulatedLinear, base_observation_slice
 from policies.heading import WrappedGaussianDistribution
-from policies.recurrent import LOG_STD_BOUNDS
+from policies.action_head import LOG_STD_BOUNDS
 from policies.serialization import load_safe, save_safe
 from training.train import policy_class
 
@@ -64,7 +64,7 @@ def test_parameter_counts_match_within_five_percent(env_id: str) -> None:
     env = gym.make(env_id)
     counts = {}
     for name, kwargs in hyperparams.policy_kwargs.items():
-        cls = policy_class(name, env.observation_space)
+        cls = policy_class(name)
         cls = RecurrentPPO.policy_aliases[cls] if isinstance(cls, str) else cls
         counts[name] = count_parameters(cls(env.observation_space, env.action_space, constant_schedule, **kwargs))
     print(env_id, counts)
@@ -201,11 +201,15 @@ def test_predict_resets_the_carried_state_at_episode_start(cls: type, kwargs: di
     assert not np.array_equal(carried, fresh)  # control: the carried state does matter
 
 
-HEADING_POLICIES = [(NMNPolicy, {"heading_action": True}), (RNNPolicy, {"heading_action": True})]
+HEADED_POLICIES = [NMNPolicy, RNNPolicy, LSTMPolicy]
+"""Every policy class that takes the package's action heads."""
+HEADING_POLICIES = [(cls, {"heading_action": True}) for cls in HEADED_POLICIES]
 
 
 @pytest.mark.parametrize(
-    ("cls", "kwargs"), OUR_POLICIES[:3] + HEADING_POLICIES, ids=[*POLICY_IDS[:3], "nmn-heading", "rnn-heading"]
+    ("cls", "kwargs"),
+    OUR_POLICIES[:3] + HEADING_POLICIES,
+    ids=[*POLICY_IDS[:3], "nmn-heading", "rnn-heading", "lstm-heading"],
 )
 def test_evaluate_actions_reproduces_the_rollout(cls: type, kwargs: dict) -> None:
     model = small_model(cls, policy_kwargs=kwargs)
@@ -287,11 +291,35 @@ def test_smoke_training_per_action_space(env_id: str, cls: type) -> None:
         (NMNPolicy, {"modulation_size": 0}, "modulation_size must be a positive int"),
         (RNNPolicy, {"shared_lstm": True}, r"does not take \['shared_lstm'\]"),
         (RNNPolicy, {"use_sde": True}, "does not support gSDE"),
+        (LSTMPolicy, {"use_sde": True}, "does not support gSDE"),
+        (LSTMPolicy, {"max_log_std": 3.0}, r"max_log_std must lie in \(-5.0, 1.0\], got 3.0"),
     ],
 )
 def test_bad_arguments_are_rejected_clearly(cls: type, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_policy(cls, **kwargs)
+
+
+@pytest.mark.parametrize("env_id", ["NMN-Bench2-v0", "NMN-Bandit-v0"], ids=["box", "discrete"])
+def test_the_lstm_policy_with_its_defaults_is_sb3_contribs(env_id: str) -> None:
+    """Built from one seed, LSTMPolicy and sb3-contrib's MultiInputLstmPolicy have the same
+    modules and weights, and the same head; the heading head changes only the action's."""
+    sizes = {"lstm_hidden_size": 12, "n_lstm_layers": 2, "net_arch": [8]}
+    th.manual_seed(2)
+    contrib = make_policy(RecurrentPPO.policy_aliases["MultiInputLstmPolicy"], env_id, **sizes)
+    th.manual_seed(2)
+    ours = make_policy(LSTMPolicy, env_id, **sizes)
+    assert type(ours.action_dist) is type(contrib.action_dist)
+    expected, got = contrib.state_dict(), ours.state_dict()
+    assert list(got) == list(expected)
+    for name, weight in expected.items():
+        th.testing.assert_close(got[name], weight, rtol=0.0, atol=0.0, msg=name)
+    assert parameters_missing_from_optimizer(ours) == []
+    if env_id == "NMN-Bench2-v0":
+        th.manual_seed(2)
+        heading = make_policy(LSTMPolicy, env_id, heading_action=True, **sizes)
+        assert heading.action_net.out_features == 2 and parameters_missing_from_optimizer(heading) == []
+        assert heading.lstm_actor.hidden_size == 12 and heading.lstm_actor.num_layers == 2
 
 
 def test_a_dict_observation_without_a_base_entry_is_rejected() -> None:
@@ -376,7 +404,7 @@ def actor_means(policy: StackedRecurrentPolicy, outputs: th.Tensor) -> th.Tensor
 
 
 @pytest.mark.parametrize("state_dependent_std", [True, False])
-@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+@pytest.mark.parametrize("cls", HEADED_POLICIES)
 def test_a_heading_action_has_its_mean_and_density_on_the_circle(cls: type, state_dependent_std: bool) -> None:
     policy = make_policy(cls, "NMN-Bench3-v0", heading_action=True, state_dependent_std=state_dependent_std)
     assert policy.actor_outputs_per_action == 2 + state_dependent_std
@@ -393,7 +421,7 @@ def test_a_heading_action_has_its_mean_and_density_on_the_circle(cls: type, stat
     th.testing.assert_close(distribution.log_prob(due_west)[0], distribution.log_prob(due_west)[1], atol=1e-3, rtol=0.0)
 
 
-@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+@pytest.mark.parametrize("cls", HEADED_POLICIES)
 def test_a_heading_action_needs_actions_in_the_unit_box(cls: type) -> None:
     for env_id in ("NMN-Bandit-v0", "NMN-Navigation2D-v0"):  # Discrete(2), Box(-0.1, 0.1, (2,))
         with pytest.raises(ValueError, match=r"heading_action reads a Box\(-1, 1\) action as a heading pi \* a; got"):
@@ -401,7 +429,7 @@ def test_a_heading_action_needs_actions_in_the_unit_box(cls: type) -> None:
 
 
 @pytest.mark.parametrize("state_dependent_std", [True, False])
-@pytest.mark.parametrize("cls", [NMNPolicy, RNNPolicy])
+@pytest.mark.parametrize("cls", HEADED_POLICIES)
 def test_a_heading_action_trains_and_is_kept_by_the_safe_form(cls: type, state_dependent_std: bool, tmp_path) -> None:
     kwargs = {"heading_action": True, "state_dependent_std": state_dependent_std}
     model = small_model(cls, "NMN-Bench3-v0", policy_kwargs=kwargs)

@@ -26,7 +26,7 @@ from evaluate import evaluate
 from evaluate.cli import main as nmn_eval
 from evaluate.harness import resolve_agent
 from evaluate.references import REFERENCE_NAMES
-from policies import NMNPolicy, RNNPolicy
+from policies import LSTMPolicy, NMNPolicy, RNNPolicy
 from policies.serialization import (
     MAX_METADATA_BYTES,
     METADATA_FILE,
@@ -77,6 +77,7 @@ def env() -> gym.Env:
         (RecurrentPPO, NMNPolicy, {}, False),
         (RecurrentPPO, RNNPolicy, {"cell": "lstm", "recurrent_sizes": [12]}, False),
         (RecurrentPPO, "MultiInputLstmPolicy", {"lstm_hidden_size": 16}, False),
+        (RecurrentPPO, LSTMPolicy, {"lstm_hidden_size": 16, "state_dependent_std": True}, False),
         (PPO, "MlpPolicy", {"net_arch": [8]}, True),
     ],
 )

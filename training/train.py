@@ -47,7 +47,6 @@ from typing import Any
 
 import torch as th
 import yaml
-from gymnasium import spaces
 from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
@@ -73,6 +72,7 @@ from policies.config import (
     load_reference_hyperparams,
     read_yaml,
 )
+from policies.lstm import LSTMPolicy
 from policies.nmn import NMNPolicy
 from policies.rnn import RNNPolicy
 from policies.serialization import SAFE_SUFFIX, UnsafeModelError, load_safe, save_safe
@@ -94,7 +94,7 @@ VALIDATION_EVERY_UPDATES = 20
 """Default validation period, in updates (``n_envs * n_steps`` environment steps each)."""
 
 
-def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
+def policy_class(policy: str) -> type | str:
     """The policy for ``policy``: RecurrentPPO's (``nmn``, ``rnn``, ``lstm`` or
     ``package.module.Class``), or PPO's MLP for a trained reference (``oracle``, ``memoryless``)."""
     if "." in policy and isinstance(custom := pydoc.locate(policy), type):
@@ -106,7 +106,7 @@ def policy_class(policy: str, observation_space: spaces.Space) -> type | str:
     if policy == "rnn":
         return RNNPolicy
     if policy == "lstm":
-        return "MultiInputLstmPolicy" if isinstance(observation_space, spaces.Dict) else "MlpLstmPolicy"
+        return LSTMPolicy
     raise ValueError(f"unknown policy {policy!r}; choose one of {[*POLICY_NAMES, *REFERENCE_POLICIES]}")
 
 
@@ -139,7 +139,7 @@ class RunConfig(BaseModel):
     @field_validator("policy")
     @classmethod
     def _known_policy(cls, policy: str) -> str:
-        policy_class(policy, spaces.Box(0, 1))
+        policy_class(policy)
         return policy
 
     def dump(self) -> str:
@@ -203,7 +203,7 @@ def build_model(
     policy_kwargs = hyperparams.policy_kwargs.get(policy, {})
     try:
         return algorithm_class(policy)(
-            policy_class(policy, env.observation_space),
+            policy_class(policy),
             env,
             policy_kwargs=policy_kwargs,
             seed=seed,
@@ -355,7 +355,7 @@ def train(
     ``timesteps`` counts the steps of every agent. A trained reference (``oracle``,
     ``memoryless``) reads its recipe with :func:`~policies.config.load_reference_hyperparams`.
     """
-    policy_class(policy, spaces.Box(0, 1))  # reject unknown policy names before any work
+    policy_class(policy)  # reject unknown policy names before any work
     if policy in REFERENCE_POLICIES and agents != 1:
         raise ValueError(f"the {policy} reference plays one agent per task: agents must be 1, got {agents!r}")
     run_dir = Path(out)
