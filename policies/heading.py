@@ -22,7 +22,7 @@ from stable_baselines3.common.distributions import DiagGaussianDistribution
 CIRCLE = 2.0
 """Length of the circle of actions: ``a`` and ``a + 2`` are one heading."""
 MAX_LOG_STD = 1.0
-"""The widest Gaussian wrapped (std 2.7, as :data:`policies.recurrent.LOG_STD_BOUNDS` allows the
+"""The widest Gaussian wrapped (std 2.7, as :data:`policies.action_head.LOG_STD_BOUNDS` allows the
 source's head): wrapped, it is uniform on the circle within 1e-15 already, and a wider one is
 taken at this width, so that :data:`WRAPS` terms hold its density."""
 WRAPS = 6
