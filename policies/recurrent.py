@@ -172,13 +172,6 @@ class StackedRecurrentPolicy(HeadedRecurrentPolicy):
         )
         self.lstm_hidden_state_shape = (1, 1, self.lstm_actor.hidden_size)
 
-    def set_training_mode(self, mode: bool) -> None:
-        """SB3's switch between training and evaluation mode, skipped when the policy is in
-        ``mode`` already: ``predict`` calls it at every step, and walking every submodule took a
-        third of the time of a step that the harness plays."""
-        if mode != self.training:
-            super().set_training_mode(mode)
-
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(recurrent_sizes=self.recurrent_sizes, cell=self.cell)
