@@ -17,6 +17,8 @@ Usage, from the repository root::
 
     python benchmarks/grid_table.py benchmarks/results/harlow_long_grid --collect runs/harlow_long \\
         --base-revision a44c2fc
+    python benchmarks/grid_table.py benchmarks/results/lstm_bench2_long_grid --collect runs/lstm_bench2_long \\
+        --variant long4m --base-revision 80f9791   # a sweep that names no variant
     python benchmarks/grid_table.py benchmarks/results/classic_recipe_grid --base-revision 456e6cb
     python benchmarks/grid_table.py benchmarks/results/nav2d_recipe_grid --score oracle-adaptation \\
         --base-revision 95974f8
@@ -59,14 +61,24 @@ class Curve:
     cpu_minutes: float
 
 
-def collect(runs: Path, folder: Path) -> list[Path]:
-    """Copy every trial's ``validation.csv`` of the sweep output ``runs`` into ``folder``."""
+def collect(runs: Path, folder: Path, variant: str | None = None) -> list[Path]:
+    """Copy every trial's ``validation.csv`` of the sweep output ``runs`` into ``folder``.
+
+    A sweep whose overrides name no variant names its agents by their policy alone; ``variant``
+    is then the name their curves take in ``folder``.
+    """
     copied = []
     for path in sorted(runs.glob("trials/*/*/seed*/validation.csv")):
         seed_dir = path.parent
-        name = f"{seed_dir.parent.parent.name}-{seed_dir.parent.name}-{seed_dir.name}.csv"
+        agent = seed_dir.parent.name
+        if variant is not None and "-" not in agent:
+            agent = f"{agent}-{variant}"
+        name = f"{seed_dir.parent.parent.name}-{agent}-{seed_dir.name}.csv"
         if not CURVE_NAME.fullmatch(name):
-            raise ValueError(f"{path}: its trial name {name!r} is not <env id>-<policy>-<variant>-seed<N>")
+            raise ValueError(
+                f"{path}: its trial name {name!r} is not <env id>-<policy>-<variant>-seed<N> "
+                "(a sweep without named variants needs --variant NAME)"
+            )
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, folder / name)
         copied.append(folder / name)
@@ -165,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="results folder of the grid's <env>-<policy>-<variant>-seed<N>.csv")
     parser.add_argument("--collect", type=Path, metavar="SWEEP_OUT", help="copy the curves of this nmn-sweep output first")
+    parser.add_argument(
+        "--variant", metavar="NAME", help="with --collect: the variant name of trials whose sweep names none"
+    )
     parser.add_argument("--base-revision", metavar="REV", help="show the zoo's cards at this git revision as `base`")
     parser.add_argument(
         "--score", choices=SCORES, default="normalised", help="the scale: normalised score, or oracle adaptation (no Bayes bound)"
@@ -172,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.collect is not None:
-            collect(args.collect, args.folder)
+            collect(args.collect, args.folder, args.variant)
         grid = grid_curves(args.folder, args.score)
         if not grid:
             parser.error(f"{args.folder}: no <env id>-<policy>-<variant>-seed<N>.csv files")

@@ -51,6 +51,17 @@ def test_a_sweeps_curves_are_collected_under_their_trial_names_and_summarised_ac
     assert "median end 0.800" in summary and "3 seeds" in summary
 
 
+def test_a_sweep_without_named_variants_is_collected_under_the_variant_it_is_given(tmp_path: Path) -> None:
+    runs = tmp_path / "sweep"
+    write_validation(runs / "trials" / "NMN-Bench2-v0" / "lstm" / "seed0" / "validation.csv", [0.4, 0.9], 20.0)
+    with pytest.raises(ValueError, match="needs --variant NAME"):
+        grid_table.collect(runs, tmp_path / "refused")
+    copied = grid_table.collect(runs, tmp_path / "results", variant="long4m")
+    assert [path.name for path in copied] == ["NMN-Bench2-v0-lstm-long4m-seed0.csv"]
+    (curve,) = grid_table.grid_curves(tmp_path / "results")
+    assert (curve.policy, curve.variant, curve.seed, curve.scores) == ("lstm", "long4m", 0, [0.4, 0.9])
+
+
 def test_a_folder_that_is_not_a_sweep_output_is_refused_with_what_was_expected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not an nmn-sweep output folder"):
         grid_table.collect(tmp_path, tmp_path / "results")
