@@ -98,11 +98,11 @@ def test_the_files_speak_rl_zoos_schema() -> None:
     assert "default" in yaml.safe_load((HYPERPARAMS_DIR / "default.yml").read_text())
     schedule = load_hyperparams("NMN-Bench1-v0").algorithm_kwargs()["learning_rate"]
     assert isinstance(schedule, LinearSchedule) and schedule(1.0) == 1e-3 and schedule(0.0) == 0.0
-    # NMN-Bench3's RNN keeps a rate of its own; the LSTM takes the NMN's.
+    # NMN-Bench3's RNN and LSTM merge in the NMN's rate: the entries' merge keys resolve.
     bench3 = yaml.safe_load((HYPERPARAMS_DIR / "NMN-Bench3-v0.yml").read_text())
     rnn_schedule = load_hyperparams("NMN-Bench3-v0").for_policy("rnn").algorithm_kwargs()["learning_rate"]
-    assert rnn_schedule(1.0) == 5e-4 and bench3["rnn"]["learning_rate"] == "lin_0.0005"
-    assert bench3["nmn"]["learning_rate"] == bench3["lstm"]["learning_rate"] == "lin_0.001"
+    assert rnn_schedule(1.0) == 1e-3 and rnn_schedule(0.0) == 0.0
+    assert bench3["nmn"]["learning_rate"] == bench3["rnn"]["learning_rate"] == bench3["lstm"]["learning_rate"]
 
 
 @pytest.mark.parametrize(
