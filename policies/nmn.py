@@ -98,6 +98,7 @@ class NeuromodulatedNetwork(nn.Module):
             ``z`` is, as with SB3's heads. Without it that path keeps PyTorch's initialisation and
             the actor's first action mean is a few hundredths to a tenth in size (see
             :class:`NMNPolicy`).
+        slope_gain: scale of every layer's initial ``W_s`` (see :class:`NMNPolicy`).
     """
 
     num_layers = 1
@@ -114,6 +115,7 @@ class NeuromodulatedNetwork(nn.Module):
         activation: Activation,
         output_gain: float = 1.0,
         scale_output_offset: bool = False,
+        slope_gain: float = 1.0,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -130,6 +132,8 @@ class NeuromodulatedNetwork(nn.Module):
             NeuromodulatedLinear(n_in, n_out, modulation_size) for n_in, n_out in zip(widths, widths[1:])
         )
         with th.no_grad():
+            for layer in self.layers:
+                layer.scale.weight.mul_(slope_gain)
             output = self.layers[-1]
             output.weight.weight.mul_(output_gain)
             if scale_output_offset:
@@ -184,6 +188,12 @@ class NMNPolicy(StackedRecurrentPolicy):
             PyTorch's initialisation and the first action mean is a few hundredths to a tenth in
             size (a ``Box(-0.1, 0.1)`` action starts near its edge; the first logits are not
             uniform).
+        slope_gain: scale of the initial slope weights ``W_s`` of every layer of both networks
+            (a positive number). With PyTorch's initialisation (``1``, the default, which keeps
+            the recipes trained before it) a fresh network's slopes ``1 + z W_s`` move by a few
+            hundredths from one step to the next, and the gradients of ``W_s`` and of ``z``'s
+            weights are each proportional to the other's small size: the product of the
+            observation with what ``z`` remembers starts nearly absent.
         kwargs: the other arguments of ``ActorCriticPolicy`` (``log_std_init``,
             ``optimizer_class``, ``optimizer_kwargs``, ...).
     """
@@ -199,10 +209,14 @@ class NMNPolicy(StackedRecurrentPolicy):
         cell: Cell = "gru",
         activation: Activation = "clip",
         scale_output_offset: bool = False,
+        slope_gain: float = 1.0,
         **kwargs: Any,
     ) -> None:
+        if isinstance(slope_gain, bool) or not isinstance(slope_gain, (int, float)) or not 0 < slope_gain < float("inf"):
+            raise ValueError(f"slope_gain must be a positive finite number, got {slope_gain!r}")
         self.modulation_size = modulation_size
         self.scale_output_offset = bool(scale_output_offset)
+        self.slope_gain = float(slope_gain)
         self.main_sizes = check_sizes("main_sizes", main_sizes)
         self.activation = activation
         # The output layer of each network is its head: no dense layers after it.
@@ -230,6 +244,7 @@ class NMNPolicy(StackedRecurrentPolicy):
                 self.activation,
                 output_gain,
                 self.scale_output_offset,
+                self.slope_gain,
             )
 
         # Gains follow SB3's initialisation of the action and value heads.
@@ -245,4 +260,6 @@ class NMNPolicy(StackedRecurrentPolicy):
         data.update(modulation_size=self.modulation_size, main_sizes=self.main_sizes, activation=self.activation)
         if self.scale_output_offset:
             data.update(scale_output_offset=True)
+        if self.slope_gain != 1.0:
+            data.update(slope_gain=self.slope_gain)
         return data

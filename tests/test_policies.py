@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import gymnasium as gym
@@ -385,6 +386,28 @@ def test_scaled_output_offset_starts_the_nmn_action_mean_near_zero_like_the_rnn_
     assert first_means(RNNPolicy).max() < 0.01
     assert make_policy(NMNPolicy, scale_output_offset=True)._get_constructor_parameters()["scale_output_offset"]
     assert "scale_output_offset" not in make_policy(NMNPolicy)._get_constructor_parameters()
+
+
+def test_slope_gain_scales_only_the_initial_slope_weights_of_both_networks() -> None:
+    def fresh(**kwargs) -> dict[str, th.Tensor]:
+        th.manual_seed(5)
+        return make_policy(NMNPolicy, "NMN-Harlow-v0", **kwargs).state_dict()
+
+    default, scaled = fresh(), fresh(slope_gain=10.0)
+    slope_weights = {name for name in default if name.endswith(".scale.weight")}
+    # every layer of the actor's and the critic's main networks (hidden and output)
+    assert len(slope_weights) == 4
+    for name, weights in default.items():
+        expected = 10.0 * weights if name in slope_weights else weights
+        th.testing.assert_close(scaled[name], expected, rtol=0.0, atol=0.0)
+    assert make_policy(NMNPolicy, slope_gain=10.0)._get_constructor_parameters()["slope_gain"] == 10.0
+    assert "slope_gain" not in make_policy(NMNPolicy)._get_constructor_parameters()
+
+
+@pytest.mark.parametrize("gain", [0.0, -1.0, float("nan"), float("inf"), True, "10"])
+def test_a_slope_gain_that_is_not_a_positive_number_is_refused(gain) -> None:
+    with pytest.raises(ValueError, match=f"slope_gain must be a positive finite number, got {re.escape(repr(gain))}"):
+        make_policy(NMNPolicy, slope_gain=gain)
 
 
 def actor_latent(policy: StackedRecurrentPolicy, outputs: th.Tensor) -> th.Tensor:

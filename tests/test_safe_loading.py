@@ -75,6 +75,7 @@ def env() -> gym.Env:
     ("algorithm", "policy", "policy_kwargs", "flat"),
     [
         (RecurrentPPO, NMNPolicy, {}, False),
+        (RecurrentPPO, NMNPolicy, {"slope_gain": 10.0, "scale_output_offset": True}, False),
         (RecurrentPPO, RNNPolicy, {"cell": "lstm", "recurrent_sizes": [12]}, False),
         (RecurrentPPO, "MultiInputLstmPolicy", {"lstm_hidden_size": 16}, False),
         (RecurrentPPO, LSTMPolicy, {"lstm_hidden_size": 16, "state_dependent_std": True}, False),
@@ -92,6 +93,7 @@ def test_the_safe_form_acts_as_the_trained_model(
         metadata = json.loads(archive.read(METADATA_FILE))
     assert metadata["algorithm"] == algorithm.__name__
     assert metadata["observation_layout"] == ("flat" if flat else "dict")
+    assert metadata["policy_kwargs"].items() >= policy_kwargs.items()
     loaded = load_safe(path)
     observations = [played.observation_space.sample() for _ in range(5)]
     state = loaded_state = None
