@@ -7,6 +7,8 @@ NMN agents' signal ``z``.
   and its hits of each target (:mod:`evaluate.steering`).
 * :func:`modulation_trace` and :func:`plot_modulation`: the neuromodulatory signal ``z`` of an
   NMN agent over a meta-episode, one line per task coloured by the task's hidden parameter.
+* :func:`slope_spread`: how far ``z`` moves the slopes ``1 + z W_s`` of the actor's hidden
+  neurons from step to step: the product of the observation with what ``z`` holds.
 * :func:`lock_unlock`: adapt, then freeze ``z`` and switch the task, then release ``z``. An
   agent whose adaptation lives in ``z`` keeps acting for the old task while ``z`` is locked
   and re-adapts once it is released (the NMN paper's lock/unlock study).
@@ -181,6 +183,36 @@ def modulation_trace(
     with probe.attached():
         play(policy, env_id, tasks, seeds, env_kwargs, batch_size=n_tasks)
     return np.stack(probe.trace, axis=1), tasks
+
+
+@dataclass(frozen=True)
+class SlopeSpread:
+    """What :func:`slope_spread` measured on each hidden layer of the actor's main network.
+
+    Attributes:
+        deviation: per layer, the standard deviation of each neuron's slope over every step of
+            every task played, averaged over the layer's neurons.
+        below_zero: per layer, the share of (step, neuron) slopes below 0 (the neuron's input
+            weights turned round).
+    """
+
+    deviation: tuple[float, ...]
+    below_zero: tuple[float, ...]
+
+
+def slope_spread(
+    policy: PredictPolicy, env_id: str, n_tasks: int, env_kwargs: dict[str, Any] | None = None
+) -> SlopeSpread:
+    """The spread of the slopes ``1 + z W_s`` of the NMN actor's hidden neurons over ``n_tasks``
+    evaluation tasks (see :class:`SlopeSpread`)."""
+    z, _ = modulation_trace(policy, env_id, n_tasks, env_kwargs)
+    z = z.reshape(-1, z.shape[-1])
+    hidden = policy.model.policy.lstm_actor.layers[:-1]
+    slopes = [1.0 + z @ layer.scale.weight.detach().cpu().numpy().T for layer in hidden]
+    return SlopeSpread(
+        deviation=tuple(float(layer.std(axis=0).mean()) for layer in slopes),
+        below_zero=tuple(float((layer < 0.0).mean()) for layer in slopes),
+    )
 
 
 def principal_direction(z: np.ndarray) -> np.ndarray:

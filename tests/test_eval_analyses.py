@@ -15,6 +15,7 @@ from evaluate.analyses import (
     lock_unlock,
     modulation_trace,
     principal_direction,
+    slope_spread,
     write_analyses,
 )
 from evaluate.references import reference
@@ -57,6 +58,37 @@ def test_modulation_trace_has_one_z_per_step_and_task(nmn_agent):
     assert z.shape == (6, 30, 20)
     assert len(tasks) == 6
     assert np.all(z >= 0.0)  # z = ReLU(...)
+
+
+def test_slope_spread_measures_how_far_z_moves_one_plus_z_w_s():
+    import torch as th
+    from sb3_contrib import RecurrentPPO
+
+    from policies import NMNPolicy
+
+    model = RecurrentPPO(
+        NMNPolicy, gym.make(BENCH1), n_steps=8, batch_size=8, seed=0, device="cpu", policy_kwargs={"main_sizes": [6, 4]}
+    )
+    actor = model.policy.lstm_actor
+    with th.no_grad():  # the action is the output layer's bias, whatever the slopes: every measurement plays the same steps
+        for part in (actor.layers[-1].weight, actor.layers[-1].scale, actor.layers[-1].shift):
+            part.weight.zero_()
+    agent = as_policy(model)
+
+    def measure():
+        return slope_spread(agent, BENCH1, 4, {"max_episode_steps": 30})
+
+    first = measure()
+    assert len(first.deviation) == len(first.below_zero) == 2  # the two hidden layers, not the output
+    assert min(first.deviation) > 0.0
+    with th.no_grad():
+        actor.layers[0].scale.weight.mul_(-3.0)
+    turned = measure()
+    assert turned.deviation[0] == pytest.approx(3.0 * first.deviation[0], rel=1e-5)
+    assert turned.deviation[1] == pytest.approx(first.deviation[1], rel=1e-6)
+    with th.no_grad():
+        actor.layers[0].scale.weight.zero_()
+    assert measure().deviation[0] == 0.0 and measure().below_zero[0] == 0.0
 
 
 def test_locked_z_stays_fixed_and_released_z_moves(nmn_agent):
