@@ -31,6 +31,13 @@ def test_every_hyperparameter_file_is_valid() -> None:
     assert load_hyperparams("NMN-Bandit-v0") == load_hyperparams("default", HYPERPARAMS_DIR / "default.yml")
 
 
+def test_harlows_file_is_the_classic_tasks_recipe_with_the_nmns_slope_gain() -> None:
+    harlow, classic = load_hyperparams("NMN-Harlow-v0"), load_hyperparams("NMN-Bandit-v0")
+    assert hyperparams_path("NMN-Harlow-v0") == HYPERPARAMS_DIR / "NMN-Harlow-v0.yml"
+    assert harlow.policy_kwargs["nmn"] == {**classic.policy_kwargs["nmn"], "slope_gain": 10.0}
+    assert harlow.model_copy(update={"policy_kwargs": classic.policy_kwargs}) == classic
+
+
 def test_a_family_file_serves_every_id_it_names() -> None:
     family = HYPERPARAMS_DIR / "NMN-HalfCheetah.yml"
     ids = [key for key in yaml.safe_load(family.read_text()) if key.startswith("NMN-")]
