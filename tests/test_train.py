@@ -28,14 +28,16 @@ def test_every_hyperparameter_file_is_valid() -> None:
         assert set(hyperparams.policy_kwargs) == {"nmn", "rnn", "lstm"}
     bench1 = load_hyperparams("NMN-Bench1-v0")
     assert (bench1.gamma, bench1.gae_lambda) == (0.998, 0.98)
-    assert load_hyperparams("NMN-Bandit-v0") == load_hyperparams("default", HYPERPARAMS_DIR / "default.yml")
+    assert load_hyperparams("NMN-TwoStep-v0") == load_hyperparams("default", HYPERPARAMS_DIR / "default.yml")
 
 
-def test_harlows_file_is_the_classic_tasks_recipe_with_the_nmns_slope_gain() -> None:
-    harlow, classic = load_hyperparams("NMN-Harlow-v0"), load_hyperparams("NMN-Bandit-v0")
-    assert hyperparams_path("NMN-Harlow-v0") == HYPERPARAMS_DIR / "NMN-Harlow-v0.yml"
-    assert harlow.policy_kwargs["nmn"] == {**classic.policy_kwargs["nmn"], "slope_gain": 10.0}
-    assert harlow.model_copy(update={"policy_kwargs": classic.policy_kwargs}) == classic
+def test_the_bandit_and_harlow_share_the_classic_recipe_with_the_nmns_slope_gain() -> None:
+    family = HYPERPARAMS_DIR / "NMN-Bandit-Harlow.yml"
+    assert [hyperparams_path(env_id) for env_id in ("NMN-Bandit-v0", "NMN-Harlow-v0")] == [family, family]
+    gained, classic = load_hyperparams("NMN-Harlow-v0"), load_hyperparams("NMN-TwoStep-v0")
+    assert load_hyperparams("NMN-Bandit-v0") == gained
+    assert gained.policy_kwargs["nmn"] == {**classic.policy_kwargs["nmn"], "slope_gain": 10.0}
+    assert gained.model_copy(update={"policy_kwargs": classic.policy_kwargs}) == classic
 
 
 def test_a_family_file_serves_every_id_it_names() -> None:
