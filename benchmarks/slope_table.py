@@ -22,7 +22,6 @@ from evaluate import catalogues
 from evaluate.agents import PredictPolicy, as_policy
 from evaluate.analyses import is_neuromodulated, slope_spread
 from measuring import parse_positive
-from nmn_bench.sweep.config import merge
 from policies.config import load_hyperparams
 from training.train import build_model
 
@@ -30,9 +29,8 @@ from training.train import build_model
 def fresh_nmn(env_id: str, gain: float, seed: int) -> PredictPolicy:
     """An untrained NMN of ``env_id``'s recipe with ``slope_gain=gain``, initialised from ``seed``."""
     hyperparams = load_hyperparams(env_id)
-    hyperparams = hyperparams.model_copy(
-        update={"policy_kwargs": merge(hyperparams.policy_kwargs, {"nmn": {"slope_gain": gain}})}
-    )
+    policy_kwargs = {**hyperparams.policy_kwargs, "nmn": {**hyperparams.policy_kwargs["nmn"], "slope_gain": gain}}
+    hyperparams = hyperparams.model_copy(update={"policy_kwargs": policy_kwargs})
     return PredictPolicy(build_model(env_id, "nmn", seed, hyperparams), name=f"fresh, slope_gain {gain:g}, seed {seed}")
 
 
