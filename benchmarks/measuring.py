@@ -1,4 +1,5 @@
-"""What the throughput scripts of ``benchmarks/`` share: their command line and the machine line."""
+"""What the scripts of ``benchmarks/`` share: their command line, the machine line and the agents of
+per-agent tables."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import platform
 from collections.abc import Sequence
 
 import numpy as np
+
+from evaluate import catalogues
+from evaluate.harness import resolve_agent
+from evaluate.policy import Policy
 
 
 def benchmark_parser(description: str, repeats: int) -> argparse.ArgumentParser:
@@ -46,3 +51,9 @@ def machine_description() -> str:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"{model}, {cores} cores; Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def table_agent(agent: str, env_id: str) -> Policy:
+    """The agent of one row of a per-agent table: a catalogued name (``zoo:nmn@seed0``) or a
+    model file, resolved by the harness and named by its full catalogued name or its path."""
+    return resolve_agent(agent, env_id, {}, name=None if catalogues.catalogue_of(agent) else agent)

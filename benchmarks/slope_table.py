@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 
-from evaluate import catalogues
-from evaluate.agents import PredictPolicy, as_policy
+from evaluate.agents import PredictPolicy
 from evaluate.analyses import is_neuromodulated, slope_spread
-from measuring import parse_positive
+from measuring import parse_positive, table_agent
 from policies.config import load_hyperparams
 from training.train import build_model
 
@@ -49,10 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         + f" --n-tasks {args.n_tasks}"
     )
     print("agent | per hidden layer: the slopes' standard deviation over steps (mean over neurons) | share below 0")
-    policies = []
-    for agent in args.agents:
-        path, name = catalogues.find(agent, args.env_id) if ":" in agent else (agent, None)
-        policies.append(as_policy(path, name=name or agent))
+    policies = [table_agent(agent, args.env_id) for agent in args.agents]
     policies += [fresh_nmn(args.env_id, gain, seed) for gain in args.fresh_gains for seed in range(args.fresh_seeds)]
     for policy in policies:
         if not is_neuromodulated(policy):

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from evaluate import catalogues
-from evaluate.agents import as_policy
 from evaluate.steering import HIT_REWARDS, steering
-from measuring import parse_positive
+from measuring import parse_positive, table_agent
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,9 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# python benchmarks/steering_table.py {args.env_id} {' '.join(args.agents)} --n-tasks {args.n_tasks}")
     print("agent | hits per meta-episode | mean error (degrees) by the oracle's heading, -180 to 180 in 45-degree sectors")
     for agent in args.agents:
-        path, name = catalogues.find(agent, args.env_id) if ":" in agent else (agent, None)
-        measured = steering(as_policy(path, name=name), args.env_id, args.n_tasks)
-        print(f"{name or agent} | {measured.hits_text} | " + " ".join(f"{error:5.1f}" for error in measured.mean_error), flush=True)
+        policy = table_agent(agent, args.env_id)
+        measured = steering(policy, args.env_id, args.n_tasks)
+        print(f"{policy.name} | {measured.hits_text} | " + " ".join(f"{error:5.1f}" for error in measured.mean_error), flush=True)
 
 
 if __name__ == "__main__":
